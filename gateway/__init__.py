@@ -1,0 +1,1 @@
+"""The HTTP gateway: REST under /producer/api, health, and (later) GraphQL."""

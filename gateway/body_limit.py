@@ -1,0 +1,66 @@
+"""Refuse request bodies over MAX_BODY_BYTES with 413, before any route reads them."""
+
+from __future__ import annotations
+
+import contextlib
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.http_errors import error_body
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await self._reject(send)
+                    return
+                break
+
+        received = 0
+        started = rejected = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, rejected
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Answer now: the app may catch the exception below and try to answer
+                    # 400 itself; tracking_send drops that.
+                    if not started and not rejected:
+                        rejected = True
+                        await self._reject(send)
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if rejected:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, counting_receive, tracking_send)
+
+    async def _reject(self, send: Send) -> None:
+        body = error_body("PAYLOAD_TOO_LARGE",
+                          f"the request body is larger than {self.max_bytes} bytes")
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

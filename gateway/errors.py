@@ -1,0 +1,42 @@
+"""The gateway's one exception hierarchy; REST and GraphQL each map it to their own shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Base of every error a client may be told about."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND"
+
+
+class UnknownFunction(NotFound):
+    """A submit named a function the catalog does not have."""
+
+
+class Conflict(GatewayError):
+    code = "CONFLICT"
+
+
+class Unavailable(GatewayError):
+    """Redis or the broker cannot be reached; the client should retry later."""
+
+    code = "UNAVAILABLE"
+    retry_after_seconds = 5

@@ -1,0 +1,2 @@
+"""What the gateway and the worker share: settings, the Celery app, the function catalog
+and the job store."""

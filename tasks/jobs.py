@@ -1,0 +1,139 @@
+"""The job record: its statuses, its fields, and how it is stored in a Redis hash."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    STARTED = "STARTED"
+    RETRYING = "RETRYING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """What a client may see of a failure: the exception's type and message, no traceback."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    function: str
+    status: JobStatus
+    input: dict[str, Any]
+    result: Any
+    error: JobError | None
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    callback_url: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.status.is_terminal
+
+    def to_public(self) -> dict[str, Any]:
+        """The record as REST returns it (and webhooks will carry it)."""
+        return {
+            "id": self.id,
+            "function": self.function,
+            "status": self.status.value,
+            "input": self.input,
+            "result": self.result,
+            "error": None if self.error is None else {"type": self.error.type,
+                                                      "message": self.error.message},
+            "attempts": self.attempts,
+            "created_at": iso_time(self.created_at),
+            "started_at": iso_time(self.started_at),
+            "finished_at": iso_time(self.finished_at),
+            "callback_url": self.callback_url,
+        }
+
+
+def iso_time(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+# --- the Redis hash codec -------------------------------------------------------------
+# Every field is a string; JSON-valued fields hold JSON text so integers stay exact.
+
+
+def new_record_fields(
+    job_id: str, function: str, input_json: bytes, now: float, callback_url: str | None
+) -> dict[str, str | bytes]:
+    fields: dict[str, str | bytes] = {
+        "id": job_id,
+        "function": function,
+        "status": JobStatus.QUEUED.value,
+        "input": input_json,
+        "attempts": "0",
+        "created_at": repr(now),
+    }
+    if callback_url:
+        fields["callback_url"] = callback_url
+    return fields
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _opt_float(fields: dict[str, str], name: str) -> float | None:
+    raw = fields.get(name)
+    return float(raw) if raw else None
+
+
+def record_from_fields(raw: dict[Any, Any]) -> JobRecord:
+    fields = {_text(k): _text(v) for k, v in raw.items()}
+    error_json = fields.get("error")
+    error = None
+    if error_json:
+        parsed = orjson.loads(error_json)
+        error = JobError(type=str(parsed["type"]), message=str(parsed["message"]))
+    result_json = fields.get("result")
+    return JobRecord(
+        id=fields["id"],
+        function=fields["function"],
+        status=JobStatus(fields["status"]),
+        input=orjson.loads(fields["input"]),
+        result=orjson.loads(result_json) if result_json else None,
+        error=error,
+        attempts=int(fields.get("attempts", "0")),
+        created_at=float(fields["created_at"]),
+        started_at=_opt_float(fields, "started_at"),
+        finished_at=_opt_float(fields, "finished_at"),
+        callback_url=fields.get("callback_url") or None,
+    )
+
+
+def record_from_event(payload: bytes | str) -> JobRecord:
+    """A job event is the record's HGETALL as a flat JSON array [k1, v1, k2, v2, ...]."""
+    flat = orjson.loads(payload)
+    return record_from_fields(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+
+def error_json(exc_type: str, message: str) -> bytes:
+    return orjson.dumps({"type": exc_type, "message": message[:1000]})

@@ -1,0 +1,46 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
+
+
+def job(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    r = client.get(f"/producer/api/jobs/{job_id}")
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def wait_for_status(
+    client: httpx.Client, job_id: str, statuses: set[str] | None = None, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll the job record until its status is in `statuses` (default: any terminal)."""
+    wanted = statuses or TERMINAL
+    deadline = time.monotonic() + timeout
+    record = job(client, job_id)
+    while record["status"] not in wanted:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {record['status']} after {timeout} s")
+        time.sleep(0.05)
+        record = job(client, job_id)
+    return record
+
+
+def submit_sum(client: httpx.Client, number: int, **extra: Any) -> str:
+    r = client.post("/producer/api/sum", json={"number": number, **extra})
+    assert r.status_code == 200, r.text
+    job_id: str = r.json()["job_id"]
+    return job_id
+
+
+def submit_wait(client: httpx.Client, seconds: float) -> str:
+    r = client.post("/producer/api/wait_and_return", json={"seconds": seconds})
+    assert r.status_code == 200, r.text
+    job_id: str = r.json()["job_id"]
+    return job_id

@@ -1,0 +1,169 @@
+"""Real servers for the tests: a private redis-server, Celery workers and the gateway under
+uvicorn, each a subprocess on a free loopback port with its log under test-artifacts/."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psutil
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Service:
+    """A subprocess in its own process group (so stop/kill reach its children too)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Service:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def children(self) -> list[psutil.Process]:
+        return psutil.Process(self.pid).children(recursive=True)
+
+    def signal_group(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown, no goodbye to the broker."""
+        self.signal_group(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.signal_group(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class RedisServer(Service):
+    def __init__(self, port: int | None = None, data_dir: str | None = None) -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="gw-redis-")
+        argv = [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
+                "--port", str(self.port), "--dir", self.data_dir, "--save", "",
+                "--appendonly", "yes", "--appendfsync", "everysec"]
+        super().__init__(f"redis-{self.port}", argv, dict(os.environ))
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def start(self) -> RedisServer:
+        super().start()
+
+        def answers() -> bool:
+            try:
+                return bool(self.client().ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, 10, f"redis on {self.port}")
+        return self
+
+
+def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
+    env.update({
+        "PYTHONPATH": str(ROOT),
+        "GATEWAY_ENV_FILE": "/dev/null",  # a developer's .env must not leak into tests
+        "ENVIRONMENT": "test",
+        "REDIS_URL": redis_url,
+        "WAIT_MAX_SECONDS": "30",
+        "CELERY_VISIBILITY_TIMEOUT": "60",
+        "WORKER_CONCURRENCY": "2",
+        "LOG_LEVEL": "INFO",
+    })
+    env.update(overrides)
+    return env
+
+
+def start_worker(env: dict[str, str], name: str = "worker") -> Service:
+    hostname = f"{name}-{free_port()}@%h"
+    argv = [sys.executable, "-m", "worker", f"--hostname={hostname}", "--without-mingle",
+            "--without-gossip"]
+    return Service(name, argv, env).start()
+
+
+class Gateway(Service):
+    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+        self.port = port or free_port()
+        argv = [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-access-log"]
+        super().__init__(f"gateway-{self.port}", argv, env)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, require_workers: bool = True) -> Gateway:
+        super().start()
+
+        def ready() -> bool:
+            try:
+                r = httpx.get(f"{self.url}/healthz", timeout=2)
+            except httpx.HTTPError:
+                return False
+            return r.status_code == 200 or (not require_workers and r.status_code == 503)
+
+        try:
+            wait_until(ready, 30, f"{self.url}/healthz")
+        except TimeoutError:
+            raise TimeoutError(self.log_tail()) from None
+        return self

@@ -1,0 +1,100 @@
+"""Pure logic, and the store's transition rules against a real Redis."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from gateway.errors import InvalidInput
+from gateway.service import check_callback_url, parse_job_id
+from tasks.catalog import catalog
+from tasks.functions import sum_to_n_job
+from tasks.jobs import JobStatus, new_record_fields, record_from_event, record_from_fields
+from tasks.settings import Settings
+from tasks.store import JobStore, event_channel, job_key
+from tests.servers import RedisServer
+
+
+def test_sum_is_exact_loop() -> None:
+    assert sum_to_n_job(0) == 0
+    assert sum_to_n_job(10) == 55
+    assert sum_to_n_job(100_000) == 100_000 * 100_001 // 2
+
+
+def test_catalog_lists_both_functions() -> None:
+    functions = catalog()
+    assert set(functions) == {"wait_and_return", "sum_to_n_job"}
+    assert functions["sum_to_n_job"].input_schema()["required"] == ["number"]
+
+
+def test_settings_refuse_visibility_below_longest_job() -> None:
+    with pytest.raises(ValidationError, match="CELERY_VISIBILITY_TIMEOUT"):
+        Settings(wait_max_seconds=100, celery_visibility_timeout=50)
+
+
+def test_settings_urls() -> None:
+    s = Settings(redis_port=7000, redis_url="")
+    assert s.effective_redis_url == "redis://127.0.0.1:7000/0"
+    assert s.effective_broker_url == s.effective_redis_url and s.broker_is_redis
+    amqp = Settings(celery_broker_url="amqp://guest:guest@localhost//")
+    assert not amqp.broker_is_redis
+
+
+@pytest.mark.parametrize("url", ["ftp://x/", "http://", "javascript:alert(1)", "http://h:0x1/",
+                                 "https://h:70000/", "x" * 3000])
+def test_callback_url_rejected(url: str) -> None:
+    with pytest.raises(InvalidInput, match="callback_url"):
+        check_callback_url(url)
+
+
+def test_callback_url_accepted() -> None:
+    assert check_callback_url("https://hooks.example.com/job?x=1") is not None
+    assert check_callback_url(None) is None
+
+
+def test_parse_job_id() -> None:
+    assert parse_job_id("nope") is None
+    job_id = str(uuid.uuid4())
+    assert parse_job_id(job_id.upper()) == job_id
+
+
+def test_record_codec_keeps_big_integers() -> None:
+    fields = new_record_fields("id1", "sum_to_n_job", b'{"number": 50000000}', 1.5, None)
+    fields["result"] = orjson.dumps(1250000025000000)
+    record = record_from_fields(fields)
+    assert record.result == 1250000025000000 and record.status is JobStatus.QUEUED
+    assert record.to_public()["created_at"].startswith("1970-01-01T00:00:01.5")
+
+
+def test_transitions_against_real_redis(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    store = JobStore(client)
+    job_id = str(uuid.uuid4())
+    pubsub = client.pubsub()
+    pubsub.subscribe(event_channel(job_id))
+    pubsub.get_message(timeout=1)
+
+    assert store.transition(job_id, JobStatus.STARTED).previous is None  # no record
+    assert not client.exists(job_key(job_id))  # a late event never re-creates a record
+
+    client.hset(job_key(job_id),
+                mapping=new_record_fields(job_id, "sum_to_n_job", b"{}", time.time(), None))
+    started = store.transition(job_id, JobStatus.STARTED, count_attempt=True)
+    assert started.applied and started.previous is JobStatus.QUEUED and started.attempts == 1
+    done = store.transition(job_id, JobStatus.SUCCEEDED, {"result": b"3"})
+    assert done.applied
+    late = store.transition(job_id, JobStatus.FAILED, {"error": b'{"type":"X","message":""}'})
+    assert not late.applied and late.previous is JobStatus.SUCCEEDED
+    record = store.get(job_id)
+    assert record is not None
+    assert record.status is JobStatus.SUCCEEDED and record.result == 3 and record.error is None
+
+    events = []
+    while (msg := pubsub.get_message(timeout=1)) is not None:
+        if msg["type"] == "message":
+            events.append(record_from_event(msg["data"]).status)
+    assert events == [JobStatus.STARTED, JobStatus.SUCCEEDED]  # the refused one is silent

@@ -1,0 +1,1 @@
+"""The Celery worker: its entrypoint and the signal hooks that drive the job store."""

@@ -1,0 +1,9 @@
+"""The worker's Celery app: the shared app with the job-store signal hooks connected.
+
+Run it with `python -m worker` (or `celery -A worker.app worker`).
+"""
+
+from tasks.celery_app import celery_app as app
+from worker import heartbeat, hooks  # noqa: F401  (connect the signal handlers)
+
+__all__ = ["app"]

@@ -1,0 +1,43 @@
+"""A thread in the worker's main process that stamps the worker as alive in Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import Any
+
+from celery import signals
+from redis.exceptions import RedisError
+
+from tasks.heartbeat import ALIVE_WINDOW_SECONDS, INTERVAL_SECONDS, WORKERS_KEY
+from worker.hooks import store
+
+log = logging.getLogger("worker.heartbeat")
+_stop = threading.Event()
+
+
+def _beat(hostname: str) -> None:
+    while not _stop.is_set():
+        try:
+            now = time.time()
+            client = store().client
+            client.zadd(WORKERS_KEY, {hostname: now})
+            client.zremrangebyscore(WORKERS_KEY, "-inf", now - 10 * ALIVE_WINDOW_SECONDS)
+        except RedisError as exc:
+            log.warning("heartbeat failed: %s", exc)
+        _stop.wait(INTERVAL_SECONDS)
+
+
+@signals.worker_ready.connect
+def start(sender: Any, **_: Any) -> None:
+    hostname = getattr(sender, "hostname", "worker")
+    threading.Thread(target=_beat, args=(hostname,), name="gw-heartbeat", daemon=True).start()
+
+
+@signals.worker_shutdown.connect
+def stop(sender: Any, **_: Any) -> None:
+    _stop.set()
+    with contextlib.suppress(RedisError):
+        store().client.zrem(WORKERS_KEY, getattr(sender, "hostname", "worker"))

@@ -1,0 +1,83 @@
+"""Celery signal hooks that drive the job store.
+
+Celery swallows (and logs) an exception raised inside a signal handler, so each hook does
+one small, idempotent store update and nothing slow: the Lua transition refuses to
+overwrite a terminal status, so a duplicate or late signal is harmless.
+
+Where each hook runs: task_prerun, task_success, task_retry and most task_failure calls
+run in the pool child that ran the task; task_failure for a lost worker or a hard time
+limit, and task_revoked, run in the worker's main process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import orjson
+from celery import signals
+from celery.exceptions import Retry
+
+from tasks.catalog import SKIP_FLAG
+from tasks.jobs import JobStatus, error_json
+from tasks.settings import get_settings
+from tasks.store import JobStore
+
+log = logging.getLogger("worker.hooks")
+
+_store: JobStore | None = None
+_store_pid = 0
+
+
+def store() -> JobStore:
+    """One store (one Redis connection pool) per process: pools must not cross a fork."""
+    global _store, _store_pid
+    if _store is None or _store_pid != os.getpid():
+        _store = JobStore.from_settings(get_settings())
+        _store_pid = os.getpid()
+    return _store
+
+
+def _error_fields(exc: BaseException) -> dict[str, str | bytes]:
+    return {"error": error_json(type(exc).__name__, str(exc))}
+
+
+@signals.task_prerun.connect
+def on_prerun(task_id: str, task: Any, **_: Any) -> None:
+    outcome = store().transition(task_id, JobStatus.STARTED, count_attempt=True)
+    if not outcome.applied:
+        # Cancelled while queued, already finished, or the record is gone: do not run.
+        setattr(task.request, SKIP_FLAG, True)
+        log.info("job %s not run: status %s", task_id, outcome.previous)
+        return
+    max_attempts = get_settings().job_max_attempts
+    if outcome.attempts > max_attempts:
+        # Redelivered after its worker died too often (e.g. the job kills its worker).
+        store().transition(task_id, JobStatus.FAILED, {
+            "error": error_json("WorkerLostError",
+                                f"the worker running this job was lost {max_attempts} times"),
+        })
+        setattr(task.request, SKIP_FLAG, True)
+
+
+@signals.task_success.connect
+def on_success(sender: Any, result: Any, **_: Any) -> None:
+    store().transition(sender.request.id, JobStatus.SUCCEEDED, {"result": orjson.dumps(result)})
+
+
+@signals.task_failure.connect
+def on_failure(task_id: str, exception: BaseException, **_: Any) -> None:
+    store().transition(task_id, JobStatus.FAILED, _error_fields(exception))
+
+
+@signals.task_retry.connect
+def on_retry(request: Any, reason: Any, **_: Any) -> None:
+    exc = reason.exc if isinstance(reason, Retry) and reason.exc is not None else reason
+    fields = _error_fields(exc) if isinstance(exc, BaseException) else {}
+    store().transition(request.id, JobStatus.RETRYING, fields)
+
+
+@signals.task_revoked.connect
+def on_revoked(request: Any, expired: bool = False, **_: Any) -> None:
+    store().transition(request.id, JobStatus.EXPIRED if expired else JobStatus.CANCELLED)
