@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from gateway.errors import InvalidInput, NotFound, Unavailable, UnknownFunction
 from gateway.publish import celery_message, redis_queue_key
 from tasks.catalog import FunctionSpec, catalog
-from tasks.jobs import JobRecord, JobStatus, new_record_fields
+from tasks.jobs import JobRecord, JobStatus, new_record_fields, record_from_fields
 from tasks.settings import Settings
 from tasks.store import AsyncJobStore
 
@@ -130,11 +130,7 @@ class JobService:
             else:
                 await self.store.create(fields, ttl)
                 await self._publish_generic(spec.name, job_id, kwargs)
-        return JobRecord(
-            id=job_id, function=spec.name, status=JobStatus.QUEUED, input=kwargs,
-            result=None, error=None, attempts=0, created_at=now, started_at=None,
-            finished_at=None, callback_url=callback_url,
-        )
+        return record_from_fields(fields)
 
     async def _publish_generic(self, task: str, job_id: str, kwargs: dict[str, Any]) -> None:
         try:
