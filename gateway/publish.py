@@ -29,7 +29,10 @@ def redis_queue_key(queue: str) -> str:
     return queue
 
 
-def celery_message(task_name: str, task_id: str, kwargs: dict[str, Any], queue: str) -> bytes:
+def celery_message(
+    task_name: str, task_id: str, kwargs: dict[str, Any], queue: str, expires: str | None = None
+) -> bytes:
+    """`expires` (ISO 8601): a worker that receives the message later revokes it as expired."""
     body = orjson.dumps([[], kwargs, _EMBED])
     message = {
         "body": base64.b64encode(body).decode(),
@@ -41,7 +44,7 @@ def celery_message(task_name: str, task_id: str, kwargs: dict[str, Any], queue: 
             "id": task_id,
             "shadow": None,
             "eta": None,
-            "expires": None,
+            "expires": expires,
             "group": None,
             "group_index": None,
             "retries": 0,

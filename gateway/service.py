@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,19 +124,24 @@ class JobService:
         now = time.time()
         fields = new_record_fields(job_id, spec.name, input_json, now, callback_url)
         ttl = self.settings.job_ttl_seconds
+        max_age = spec.policy.max_age_seconds
+        expires = None if max_age is None else datetime.fromtimestamp(now + max_age, UTC)
         async with redis_guard():
             if self._fast_publish:
-                message = celery_message(spec.name, job_id, kwargs, self.settings.celery_queue)
+                message = celery_message(spec.name, job_id, kwargs, self.settings.celery_queue,
+                                         None if expires is None else expires.isoformat())
                 await self.store.create(fields, ttl, (self._queue_key, message))
             else:
                 await self.store.create(fields, ttl)
-                await self._publish_generic(spec.name, job_id, kwargs)
+                await self._publish_generic(spec.name, job_id, kwargs, expires)
         return record_from_fields(fields)
 
-    async def _publish_generic(self, task: str, job_id: str, kwargs: dict[str, Any]) -> None:
+    async def _publish_generic(
+        self, task: str, job_id: str, kwargs: dict[str, Any], expires: datetime | None
+    ) -> None:
         try:
             await asyncio.to_thread(
-                self.celery.send_task, task, kwargs=kwargs, task_id=job_id,
+                self.celery.send_task, task, kwargs=kwargs, task_id=job_id, expires=expires,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 1},
             )

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(2, ge=1, le=64)
     job_max_attempts: int = Field(3, ge=1, le=20)
 
+    # More modules of job functions to load besides tasks.functions (JSON list).
+    extra_function_modules: list[str] = Field(default_factory=list)
+    # Per-function execution policy overrides (JSON), e.g.
+    # {"sum_to_n_job": {"max_age_seconds": 600, "hard_time_limit": 60}}
+    function_policies: dict[str, dict[str, float]] = Field(default_factory=dict)
+
     # The job registry.
     job_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
 

@@ -1,0 +1,39 @@
+"""Job functions only the tests load (EXTRA_FUNCTION_MODULES), to drive the failure paths
+that the shipped functions never take."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks.catalog import TransientJobError, job_function
+
+
+class FlakyInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    counter_file: str = Field(..., max_length=500)
+    failures: int = Field(..., ge=0, le=10)
+
+
+@job_function(input_model=FlakyInput, description="Fail transiently `failures` times.",
+              max_retries=2, retry_backoff=0.2)
+def flaky(counter_file: str, failures: int) -> int:
+    path = Path(counter_file)
+    runs = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(runs))
+    if runs <= failures:
+        raise TransientJobError(f"transient failure {runs} of {failures}")
+    return runs
+
+
+class BoomInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field("boom", max_length=200)
+
+
+@job_function(input_model=BoomInput, description="Always fail with ValueError.")
+def boom(message: str) -> None:
+    raise ValueError(message)
