@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from gateway import http_errors
+from gateway.auth import Authenticator
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.routes import health, jobs, producer
 from gateway.service import JobService
@@ -25,6 +26,7 @@ API_PREFIX = "/producer/api"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
+    log = logging.getLogger("gateway")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          max_connections=256,
                                          **redis_client_options(settings))
         app.state.service = JobService(settings, client, celery_app)
+        app.state.authenticator = Authenticator(settings.api_keys, client)
+        if not settings.api_keys:
+            log.warning("no API_KEYS configured: unless keys are stored in Redis "
+                        "(python -m gateway.keys), the API is open to anyone who can reach it")
         yield
         await client.aclose()
 
@@ -51,7 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    log = logging.getLogger("gateway")
     log.info("gateway ready (pid %s, broker %s)", os.getpid(),
              "redis fast path" if settings.broker_is_redis else "celery publish")
     return app

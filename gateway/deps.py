@@ -1,12 +1,19 @@
-"""Typed dependencies for the routes."""
+"""Typed dependencies for the routes: the job service, the caller, the idempotency key."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.auth import Authenticator, Caller
 from gateway.service import JobService
+
+# auto_error=False: a missing key is the Authenticator's call (keys may be off), and its
+# error is our JSON 401, not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <key>")
 
 
 def get_service(request: Request) -> JobService:
@@ -15,3 +22,30 @@ def get_service(request: Request) -> JobService:
 
 
 Service = Annotated[JobService, Depends(get_service)]
+
+
+async def get_caller(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Caller:
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.caller(api_key or (bearer.credentials if bearer else None))
+
+
+async def get_limited_caller(
+    service: Service, caller: Annotated[Caller, Depends(get_caller)]
+) -> Caller:
+    await service.rate_limit(caller)
+    return caller
+
+
+# Submit routes take `SubmitCaller`: their rate-limit token is taken inside the submit
+# script (one Redis round trip per submit). Every other route takes `ApiCaller`.
+SubmitCaller = Annotated[Caller, Depends(get_caller)]
+ApiCaller = Annotated[Caller, Depends(get_limited_caller)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="The same key and request within 24 h "
+           "return the same job; the same key with another request is 409."),
+]

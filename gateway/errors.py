@@ -35,8 +35,26 @@ class Conflict(GatewayError):
     code = "CONFLICT"
 
 
+class Unauthorized(GatewayError):
+    code = "UNAUTHENTICATED"
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Unavailable(GatewayError):
     """Redis or the broker cannot be reached; the client should retry later."""
 
     code = "UNAVAILABLE"
     retry_after_seconds = 5
+
+
+class QueueFull(Unavailable):
+    """Backpressure: more jobs wait than MAX_QUEUE_DEPTH."""
+
+    retry_after_seconds = 2

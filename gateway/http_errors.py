@@ -17,6 +17,8 @@ from gateway.errors import (
     GatewayError,
     InvalidInput,
     NotFound,
+    RateLimited,
+    Unauthorized,
     Unavailable,
     UnknownFunction,
 )
@@ -29,6 +31,8 @@ STATUS_BY_ERROR: dict[type[GatewayError], int] = {
     InvalidInput: 422,
     UnknownFunction: 422,  # bad input of a submit, though GraphQL calls it NOT_FOUND
     Conflict: 409,
+    Unauthorized: 401,
+    RateLimited: 429,
     NotFound: 404,
     Unavailable: 503,
 }
@@ -47,9 +51,11 @@ async def gateway_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 500)
     headers = None
-    if isinstance(exc, Unavailable):
-        log.warning("unavailable: %s", exc.message)
+    if isinstance(exc, Unavailable | RateLimited):
+        log.warning("%s: %s", exc.code, exc.message)
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
     detail = exc.details if isinstance(exc, InvalidInput) else None
     return _json(status, error_body(exc.code, exc.message, detail), headers)
 

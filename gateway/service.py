@@ -6,6 +6,7 @@ REST routes and GraphQL resolvers are thin faces over this class.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
@@ -21,12 +22,21 @@ from celery import Celery
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
-from gateway.errors import InvalidInput, NotFound, Unavailable, UnknownFunction
+from gateway.auth import Caller
+from gateway.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QueueFull,
+    RateLimited,
+    Unavailable,
+    UnknownFunction,
+)
 from gateway.publish import celery_message, redis_queue_key
 from tasks.catalog import FunctionSpec, catalog
 from tasks.jobs import JobRecord, JobStatus, new_record_fields, record_from_fields
 from tasks.settings import Settings
-from tasks.store import AsyncJobStore
+from tasks.store import Admission, AsyncJobStore, SubmitOutcome
 
 MAX_URL_LENGTH = 2048
 log = logging.getLogger("gateway.service")
@@ -60,6 +70,24 @@ def check_callback_url(url: str | None) -> str | None:
     return url
 
 
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not (
+        0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH and key.isascii() and key.isprintable()
+    ):
+        raise InvalidInput(f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable "
+                           "ASCII characters")
+
+
+def fingerprint(function: str, input_json: bytes, callback_url: str | None) -> str:
+    """What makes two submits 'the same request' for an Idempotency-Key."""
+    digest = hashlib.sha256(function.encode() + b"\0" + input_json + b"\0"
+                            + (callback_url or "").encode())
+    return digest.hexdigest()[:32]
+
+
 def parse_job_id(job_id: str) -> str | None:
     """Our ids are UUIDs; anything else cannot name a job (and never reaches Redis)."""
     try:
@@ -84,6 +112,8 @@ class JobService:
         self.functions = catalog()
         self._fast_publish = settings.broker_is_redis
         self._queue_key = redis_queue_key(settings.celery_queue)
+        self._broker_depth = 0
+        self._depth_checked_at = -1.0
 
     # --- validation ---------------------------------------------------------------
 
@@ -107,37 +137,120 @@ class JobService:
     # --- submit ------------------------------------------------------------------
 
     async def submit(
-        self, function: str, raw_input: Any, callback_url: str | None = None
+        self,
+        caller: Caller,
+        function: str,
+        raw_input: Any,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
         spec = self.function(function)
-        return await self.submit_validated(spec, self.validate_input(spec, raw_input),
-                                           callback_url)
+        return await self.submit_validated(caller, spec, self.validate_input(spec, raw_input),
+                                           callback_url, idempotency_key)
 
     async def submit_validated(
-        self, spec: FunctionSpec, params: BaseModel, callback_url: str | None = None
+        self,
+        caller: Caller,
+        spec: FunctionSpec,
+        params: BaseModel,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
     ) -> JobRecord:
         callback_url = check_callback_url(callback_url)
+        check_idempotency_key(idempotency_key)
         job_id = str(uuid.uuid4())
         # A REST body is the input model plus callback_url: keep only the input's fields.
         kwargs = params.model_dump(mode="json", include=set(spec.input_model.model_fields))
         input_json = orjson.dumps(kwargs)
         now = time.time()
-        fields = new_record_fields(job_id, spec.name, input_json, now, callback_url)
-        ttl = self.settings.job_ttl_seconds
+        fields = new_record_fields(job_id, spec.name, input_json, now, callback_url,
+                                   caller.tenant)
         max_age = spec.policy.max_age_seconds
         expires = None if max_age is None else datetime.fromtimestamp(now + max_age, UTC)
+        admission = self._admission(caller, idempotency_key,
+                                    fingerprint(spec.name, input_json, callback_url))
+        message = None
         async with redis_guard():
             if self._fast_publish:
-                message = celery_message(spec.name, job_id, kwargs, self.settings.celery_queue,
-                                         None if expires is None else expires.isoformat())
-                await self.store.create(fields, ttl, (self._queue_key, message))
+                message = (self._queue_key, celery_message(
+                    spec.name, job_id, kwargs, self.settings.celery_queue,
+                    None if expires is None else expires.isoformat()))
             else:
-                await self.store.create(fields, ttl)
-                await self._publish_generic(spec.name, job_id, kwargs, expires)
+                await self._check_broker_depth()
+            outcome, value = await self.store.create(fields, self.settings.job_ttl_seconds,
+                                                     admission, message)
+            if outcome is SubmitOutcome.REPLAY:
+                return await self.get(caller, value)
+            self._refuse(outcome, value)
+            if message is None:
+                await self._publish_generic(spec.name, job_id, kwargs, expires, admission)
         return record_from_fields(fields)
 
+    def _admission(self, caller: Caller, idempotency_key: str | None,
+                   request_fingerprint: str) -> Admission:
+        s = self.settings
+        return Admission(
+            tenant=caller.tenant,
+            rate_per_second=s.rate_limit_per_second,
+            burst=s.rate_limit_burst,
+            max_queue_depth=s.max_queue_depth if self._fast_publish else 0,
+            idempotency_key=idempotency_key,
+            fingerprint=request_fingerprint,
+            idempotency_ttl=s.idempotency_ttl_seconds,
+        )
+
+    def _refuse(self, outcome: SubmitOutcome, value: str) -> None:
+        if outcome is SubmitOutcome.CONFLICT:
+            raise Conflict(f"this Idempotency-Key was already used for another request "
+                           f"(job {value}); use a new key for a new request")
+        if outcome is SubmitOutcome.RATE_LIMITED:
+            raise RateLimited(f"rate limit of {self.settings.rate_limit_per_second:g} "
+                              "requests per second exceeded", int(value))
+        if outcome is SubmitOutcome.QUEUE_FULL:
+            raise QueueFull(f"the queue is full ({value} jobs waiting, MAX_QUEUE_DEPTH is "
+                            f"{self.settings.max_queue_depth}); retry later")
+
+    async def rate_limit(self, caller: Caller) -> None:
+        """Take one token of the caller's bucket for a call that is not a submit (a submit
+        takes its token inside the submit script)."""
+        if self.settings.rate_limit_per_second <= 0:
+            return
+        async with redis_guard():
+            wait = await self.store.take_token(caller.tenant,
+                                               self.settings.rate_limit_per_second,
+                                               self.settings.rate_limit_burst)
+        self._refuse(SubmitOutcome.RATE_LIMITED if wait else SubmitOutcome.CREATED, str(wait))
+
+    async def _check_broker_depth(self) -> None:
+        """Other brokers keep the queue outside Redis: ask the broker, at most once a
+        second, how many messages wait."""
+        limit = self.settings.max_queue_depth
+        if limit <= 0:
+            return
+        now = time.monotonic()
+        if now - self._depth_checked_at > 1.0:
+            self._depth_checked_at = now
+            try:
+                self._broker_depth = await asyncio.to_thread(self._read_broker_depth)
+            except Exception as exc:
+                raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
+        if self._broker_depth >= limit:
+            raise QueueFull(f"the queue is full ({self._broker_depth} jobs waiting, "
+                            f"MAX_QUEUE_DEPTH is {limit}); retry later")
+
+    def _read_broker_depth(self) -> int:
+        with self.celery.connection_for_write() as conn:
+            declared = conn.default_channel.queue_declare(
+                self.settings.celery_queue, passive=True)
+            return int(declared.message_count)
+
     async def _publish_generic(
-        self, task: str, job_id: str, kwargs: dict[str, Any], expires: datetime | None
+        self,
+        task: str,
+        job_id: str,
+        kwargs: dict[str, Any],
+        expires: datetime | None,
+        admission: Admission,
     ) -> None:
         try:
             await asyncio.to_thread(
@@ -147,27 +260,30 @@ class JobService:
             )
         except Exception as exc:
             log.warning("publish of job %s failed: %r", job_id, exc)
-            await self.store.delete(job_id)  # never leave a record with no message
+            # Never leave a record (or an idempotency key) with no message.
+            await self.store.delete(job_id, admission.tenant, admission.idempotency_key)
             raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
 
     # --- lookup and cancel -------------------------------------------------------
 
-    async def get(self, job_id: str, function: str | None = None) -> JobRecord:
-        """The job's record; NotFound for an unknown id or one of another function."""
+    async def get(self, caller: Caller, job_id: str, function: str | None = None) -> JobRecord:
+        """The job's record; NotFound for an unknown id, another tenant's job, or one of
+        another function."""
         key = parse_job_id(job_id)
         record = None
         if key is not None:
             async with redis_guard():
                 record = await self.store.get(key)
-        if record is None or (function is not None and record.function != function):
+        if (record is None or record.tenant != caller.tenant
+                or (function is not None and record.function != function)):
             raise NotFound(f"no job with id {job_id!r}"
                            + (f" for function {function}" if function else ""))
         return record
 
-    async def cancel(self, job_id: str) -> tuple[JobRecord, bool]:
+    async def cancel(self, caller: Caller, job_id: str) -> tuple[JobRecord, bool]:
         """Cancel a queued or running job. Returns the record and whether this call
         cancelled it (False: it had already finished)."""
-        record = await self.get(job_id)
+        record = await self.get(caller, job_id)
         async with redis_guard():
             outcome = await self.store.transition(record.id, JobStatus.CANCELLED)
             if outcome.applied:
@@ -181,4 +297,4 @@ class JobService:
                     # The record says CANCELLED, so a queued job is still never run and a
                     # running one's result is refused; only the early stop is lost.
                     log.warning("revoke of job %s failed", record.id, exc_info=True)
-            return await self.get(record.id), outcome.applied
+            return await self.get(caller, record.id), outcome.applied

@@ -50,6 +50,7 @@ class JobRecord:
     started_at: float | None
     finished_at: float | None
     callback_url: str | None
+    tenant: str
 
     @property
     def ready(self) -> bool:
@@ -82,10 +83,16 @@ def iso_time(ts: float | None) -> str | None:
 
 
 def new_record_fields(
-    job_id: str, function: str, input_json: bytes, now: float, callback_url: str | None
+    job_id: str,
+    function: str,
+    input_json: bytes,
+    now: float,
+    callback_url: str | None,
+    tenant: str = "public",
 ) -> dict[str, str | bytes]:
     fields: dict[str, str | bytes] = {
         "id": job_id,
+        "tenant": tenant,
         "function": function,
         "status": JobStatus.QUEUED.value,
         "input": input_json,
@@ -97,7 +104,7 @@ def new_record_fields(
     return fields
 
 
-def _text(value: str | bytes) -> str:
+def as_text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -107,7 +114,7 @@ def _opt_float(fields: dict[str, str], name: str) -> float | None:
 
 
 def record_from_fields(raw: dict[Any, Any]) -> JobRecord:
-    fields = {_text(k): _text(v) for k, v in raw.items()}
+    fields = {as_text(k): as_text(v) for k, v in raw.items()}
     error_json = fields.get("error")
     error = None
     if error_json:
@@ -126,6 +133,7 @@ def record_from_fields(raw: dict[Any, Any]) -> JobRecord:
         started_at=_opt_float(fields, "started_at"),
         finished_at=_opt_float(fields, "finished_at"),
         callback_url=fields.get("callback_url") or None,
+        tenant=fields.get("tenant", "public"),
     )
 
 

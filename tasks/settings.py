@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
 
 
@@ -49,6 +50,18 @@ class Settings(BaseSettings):
     sum_max_number: int = Field(50_000_000, ge=1)
     wait_max_seconds: float = Field(300.0, gt=0)
 
+    # Access and admission (see README "Security and reliability").
+    # `tenant:key` pairs; when any key is configured (here or with `python -m gateway.keys`)
+    # every API call needs one.
+    api_keys: str = ""
+    # Per-key token bucket over all API calls; 0 turns rate limiting off.
+    rate_limit_per_second: float = Field(0.0, ge=0)
+    rate_limit_burst: int = Field(100, ge=1)
+    # Submits answer 503 while more jobs than this wait in the queue; 0 turns it off.
+    max_queue_depth: int = Field(100_000, ge=0)
+    # How long an Idempotency-Key is remembered.
+    idempotency_ttl_seconds: int = Field(24 * 3600, ge=60)
+
     # HTTP.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(8000, ge=1, le=65535)
@@ -70,6 +83,17 @@ class Settings(BaseSettings):
     @property
     def broker_is_redis(self) -> bool:
         return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+
+    @model_validator(mode="after")
+    def _production_is_locked(self) -> Settings:
+        if self.environment != "production":
+            return self
+        keys = [pair.partition(":")[2].strip() for pair in self.api_keys.split(",") if pair]
+        if not keys:
+            raise ValueError("ENVIRONMENT=production needs API_KEYS")
+        if any(k.lower().startswith(PLACEHOLDER_PREFIXES) for k in keys):
+            raise ValueError("API_KEYS still holds a placeholder key: generate real ones")
+        return self
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:

@@ -7,6 +7,7 @@ is never overwritten, a missing record is never re-created" lives in one place.
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -15,13 +16,55 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from tasks.jobs import JobRecord, JobStatus, record_from_fields
+from tasks.jobs import JobRecord, JobStatus, as_text, record_from_fields
 from tasks.settings import Settings
 
 KEY_PREFIX = "gw:"
 JOB_INDEX_KEY = f"{KEY_PREFIX}jobs"  # sorted set: job id by creation time, for listing
 
-TRANSITION_LUA = resources.files("tasks").joinpath("transition.lua").read_text()
+
+def _lua(name: str) -> str:
+    return resources.files("tasks").joinpath(name).read_text()
+
+
+TRANSITION_LUA = _lua("transition.lua")
+# Scripts that rate-limit get the token bucket function prepended: one source for it.
+SUBMIT_LUA = _lua("bucket.lua") + _lua("submit.lua")
+RATE_LIMIT_LUA = _lua("bucket.lua") + _lua("rate_limit.lua")
+
+
+def tenant_index_key(tenant: str) -> str:
+    """Sorted set of a tenant's job ids by creation time, for listing."""
+    return f"{JOB_INDEX_KEY}:{tenant}"
+
+
+def idempotency_key(tenant: str, key: str) -> str:
+    return f"{KEY_PREFIX}idem:{tenant}:{key}"
+
+
+def rate_bucket_key(tenant: str) -> str:
+    return f"{KEY_PREFIX}rate:{tenant}"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The checks a submit must pass, applied in the same Lua call that creates the job."""
+
+    tenant: str = "public"
+    rate_per_second: float = 0.0  # 0: no rate limit
+    burst: int = 1
+    max_queue_depth: int = 0  # 0: no limit (or enforced by the caller, for other brokers)
+    idempotency_key: str | None = None
+    fingerprint: str = ""  # of the request, to tell a replay from a conflicting reuse
+    idempotency_ttl: int = 86400
+
+
+class SubmitOutcome(enum.StrEnum):
+    CREATED = "created"
+    REPLAY = "replay"  # same idempotency key and request: value is the existing job id
+    CONFLICT = "conflict"  # same idempotency key, another request: value is that job id
+    RATE_LIMITED = "rate_limited"  # value: whole seconds until a token is free
+    QUEUE_FULL = "queue_full"  # value: the queue depth
 
 
 def job_key(job_id: str) -> str:
@@ -112,6 +155,8 @@ class AsyncJobStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self._transition = client.register_script(TRANSITION_LUA)
+        self._submit = client.register_script(SUBMIT_LUA)
+        self._rate_limit = client.register_script(RATE_LIMIT_LUA)
 
     async def get(self, job_id: str) -> JobRecord | None:
         fields = await self.client.hgetall(job_key(job_id))
@@ -134,22 +179,40 @@ class AsyncJobStore:
         self,
         fields: dict[str, str | bytes],
         ttl_seconds: int,
+        admission: Admission,
         message: tuple[str, bytes] | None = None,
-    ) -> None:
-        """Write a new record (and, for the Redis fast path, push its Celery message to the
-        queue list) in one MULTI transaction: one round trip, and never one without the
-        other."""
+    ) -> tuple[SubmitOutcome, str]:
+        """Admit and write a new record (and, for the Redis fast path, push its Celery
+        message to the queue list) in one Lua call: one round trip, and never a record
+        without its message or the reverse."""
         job_id = str(fields["id"])
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(job_key(job_id), mapping=fields)  # type: ignore[arg-type]
-            pipe.expire(job_key(job_id), ttl_seconds)
-            pipe.zadd(JOB_INDEX_KEY, {job_id: float(fields["created_at"])})
-            if message is not None:
-                pipe.lpush(*message)
-            await pipe.execute()
+        queue, payload = message if message is not None else ("-", b"")
+        args: list[Any] = [
+            ttl_seconds, fields["created_at"], payload, admission.max_queue_depth,
+            admission.rate_per_second, admission.burst,
+            admission.fingerprint if admission.idempotency_key else "",
+            admission.idempotency_ttl, job_id,
+        ]
+        for name, value in fields.items():
+            args += [name, value]
+        outcome, value = await self._submit(
+            keys=[job_key(job_id), tenant_index_key(admission.tenant), queue,
+                  idempotency_key(admission.tenant, admission.idempotency_key or "-"),
+                  rate_bucket_key(admission.tenant)],
+            args=args,
+        )
+        return SubmitOutcome(as_text(outcome)), as_text(value)
 
-    async def delete(self, job_id: str) -> None:
+    async def take_token(self, tenant: str, rate_per_second: float, burst: int) -> int:
+        """0 when the tenant may make a call now, else whole seconds to wait."""
+        wait = await self._rate_limit(keys=[rate_bucket_key(tenant)],
+                                      args=[time.time(), rate_per_second, burst])
+        return int(wait)
+
+    async def delete(self, job_id: str, tenant: str, idempotency: str | None = None) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(job_id))
-            pipe.zrem(JOB_INDEX_KEY, job_id)
+            if idempotency is not None:
+                pipe.delete(idempotency_key(tenant, idempotency))
+            pipe.zrem(tenant_index_key(tenant), job_id)
             await pipe.execute()

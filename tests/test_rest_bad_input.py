@@ -7,7 +7,7 @@ import pytest
 
 from tests.servers import RedisServer
 
-JOB_INDEX = "gw:jobs"
+JOB_INDEX = "gw:jobs:public"
 
 
 def counts(redis_server: RedisServer) -> int:

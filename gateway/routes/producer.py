@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from gateway.deps import Service
+from gateway.deps import ApiCaller, IdempotencyKey, Service, SubmitCaller
 from gateway.rest_models import ERROR_RESPONSES, PollResult, Published, SumBody, WaitBody
 from tasks.functions import WaitInput
 
@@ -24,35 +24,45 @@ async def hello() -> dict[str, str]:
 @router.get("/wait_and_return", response_model=Published)
 async def queue_wait_and_return(
     service: Service,
+    caller: SubmitCaller,
+    idempotency_key: IdempotencyKey = None,
     callback_url: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Published:
     """Queue `wait_and_return` with its default 20 seconds (the reference's bodiless GET)."""
-    record = await service.submit_validated(service.function(WAIT), WaitInput(), callback_url)
+    record = await service.submit_validated(caller, service.function(WAIT), WaitInput(),
+                                            callback_url, idempotency_key)
     return Published(job_id=record.id)
 
 
 @router.post("/wait_and_return", response_model=Published)
 async def submit_wait_and_return(
-    service: Service, body: Annotated[WaitBody | None, Body()] = None
+    service: Service,
+    caller: SubmitCaller,
+    idempotency_key: IdempotencyKey = None,
+    body: Annotated[WaitBody | None, Body()] = None,
 ) -> Published:
     """Queue `wait_and_return`; the body `{"seconds": n}` is optional."""
     body = body or WaitBody()
-    record = await service.submit_validated(service.function(WAIT), body, body.callback_url)
+    record = await service.submit_validated(caller, service.function(WAIT), body,
+                                            body.callback_url, idempotency_key)
     return Published(job_id=record.id)
 
 
 @router.get("/wait_and_return/{job_id}", response_model=PollResult)
-async def poll_wait_and_return(service: Service, job_id: str) -> PollResult:
-    return PollResult.of(await service.get(job_id, function=WAIT))
+async def poll_wait_and_return(service: Service, caller: ApiCaller, job_id: str) -> PollResult:
+    return PollResult.of(await service.get(caller, job_id, function=WAIT))
 
 
 @router.post("/sum", response_model=Published)
-async def submit_sum(service: Service, body: SumBody) -> Published:
+async def submit_sum(
+    service: Service, caller: SubmitCaller, body: SumBody, idempotency_key: IdempotencyKey = None
+) -> Published:
     """Queue `sum_to_n_job`: 1 + 2 + ... + number."""
-    record = await service.submit_validated(service.function(SUM), body, body.callback_url)
+    record = await service.submit_validated(caller, service.function(SUM), body,
+                                            body.callback_url, idempotency_key)
     return Published(job_id=record.id)
 
 
 @router.get("/sum/{job_id}", response_model=PollResult)
-async def poll_sum(service: Service, job_id: str) -> PollResult:
-    return PollResult.of(await service.get(job_id, function=SUM))
+async def poll_sum(service: Service, caller: ApiCaller, job_id: str) -> PollResult:
+    return PollResult.of(await service.get(caller, job_id, function=SUM))

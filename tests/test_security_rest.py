@@ -1,0 +1,154 @@
+"""API keys and tenants, idempotent submits, rate limits and queue backpressure (REST)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.helpers import wait_for_status
+from tests.servers import ROOT, Gateway, RedisServer, stack_env, start_worker, wait_until
+
+ALPHA = "alpha-key-0123456789abcdef"
+BETA = "beta-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def keyed() -> Iterator[tuple[Gateway, RedisServer, dict[str, str]]]:
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url, API_KEYS=f"alpha:{ALPHA},beta:{BETA}")
+    worker = start_worker(env, name="keyed-worker")
+    gateway = Gateway(env).start()
+    yield gateway, redis_server, env
+    gateway.stop()
+    worker.stop()
+    redis_server.stop()
+
+
+def as_(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_every_call_needs_a_key(keyed: tuple[Gateway, RedisServer, dict[str, str]]) -> None:
+    gateway, _, _ = keyed
+    with httpx.Client(base_url=gateway.url) as c:
+        for method, path in [("POST", "/producer/api/sum"), ("GET", "/producer/api/functions"),
+                             ("GET", "/producer/api/wait_and_return"),
+                             ("GET", "/producer/api/jobs/x"), ("DELETE", "/producer/api/jobs/x"),
+                             ("POST", "/producer/api/jobs")]:
+            for headers in ({}, as_("wrong-key-0123456789"), {"X-API-Key": ""},
+                            {"Authorization": "Basic YTpi"}):
+                r = c.request(method, path, json={"number": 1}, headers=headers)
+                assert r.status_code == 401, (method, path, headers, r.text)
+                assert r.headers["www-authenticate"] == "Bearer"
+                assert "API key" in r.json()["message"]
+        assert c.get("/healthz").status_code == 200
+
+
+def test_tenants_cannot_see_each_others_jobs(
+    keyed: tuple[Gateway, RedisServer, dict[str, str]],
+) -> None:
+    gateway, _, _ = keyed
+    with httpx.Client(base_url=gateway.url) as c:
+        r = c.post("/producer/api/sum", json={"number": 10}, headers={"X-API-Key": ALPHA})
+        job_id = r.json()["job_id"]
+        with httpx.Client(base_url=gateway.url, headers=as_(ALPHA)) as alpha:
+            assert wait_for_status(alpha, job_id)["result"] == 55
+        for path in (f"/producer/api/jobs/{job_id}", f"/producer/api/sum/{job_id}"):
+            assert c.get(path, headers=as_(BETA)).status_code == 404
+        assert c.delete(f"/producer/api/jobs/{job_id}", headers=as_(BETA)).status_code == 404
+        assert c.get(f"/producer/api/sum/{job_id}", headers=as_(ALPHA)).json()["result"] == 55
+
+
+def test_keys_stored_in_redis_by_the_cli(
+    keyed: tuple[Gateway, RedisServer, dict[str, str]],
+) -> None:
+    gateway, _, env = keyed
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "gateway.keys", *args], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=30, check=True)
+        return done.stdout
+
+    out = cli("create", "gamma")
+    key = out.strip().splitlines()[-1]
+    key_id = out.split()[2]
+    assert key.startswith("gwk_") and key_id in cli("list") and key not in cli("list")
+    with httpx.Client(base_url=gateway.url) as c:
+        assert c.get("/producer/api/functions", headers=as_(key)).status_code == 200
+        cli("revoke", key_id)
+        wait_until(lambda: c.get("/producer/api/functions", headers=as_(key)).status_code == 401,
+                   15, "the revoked key to stop working", interval=0.5)
+    with pytest.raises(subprocess.CalledProcessError):
+        cli("create", "bad tenant name!")
+
+
+def test_idempotent_submits(keyed: tuple[Gateway, RedisServer, dict[str, str]]) -> None:
+    gateway, redis_server, _ = keyed
+    index = redis_server.client()
+    with httpx.Client(base_url=gateway.url, headers=as_(ALPHA)) as c:
+        before = index.zcard("gw:jobs:alpha")
+        first = c.post("/producer/api/sum", json={"number": 7},
+                       headers={"Idempotency-Key": "order-17"})
+        again = c.post("/producer/api/sum", json={"number": 7},
+                       headers={"Idempotency-Key": "order-17"})
+        assert first.status_code == again.status_code == 200
+        assert first.json()["job_id"] == again.json()["job_id"]
+        assert index.zcard("gw:jobs:alpha") == before + 1  # enqueued once
+        other = c.post("/producer/api/sum", json={"number": 8},
+                       headers={"Idempotency-Key": "order-17"})
+        assert other.status_code == 409 and other.json()["error"] == "CONFLICT"
+        generic = c.post("/producer/api/jobs", json={"function": "sum_to_n_job",
+                                                     "input": {"number": 7}},
+                         headers={"Idempotency-Key": "order-17"})
+        assert generic.status_code == 202 and generic.json()["id"] == first.json()["job_id"]
+        # The same key is another tenant's own.
+        beta = c.post("/producer/api/sum", json={"number": 7},
+                      headers={"Idempotency-Key": "order-17", **as_(BETA)})
+        assert beta.status_code == 200 and beta.json()["job_id"] != first.json()["job_id"]
+        for bad in (b"x" * 256, "bad\u00e9key".encode("latin-1"), b"tab\tkey"):
+            r = c.post("/producer/api/sum", json={"number": 7}, headers={"Idempotency-Key": bad})
+            assert r.status_code == 422 and "Idempotency-Key" in r.json()["message"]
+        assert index.zcard("gw:jobs:alpha") == before + 1
+
+
+def test_rate_limit_answers_429() -> None:
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url, RATE_LIMIT_PER_SECOND="0.2", RATE_LIMIT_BURST="3")
+    gateway = Gateway(env).start(require_workers=False)
+    try:
+        with httpx.Client(base_url=gateway.url) as c:
+            codes = [c.post("/producer/api/sum", json={"number": 1}).status_code
+                     for _ in range(3)]
+            assert codes == [200, 200, 200]
+            limited = c.post("/producer/api/sum", json={"number": 1})
+            assert limited.status_code == 429
+            assert 1 <= int(limited.headers["retry-after"]) <= 5
+            assert limited.json()["error"] == "RATE_LIMITED"
+            assert c.get("/producer/api/functions").status_code == 429  # reads count too
+            assert c.get("/healthz").status_code in (200, 503)  # never limited
+            assert redis_server.client().zcard("gw:jobs:public") == 3
+    finally:
+        gateway.stop()
+        redis_server.stop()
+
+
+def test_full_queue_answers_503_and_enqueues_nothing() -> None:
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url, MAX_QUEUE_DEPTH="2")
+    gateway = Gateway(env).start(require_workers=False)  # no worker: the queue only grows
+    try:
+        with httpx.Client(base_url=gateway.url) as c:
+            for _ in range(2):
+                assert c.post("/producer/api/sum", json={"number": 1}).status_code == 200
+            full = c.post("/producer/api/sum", json={"number": 1})
+            assert full.status_code == 503 and full.headers["retry-after"].isdigit()
+            assert "queue is full" in full.json()["message"]
+            client = redis_server.client()
+            assert client.llen("celery") == 2 and client.zcard("gw:jobs:public") == 2
+    finally:
+        gateway.stop()
+        redis_server.stop()
