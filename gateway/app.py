@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 
 from gateway import http_errors
@@ -56,6 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(producer.router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
+                           "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     log.info("gateway ready (pid %s, broker %s)", os.getpid(),
              "redis fast path" if settings.broker_is_redis else "celery publish")

@@ -240,8 +240,11 @@ class JobService:
 
     def _read_broker_depth(self) -> int:
         with self.celery.connection_for_write() as conn:
-            declared = conn.default_channel.queue_declare(
-                self.settings.celery_queue, passive=True)
+            try:
+                declared = conn.default_channel.queue_declare(
+                    self.settings.celery_queue, passive=True)
+            except conn.channel_errors:
+                return 0  # not declared yet: no worker has started, nothing waits
             return int(declared.message_count)
 
     async def _publish_generic(

@@ -62,10 +62,17 @@ class Settings(BaseSettings):
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=60)
 
+    # Browser origins allowed to call the API (comma-separated); empty: no CORS.
+    cors_allow_origins: str = ""
+
     # HTTP.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(64 * 1024, ge=256)
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
 
     @property
     def longest_job_seconds(self) -> float:

@@ -152,3 +152,23 @@ def test_full_queue_answers_503_and_enqueues_nothing() -> None:
     finally:
         gateway.stop()
         redis_server.stop()
+
+
+def test_cors_allow_list() -> None:
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url, CORS_ALLOW_ORIGINS="https://app.example.com")
+    gateway = Gateway(env).start(require_workers=False)
+    try:
+        with httpx.Client(base_url=gateway.url) as c:
+            preflight = {"Access-Control-Request-Method": "POST",
+                         "Access-Control-Request-Headers": "content-type,x-api-key"}
+            ok = c.options("/producer/api/sum",
+                           headers={"Origin": "https://app.example.com", **preflight})
+            assert ok.status_code == 200
+            assert ok.headers["access-control-allow-origin"] == "https://app.example.com"
+            other = c.options("/producer/api/sum",
+                              headers={"Origin": "https://evil.example", **preflight})
+            assert "access-control-allow-origin" not in other.headers
+    finally:
+        gateway.stop()
+        redis_server.stop()
