@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint unit venv clean
+.PHONY: up test lint venv fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: lint
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+## fuzz: the fuzz tests with many more generated cases than `make test` runs
+fuzz: venv
+	bash infra/ensure-binaries.sh redis-server
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_rest.py
 
 clean:
 	rm -rf run test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from gateway.errors import (
     Conflict,
@@ -78,11 +79,27 @@ async def request_validation_error(_: Request, exc: Exception) -> Response:
     return _json(422, error_body(invalid.code, invalid.message, invalid.details))
 
 
-async def http_error(_: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): bad input like any.
+        return _json(422, error_body(InvalidInput.code, "the request body could not be read "
+                                     "as JSON (is it UTF-8?)"))
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-    return _json(exc.status_code, error_body(code, str(exc.detail)),
-                 dict(exc.headers) if exc.headers else None)
+    return _json(exc.status_code, error_body(code, str(exc.detail)), headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves at this path (Starlette names only the first
+    route's, and GET and DELETE of /jobs/{id} are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is Match.PARTIAL:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def unexpected_error(_: Request, exc: Exception) -> Response:

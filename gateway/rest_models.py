@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.functions import SumInput, WaitInput
 from tasks.jobs import JobRecord, JobStatus
+
+# Documents the shape in OpenAPI; the service checks the rest (ports, addresses).
+CALLBACK_URL_PATTERN = r"^https?://[^\s/?#]+([/?#]\S*)?$"
+CallbackUrl = Annotated[
+    str | None,
+    Field(max_length=2048, pattern=CALLBACK_URL_PATTERN, json_schema_extra={"format": "uri"},
+          description="POSTed a signed webhook when the job ends (http or https)."),
+]
 
 
 class Published(BaseModel):
@@ -62,7 +70,7 @@ class SubmitJob(BaseModel):
 
     function: str = Field(..., max_length=200, description="A function of the catalog.")
     input: dict[str, Any] = Field(default_factory=dict)
-    callback_url: str | None = Field(None, max_length=2048)
+    callback_url: CallbackUrl = None
 
 
 class FunctionOut(BaseModel):
@@ -78,16 +86,20 @@ class ErrorOut(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "API keys are on and the call has no valid one."},
     404: {"model": ErrorOut, "description": "Unknown job id (or another function's job)."},
     413: {"model": ErrorOut, "description": "Request body too large."},
+    409: {"model": ErrorOut, "description": "Idempotency-Key reused for another request, "
+          "or cancel of a finished job."},
     422: {"model": ErrorOut, "description": "Invalid input; nothing was enqueued."},
-    503: {"model": ErrorOut, "description": "Redis or the broker is unavailable; retry."},
+    429: {"model": ErrorOut, "description": "Rate limit exceeded; see Retry-After."},
+    503: {"model": ErrorOut, "description": "Redis or the broker is unavailable, or the "
+          "queue is full; see Retry-After."},
 }
 
 
 class CallbackField(BaseModel):
-    callback_url: str | None = Field(
-        None, max_length=2048, description="POSTed a signed webhook when the job ends.")
+    callback_url: CallbackUrl = None
 
 
 class WaitBody(WaitInput, CallbackField):

@@ -38,8 +38,7 @@ async def get_job(service: Service, caller: ApiCaller, job_id: str) -> JobOut:
     return JobOut.of(await service.get(caller, job_id))
 
 
-@router.delete("/jobs/{job_id}", response_model=JobOut,
-               responses={409: {"description": "The job had already finished."}})
+@router.delete("/jobs/{job_id}", response_model=JobOut)
 async def cancel_job(service: Service, caller: ApiCaller, job_id: str) -> JobOut:
     """Cancel a job: a queued job never runs, a running one is stopped. Cancelling a
     cancelled job again is a no-op; cancelling a finished one is 409."""

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from gateway.deps import ApiCaller, IdempotencyKey, Service, SubmitCaller
-from gateway.rest_models import ERROR_RESPONSES, PollResult, Published, SumBody, WaitBody
+from gateway.rest_models import (
+    CALLBACK_URL_PATTERN,
+    ERROR_RESPONSES,
+    PollResult,
+    Published,
+    SumBody,
+    WaitBody,
+)
 from tasks.functions import WaitInput
 
 router = APIRouter(tags=["reference routes"], responses=ERROR_RESPONSES)
@@ -26,7 +33,8 @@ async def queue_wait_and_return(
     service: Service,
     caller: SubmitCaller,
     idempotency_key: IdempotencyKey = None,
-    callback_url: Annotated[str | None, Query(max_length=2048)] = None,
+    callback_url: Annotated[
+        str | None, Query(max_length=2048, pattern=CALLBACK_URL_PATTERN)] = None,
 ) -> Published:
     """Queue `wait_and_return` with its default 20 seconds (the reference's bodiless GET)."""
     record = await service.submit_validated(caller, service.function(WAIT), WaitInput(),
