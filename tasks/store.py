@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from tasks.jobs import JobRecord, JobStatus, as_text, record_from_fields
 from tasks.settings import Settings
@@ -127,8 +129,13 @@ class JobStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
-        return cls(redis.Redis.from_url(settings.effective_redis_url,
-                                        **redis_client_options(settings)))
+        # The worker rides out a Redis outage of up to about 40 s: a transition that is
+        # not written is a job whose status is wrong forever, so retry rather than drop it.
+        outage_retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=25)
+        return cls(redis.Redis.from_url(
+            settings.effective_redis_url, retry=outage_retry,
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            **redis_client_options(settings)))
 
     def get(self, job_id: str) -> JobRecord | None:
         fields = self.client.hgetall(job_key(job_id))
