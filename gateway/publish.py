@@ -29,7 +29,15 @@ def redis_queue_key(queue: str) -> str:
     return queue
 
 
-def celery_message(task_name: str, task_id: str, kwargs: dict[str, Any], queue: str) -> bytes:
+# A message header the worker reads back as `task.request.gw_request_id`: the job's
+# transitions are logged with the id of the request that submitted it.
+REQUEST_ID_HEADER = "gw_request_id"
+
+
+def celery_message(
+    task_name: str, task_id: str, kwargs: dict[str, Any], queue: str,
+    request_id: str | None = None,
+) -> bytes:
     body = orjson.dumps([[], kwargs, _EMBED])
     message = {
         "body": base64.b64encode(body).decode(),
@@ -55,6 +63,7 @@ def celery_message(task_name: str, task_id: str, kwargs: dict[str, Any], queue: 
             "replaced_task_nesting": 0,
             "stamped_headers": None,
             "stamps": {},
+            **({REQUEST_ID_HEADER: request_id} if request_id else {}),
         },
         "properties": {
             "correlation_id": task_id,

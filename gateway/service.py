@@ -21,9 +21,12 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from gateway.errors import InvalidInput, NotFound, Unavailable, UnknownFunction
-from gateway.publish import celery_message, redis_queue_key
+from gateway.metrics import JOBS_SUBMITTED
+from gateway.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
+from tasks import metrics
 from tasks.catalog import FunctionSpec, catalog
 from tasks.jobs import JobRecord, JobStatus, new_record_fields
+from tasks.logs import request_id_var
 from tasks.settings import Settings
 from tasks.store import AsyncJobStore
 
@@ -125,11 +128,13 @@ class JobService:
         ttl = self.settings.job_ttl_seconds
         async with redis_guard():
             if self._fast_publish:
-                message = celery_message(spec.name, job_id, kwargs, self.settings.celery_queue)
+                message = celery_message(spec.name, job_id, kwargs, self.settings.celery_queue,
+                                         request_id_var.get())
                 await self.store.create(fields, ttl, (self._queue_key, message))
             else:
                 await self.store.create(fields, ttl)
                 await self._publish_generic(spec.name, job_id, kwargs)
+        JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
         return JobRecord(
             id=job_id, function=spec.name, status=JobStatus.QUEUED, input=kwargs,
             result=None, error=None, attempts=0, created_at=now, started_at=None,
@@ -140,6 +145,7 @@ class JobService:
         try:
             await asyncio.to_thread(
                 self.celery.send_task, task, kwargs=kwargs, task_id=job_id,
+                headers={REQUEST_ID_HEADER: request_id_var.get()},
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 1},
             )
@@ -169,6 +175,8 @@ class JobService:
         async with redis_guard():
             outcome = await self.store.transition(record.id, JobStatus.CANCELLED)
             if outcome.applied:
+                await metrics.record_async(self.store.client, metrics.JOBS_FINISHED.inc(
+                    record.function, JobStatus.CANCELLED.value))
                 # A queued job is skipped by the worker's prerun hook whatever happens;
                 # revoke also stops a running one.
                 running = outcome.previous in (JobStatus.STARTED, JobStatus.RETRYING)

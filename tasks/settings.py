@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
@@ -48,6 +48,20 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(64 * 1024, ge=256)
 
+    # The edge (`make up`): NGINX on one port in front of the gateway, Flower and Locust.
+    nginx_port: int = Field(8080, ge=1, le=65535)
+    flower_port: int = Field(5555, ge=1, le=65535)
+    locust_port: int = Field(8089, ge=1, le=65535)
+    # `user:password` (several separated by commas) for /dashboard/, /load-test/ and
+    # /metrics behind NGINX, and Flower's own basic auth. Empty: `make up` makes one up.
+    flower_basic_auth: SecretStr = SecretStr("")
+
+    # `make load`: a bounded headless Locust run against a stack it starts.
+    load_run_time: str = Field("30s", pattern=r"^[0-9]+[smh]?$")
+    load_users: int = Field(4, ge=1, le=1000)
+    load_spawn_rate: float = Field(2.0, gt=0, le=1000)
+    load_user_classes: str = ""  # space-separated Locust user classes; empty: all that apply
+
     @property
     def longest_job_seconds(self) -> float:
         """The default hard time limit of a job function."""
@@ -64,6 +78,17 @@ class Settings(BaseSettings):
     @property
     def broker_is_redis(self) -> bool:
         return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _user_password_pairs(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        for pair in filter(None, raw.split(",")):
+            user, sep, password = pair.partition(":")
+            if not (sep and user and password):
+                # Never echo the value: it holds passwords.
+                raise ValueError("FLOWER_BASIC_AUTH must be user:password[,user:password...]")
+        return value
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:
