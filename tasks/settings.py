@@ -85,7 +85,8 @@ class Settings(BaseSettings):
         raw = value.get_secret_value()
         for pair in filter(None, raw.split(",")):
             user, sep, password = pair.partition(":")
-            if not (sep and user and password):
+            if not (sep and user and password) or not (user + password).isprintable() or (
+                    any(c.isspace() for c in user)):
                 # Never echo the value: it holds passwords.
                 raise ValueError("FLOWER_BASIC_AUTH must be user:password[,user:password...]")
         return value
