@@ -80,7 +80,7 @@ class EdgeStack:
                  ("GATEWAY_PORT", "FLOWER_PORT", "LOCUST_PORT", "NGINX_PORT")}
         env = stack_env(self.redis.url, FLOWER_BASIC_AUTH=self.basic_auth,
                         **{k: str(v) for k, v in ports.items()})
-        self.settings = Settings(_env_file=None, redis_url=self.redis.url,  # type: ignore[call-arg]
+        self.settings = Settings(_env_file=None, redis_url=self.redis.url,
                                  **{k.lower(): v for k, v in ports.items()})
         shutil.rmtree(self.runtime, ignore_errors=True)
         stack.prepare_edge(self.settings, self.basic_auth, self.runtime)
@@ -94,7 +94,7 @@ class EdgeStack:
                                           "PATH": f"{Path(sys.executable).parent}:"
                                                   f"{os.environ.get('PATH', '')}"}).start())
         try:
-            wait_until(lambda: stack.ready(self.settings, self.basic_auth),  # type: ignore[arg-type]
+            wait_until(lambda: stack.ready(self.settings, self.basic_auth),
                        90, "the edge stack through nginx", interval=0.3)
         except TimeoutError:
             tails = "\n".join(f"--- {s.name}\n{s.log_tail(15)}" for s in self.services)
@@ -103,7 +103,7 @@ class EdgeStack:
         return self
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=15, **kwargs)  # type: ignore[arg-type]
+        return httpx.Client(base_url=self.url, timeout=15, **kwargs)
 
     def logs(self) -> dict[str, str]:
         """Every log the stack wrote: service output and nginx's access log."""

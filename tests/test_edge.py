@@ -14,6 +14,7 @@ import httpx
 import pytest
 import redis
 import websockets.sync.client
+from websockets.typing import Subprotocol
 
 from tasks import metrics
 from tests.edge import DASHBOARD_PASSWORD, REDIS_PASSWORD, EdgeStack
@@ -237,7 +238,7 @@ def test_graphql_websocket_upgrade_through_nginx(edge: EdgeStack) -> None:
     if importlib.util.find_spec("gateway.graphql") is None:
         pytest.xfail("GraphQL (gateway.graphql, issue 3) is not part of this branch")
     url = edge.url.replace("http://", "ws://") + "/graphql"
-    with websockets.sync.client.connect(url, subprotocols=["graphql-transport-ws"],
+    with websockets.sync.client.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")],
                                         open_timeout=15) as ws:
         ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(ws.recv(timeout=15))["type"] == "connection_ack"
