@@ -8,8 +8,15 @@ process would report its own local counters.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series (noise)
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 

@@ -85,7 +85,11 @@ def main(argv: list[str]) -> int:
         return 2
     basic_auth = get_settings().flower_basic_auth.get_secret_value()
     # Only nginx's container mounts the file's volume; its workers run as another user.
-    write(Path(argv[0]), basic_auth, mode=0o644)
+    try:
+        write(Path(argv[0]), basic_auth, mode=0o644)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"wrote {argv[0]} for {len(pairs(basic_auth))} user(s)")
     return 0
 

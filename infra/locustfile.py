@@ -180,8 +180,10 @@ class ReferenceUser(HttpUser):
 
 
 class GraphQLUser(HttpUser):
-    """GraphQL: submitSum, then job(id) until it ends."""
+    """GraphQL: submitSum, then job(id) until it ends (not offered where the code has no
+    GraphQL endpoint)."""
 
+    abstract = not GRAPHQL_AVAILABLE
     weight = 1
     wait_time = between(1, 3)
 

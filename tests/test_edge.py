@@ -4,11 +4,16 @@ ones, the error shapes NGINX answers itself, request ids end to end, metrics and
 from __future__ import annotations
 
 import base64
+import csv
 import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +24,7 @@ from websockets.typing import Subprotocol
 from tasks import metrics
 from tests.edge import DASHBOARD_PASSWORD, REDIS_PASSWORD, EdgeStack
 from tests.helpers import wait_for_status
-from tests.servers import wait_until
+from tests.servers import ROOT, wait_until
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
@@ -296,3 +301,20 @@ def test_nginx_error_is_json_503_when_an_upstream_is_down() -> None:
         assert r.headers["retry-after"] == "5" and r.headers["x-request-id"]
     finally:
         nginx.stop()
+
+
+def test_locustfile_runs_headless_through_nginx(edge: EdgeStack, tmp_path: Path) -> None:
+    """A short `make load`-style run of the project's locustfile against the stack: the
+    reference load and the webhook user, with no failed request."""
+    argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "infra" / "locustfile.py"),
+            "--headless", "--only-summary", "--users", "2", "--spawn-rate", "2",
+            "--run-time", "6s", "--stop-timeout", "60", "--host", edge.url,
+            "--csv", str(tmp_path / "run"), "ReferenceUser", "WebhookUser"]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with (tmp_path / "run_stats.csv").open() as stats:
+        rows = {row["Name"]: row for row in csv.DictReader(stats)}
+    assert int(rows["Aggregated"]["Failure Count"]) == 0
+    assert int(rows["/producer/api/sum"]["Request Count"]) >= 1
+    assert int(rows["/producer/api/sum (callback_url)"]["Request Count"]) >= 1
