@@ -142,10 +142,11 @@ class JobService:
         )
 
     async def _publish_generic(self, task: str, job_id: str, kwargs: dict[str, Any]) -> None:
+        request_id = request_id_var.get()
         try:
             await asyncio.to_thread(
                 self.celery.send_task, task, kwargs=kwargs, task_id=job_id,
-                headers={REQUEST_ID_HEADER: request_id_var.get()},
+                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 1},
             )

@@ -7,7 +7,9 @@ import base64
 import json
 import logging
 import os
+import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -174,3 +176,22 @@ def test_local_nginx_config_is_private_to_nginx(tmp_path: Path) -> None:
     assert "include gateway.conf;" in main and "pid nginx.pid;" in main
     if os.geteuid() != 0:
         assert "user " not in main
+
+
+def test_render_equals_the_official_images_envsubst_step() -> None:
+    """The image's 20-envsubst-on-templates.sh: awk lists the variables matching the
+    filter, envsubst substitutes those. Ours must give the same text, byte for byte."""
+    if shutil.which("envsubst") is None:
+        pytest.skip("envsubst (Debian's gettext-base) is not installed")
+    env = {"GATEWAY_UPSTREAM": "gateway:8000", "FLOWER_UPSTREAM": "flower:5555",
+           "LOCUST_UPSTREAM": "locust:8089", "NGINX_LISTEN": "80",
+           "NGINX_MAX_BODY_BYTES": "65536", "NGINX_ACCESS_LOG": "/dev/stdout",
+           "HOME": "/root", "NGINX_ENVSUBST_FILTER": nginx_conf.ENVSUBST_FILTER}
+    script = ('filter="${NGINX_ENVSUBST_FILTER:-}"; defined_envs=$(printf \'${%s} \' '
+              '$(awk "END { for (name in ENVIRON) { print ( name ~ /${filter}/ ) ? name '
+              ': \\"\\" } }" </dev/null)); envsubst "$defined_envs"')
+    image = subprocess.run(["sh", "-c", script], input=nginx_conf.TEMPLATE.read_text(),
+                           env=env, capture_output=True, text=True, check=True).stdout
+    ours = nginx_conf.render(nginx_conf.TEMPLATE.read_text(), env)
+    assert ours == image
+    nginx_conf.check_rendered(ours)
