@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint venv fuzz clean
+.PHONY: up test lint venv fuzz load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,13 @@ venv: $(STAMP)
 
 ## up: set up everything and run the whole local stack in the foreground (Ctrl-C stops it)
 up: venv
-	bash infra/ensure-binaries.sh redis-server
+	bash infra/ensure-binaries.sh redis-server nginx
 	$(PY) infra/stack.py
 
 ## test: lint, type-check, then every test against real Redis, Celery and HTTP servers
 test: lint
-	bash infra/ensure-binaries.sh redis-server
+	bash infra/ensure-binaries.sh redis-server nginx
+	bash infra/ensure-binaries.sh chromium || echo "no chromium: the browser tests will be skipped"
 	$(PY) -m pytest
 
 ## lint: ruff and mypy
@@ -34,6 +35,11 @@ lint: venv
 fuzz: venv
 	bash infra/ensure-binaries.sh redis-server
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_rest.py
+
+## load: a bounded headless Locust run against a stack of its own; reports in reports/load/
+load: venv
+	bash infra/ensure-binaries.sh redis-server nginx
+	$(PY) infra/load.py
 
 clean:
 	rm -rf run test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -15,9 +15,11 @@ from fastapi.responses import ORJSONResponse
 from gateway import http_errors
 from gateway.auth import Authenticator
 from gateway.body_limit import BodyLimitMiddleware
-from gateway.routes import health, jobs, producer
+from gateway.request_log import RequestLogMiddleware
+from gateway.routes import health, jobs, metrics, producer
 from gateway.service import JobService
 from tasks.celery_app import celery_app
+from tasks.logs import configure_logging
 from tasks.settings import Settings, get_settings
 from tasks.store import redis_client_options
 
@@ -26,7 +28,7 @@ API_PREFIX = "/producer/api"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
     log = logging.getLogger("gateway")
 
     @asynccontextmanager
@@ -66,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(metrics.router)
+    # Outermost: request id, request log and HTTP metrics see every answer, 413s included.
+    app.add_middleware(RequestLogMiddleware)
     log.info("gateway ready (pid %s, broker %s)", os.getpid(),
              "redis fast path" if settings.broker_is_redis else "celery publish")
     return app

@@ -29,8 +29,18 @@ def redis_queue_key(queue: str) -> str:
     return queue
 
 
+# A message header the worker reads back as `task.request.gw_request_id`: the job's
+# transitions are logged with the id of the request that submitted it.
+REQUEST_ID_HEADER = "gw_request_id"
+
+
 def celery_message(
-    task_name: str, task_id: str, kwargs: dict[str, Any], queue: str, expires: str | None = None
+    task_name: str,
+    task_id: str,
+    kwargs: dict[str, Any],
+    queue: str,
+    expires: str | None = None,
+    request_id: str | None = None,
 ) -> bytes:
     """`expires` (ISO 8601): a worker that receives the message later revokes it as expired."""
     body = orjson.dumps([[], kwargs, _EMBED])
@@ -58,6 +68,7 @@ def celery_message(
             "replaced_task_nesting": 0,
             "stamped_headers": None,
             "stamps": {},
+            **({REQUEST_ID_HEADER: request_id} if request_id else {}),
         },
         "properties": {
             "correlation_id": task_id,

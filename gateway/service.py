@@ -32,9 +32,12 @@ from gateway.errors import (
     Unavailable,
     UnknownFunction,
 )
-from gateway.publish import celery_message, redis_queue_key
+from gateway.metrics import JOBS_SUBMITTED
+from gateway.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
+from tasks import metrics
 from tasks.catalog import FunctionSpec, catalog
 from tasks.jobs import JobRecord, JobStatus, new_record_fields, record_from_fields
+from tasks.logs import request_id_var
 from tasks.settings import Settings
 from tasks.store import Admission, AsyncJobStore, SubmitOutcome
 
@@ -174,7 +177,7 @@ class JobService:
             if self._fast_publish:
                 message = (self._queue_key, celery_message(
                     spec.name, job_id, kwargs, self.settings.celery_queue,
-                    None if expires is None else expires.isoformat()))
+                    None if expires is None else expires.isoformat(), request_id_var.get()))
             else:
                 await self._check_broker_depth()
             outcome, value = await self.store.create(fields, self.settings.job_ttl_seconds,
@@ -184,6 +187,7 @@ class JobService:
             self._refuse(outcome, value)
             if message is None:
                 await self._publish_generic(spec.name, job_id, kwargs, expires, admission)
+        JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
         return record_from_fields(fields)
 
     def _admission(self, caller: Caller, idempotency_key: str | None,
@@ -255,9 +259,11 @@ class JobService:
         expires: datetime | None,
         admission: Admission,
     ) -> None:
+        request_id = request_id_var.get()
         try:
             await asyncio.to_thread(
                 self.celery.send_task, task, kwargs=kwargs, task_id=job_id, expires=expires,
+                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 1},
             )
@@ -290,6 +296,8 @@ class JobService:
         async with redis_guard():
             outcome = await self.store.transition(record.id, JobStatus.CANCELLED)
             if outcome.applied:
+                await metrics.record_async(self.store.client, metrics.JOBS_FINISHED.inc(
+                    record.function, JobStatus.CANCELLED.value))
                 # A queued job is skipped by the worker's prerun hook whatever happens;
                 # revoke also stops a running one.
                 running = outcome.previous in (JobStatus.STARTED, JobStatus.RETRYING)

@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
@@ -18,7 +18,9 @@ JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # hide_input_in_errors: a bad value is never echoed (it may hold a password).
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
@@ -70,6 +72,20 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(64 * 1024, ge=256)
 
+    # The edge (`make up`): NGINX on one port in front of the gateway, Flower and Locust.
+    nginx_port: int = Field(8080, ge=1, le=65535)
+    flower_port: int = Field(5555, ge=1, le=65535)
+    locust_port: int = Field(8089, ge=1, le=65535)
+    # `user:password` (several separated by commas) for /dashboard/, /load-test/ and
+    # /metrics behind NGINX, and Flower's own basic auth. Empty: `make up` makes one up.
+    flower_basic_auth: SecretStr = SecretStr("")
+
+    # `make load`: a bounded headless Locust run against a stack it starts.
+    load_run_time: str = Field("30s", pattern=r"^[0-9]+[smh]?$")
+    load_users: int = Field(4, ge=1, le=1000)
+    load_spawn_rate: float = Field(2.0, gt=0, le=1000)
+    load_user_classes: str = ""  # space-separated Locust user classes; empty: all that apply
+
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
@@ -90,6 +106,18 @@ class Settings(BaseSettings):
     @property
     def broker_is_redis(self) -> bool:
         return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _user_password_pairs(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        for pair in filter(None, raw.split(",")):
+            user, sep, password = pair.partition(":")
+            if not (sep and user and password) or not (user + password).isprintable() or (
+                    any(c.isspace() for c in user)):
+                # Never echo the value: it holds passwords.
+                raise ValueError("FLOWER_BASIC_AUTH must be user:password[,user:password...]")
+        return value
 
     @model_validator(mode="after")
     def _production_is_locked(self) -> Settings:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.edge import EdgeStack
 from tests.servers import Gateway, RedisServer, Service, stack_env, start_worker
 
 
@@ -43,3 +44,11 @@ def gateway(env: dict[str, str], worker: Service) -> Iterator[Gateway]:
 def client(gateway: Gateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url, timeout=10) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def edge() -> Iterator[EdgeStack]:
+    """The whole stack behind NGINX (tests/edge.py), for the edge and browser tests."""
+    stack = EdgeStack().start()
+    yield stack
+    stack.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import orjson
@@ -22,7 +23,8 @@ from celery.exceptions import Retry
 from tasks.catalog import SKIP_FLAG
 from tasks.jobs import JobStatus, error_json
 from tasks.settings import get_settings
-from tasks.store import JobStore
+from tasks.store import JobStore, Transition
+from worker import observe
 
 log = logging.getLogger("worker.hooks")
 
@@ -39,13 +41,24 @@ def store() -> JobStore:
     return _store
 
 
+def _transition(job_id: str, task: Any, status: JobStatus,
+                fields: dict[str, str | bytes] | None = None, count_attempt: bool = False,
+                request: Any = None) -> Transition:
+    """Apply a transition, then log it and count it (worker/observe.py)."""
+    outcome = store().transition(job_id, status, fields, count_attempt=count_attempt)
+    observe.transition(store(), job_id, observe.function_name(task), status, outcome,
+                       request if request is not None else getattr(task, "request", None))
+    return outcome
+
+
 def _error_fields(exc: BaseException) -> dict[str, str | bytes]:
     return {"error": error_json(type(exc).__name__, str(exc))}
 
 
 @signals.task_prerun.connect
 def on_prerun(task_id: str, task: Any, **_: Any) -> None:
-    outcome = store().transition(task_id, JobStatus.STARTED, count_attempt=True)
+    setattr(task.request, observe.STARTED_AT, time.monotonic())
+    outcome = _transition(task_id, task, JobStatus.STARTED, count_attempt=True)
     if not outcome.applied:
         # Cancelled while queued, already finished, or the record is gone: do not run.
         setattr(task.request, SKIP_FLAG, True)
@@ -54,7 +67,7 @@ def on_prerun(task_id: str, task: Any, **_: Any) -> None:
     max_attempts = get_settings().job_max_attempts
     if outcome.attempts > max_attempts:
         # Redelivered after its worker died too often (e.g. the job kills its worker).
-        store().transition(task_id, JobStatus.FAILED, {
+        _transition(task_id, task, JobStatus.FAILED, {
             "error": error_json("WorkerLostError",
                                 f"the worker running this job was lost {max_attempts} times"),
         })
@@ -63,21 +76,23 @@ def on_prerun(task_id: str, task: Any, **_: Any) -> None:
 
 @signals.task_success.connect
 def on_success(sender: Any, result: Any, **_: Any) -> None:
-    store().transition(sender.request.id, JobStatus.SUCCEEDED, {"result": orjson.dumps(result)})
+    _transition(sender.request.id, sender, JobStatus.SUCCEEDED,
+                {"result": orjson.dumps(result)})
 
 
 @signals.task_failure.connect
-def on_failure(task_id: str, exception: BaseException, **_: Any) -> None:
-    store().transition(task_id, JobStatus.FAILED, _error_fields(exception))
+def on_failure(task_id: str, exception: BaseException, sender: Any = None, **_: Any) -> None:
+    _transition(task_id, sender, JobStatus.FAILED, _error_fields(exception))
 
 
 @signals.task_retry.connect
-def on_retry(request: Any, reason: Any, **_: Any) -> None:
+def on_retry(request: Any, reason: Any, sender: Any = None, **_: Any) -> None:
     exc = reason.exc if isinstance(reason, Retry) and reason.exc is not None else reason
     fields = _error_fields(exc) if isinstance(exc, BaseException) else {}
-    store().transition(request.id, JobStatus.RETRYING, fields)
+    _transition(request.id, sender, JobStatus.RETRYING, fields, request=request)
 
 
 @signals.task_revoked.connect
-def on_revoked(request: Any, expired: bool = False, **_: Any) -> None:
-    store().transition(request.id, JobStatus.EXPIRED if expired else JobStatus.CANCELLED)
+def on_revoked(request: Any, expired: bool = False, sender: Any = None, **_: Any) -> None:
+    _transition(request.id, sender, JobStatus.EXPIRED if expired else JobStatus.CANCELLED,
+                request=request)

@@ -1,0 +1,181 @@
+"""Metrics that processes other than the gateway count: kept in Redis, shown by the gateway.
+
+Workers (prefork children, in other containers) and the webhook dispatcher cannot share a
+prometheus-client registry with the gateway, so they count in Redis hashes, one per metric
+(HINCRBY / HINCRBYFLOAT: atomic, one pipelined round trip per event). The gateway's
+/metrics reads the hashes at scrape time and renders them as Prometheus counters and
+histograms (`families()`). Counts survive worker restarts and add up over any number of
+workers.
+
+Counting an event, from any process with a Redis client:
+
+    from tasks import metrics
+    metrics.record(client, metrics.WEBHOOK_ATTEMPTS.inc("delivered"),
+                   metrics.WEBHOOK_DELIVERY_SECONDS.observe(1.8))
+    await metrics.record_async(aclient, metrics.WEBHOOK_ATTEMPTS.inc("retry"))
+
+A new metric is one more RedisCounter / RedisHistogram below, added to SHARED_METRICS.
+Label values must come from a small fixed set (function names, statuses, outcomes).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from prometheus_client.core import (
+    CounterMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from redis.exceptions import RedisError
+
+from tasks.store import KEY_PREFIX
+
+log = logging.getLogger("tasks.metrics")
+
+METRICS_KEY_PREFIX = f"{KEY_PREFIX}metrics:"
+_SEP = "|"
+INF = math.inf
+
+# One Redis command of an update: (command, key, field, amount).
+Command = tuple[str, str, str, float]
+
+
+def _field(labelvalues: Sequence[str], suffix: str | None = None) -> str:
+    parts = [str(v).replace(_SEP, "_") for v in labelvalues]
+    if suffix is not None:
+        parts.append(suffix)
+    return _SEP.join(parts) or "_"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == INF else repr(float(bound))
+
+
+@dataclass(frozen=True, slots=True)
+class RedisCounter:
+    name: str  # exposed as <name>_total
+    documentation: str
+    labels: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return METRICS_KEY_PREFIX + self.name
+
+    def inc(self, *labelvalues: str, amount: int = 1) -> list[Command]:
+        if len(labelvalues) != len(self.labels):
+            raise ValueError(f"{self.name} takes labels {self.labels}")
+        return [("hincrby", self.key, _field(labelvalues), amount)]
+
+    def family(self, fields: dict[Any, Any]) -> Metric:
+        family = CounterMetricFamily(self.name, self.documentation, labels=list(self.labels))
+        for raw_field, raw_value in sorted(fields.items()):
+            field = _text(raw_field)
+            values = [] if field == "_" else field.split(_SEP)
+            if len(values) == len(self.labels):
+                family.add_metric(values, float(_text(raw_value)))
+        return family
+
+
+@dataclass(frozen=True, slots=True)
+class RedisHistogram:
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...]  # upper bounds, ascending; +Inf is added
+
+    @property
+    def key(self) -> str:
+        return METRICS_KEY_PREFIX + self.name
+
+    @property
+    def bounds(self) -> tuple[float, ...]:
+        return self.buckets if self.buckets[-1] == INF else (*self.buckets, INF)
+
+    def observe(self, value: float, *labelvalues: str) -> list[Command]:
+        if len(labelvalues) != len(self.labels):
+            raise ValueError(f"{self.name} takes labels {self.labels}")
+        bound = next(b for b in self.bounds if value <= b)
+        # The bucket count is stored per bucket (not cumulated): one HINCRBY per event.
+        return [("hincrby", self.key, _field(labelvalues, "le=" + _le(bound)), 1),
+                ("hincrbyfloat", self.key, _field(labelvalues, "sum"), float(value))]
+
+    def family(self, fields: dict[Any, Any]) -> Metric:
+        family = HistogramMetricFamily(self.name, self.documentation,
+                                       labels=list(self.labels))
+        series: dict[tuple[str, ...], dict[str, float]] = {}
+        for raw_field, raw_value in fields.items():
+            *labelvalues, suffix = _text(raw_field).split(_SEP)
+            if len(labelvalues) == len(self.labels):
+                series.setdefault(tuple(labelvalues), {})[suffix] = float(_text(raw_value))
+        for values, counts in sorted(series.items()):
+            cumulative, buckets = 0.0, []
+            for bound in self.bounds:
+                cumulative += counts.get("le=" + _le(bound), 0.0)
+                buckets.append((_le(bound), cumulative))
+            family.add_metric(list(values), buckets, counts.get("sum", 0.0))
+        return family
+
+
+JOBS_FINISHED = RedisCounter(
+    "gateway_jobs_finished", "Jobs that reached a final status, by function and status.",
+    ("function", "status"))
+JOB_RUN_SECONDS = RedisHistogram(
+    "gateway_job_run_seconds", "Time a job function ran in a worker, by function.",
+    ("function",), (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
+# For the webhook dispatcher. outcome: delivered (2xx), retry (failed, will be retried),
+# dead (failed for the last time), refused (the address is not allowed).
+WEBHOOK_ATTEMPTS = RedisCounter(
+    "gateway_webhook_attempts", "Webhook delivery attempts, by outcome.", ("outcome",))
+# From the job event to the receiver's 2xx, retries included.
+WEBHOOK_DELIVERY_SECONDS = RedisHistogram(
+    "gateway_webhook_delivery_seconds",
+    "Time from a job event to its webhook's successful delivery.",
+    (), (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
+
+SHARED_METRICS: tuple[RedisCounter | RedisHistogram, ...] = (
+    JOBS_FINISHED, JOB_RUN_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_SECONDS,
+)
+
+
+def _queue(pipe: Any, updates: Sequence[list[Command]]) -> None:
+    for update in updates:
+        for command, key, field, amount in update:
+            getattr(pipe, command)(key, field, amount)
+
+
+def record(client: redis.Redis, *updates: list[Command]) -> None:
+    """Apply the updates in one round trip. Metrics never break the caller: a Redis error
+    is logged and the counts are lost."""
+    try:
+        pipe = client.pipeline(transaction=False)
+        _queue(pipe, updates)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("metrics not recorded: %s", exc)
+
+
+async def record_async(client: aioredis.Redis, *updates: list[Command]) -> None:
+    try:
+        pipe = client.pipeline(transaction=False)
+        _queue(pipe, updates)
+        await pipe.execute()
+    except RedisError as exc:
+        log.warning("metrics not recorded: %s", exc)
+
+
+def families(snapshot: Sequence[dict[Any, Any]]) -> Iterator[Metric]:
+    """The Prometheus families of SHARED_METRICS from their hashes (HGETALL of each `key`,
+    in SHARED_METRICS order)."""
+    for metric, fields in zip(SHARED_METRICS, snapshot, strict=True):
+        yield metric.family(fields)

@@ -1,0 +1,127 @@
+"""The pages a person opens, in headless Chromium (Debian's `chromium`, driven by Playwright
+for Python; no browser download), against the whole stack behind NGINX: GraphiQL at
+/graphql, Flower at /dashboard/, Locust at /load-test/. Screenshots go to
+test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.edge import EdgeStack
+from tests.servers import ARTIFACTS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ARTIFACTS / "screenshots"
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; "
+                    ".ci/run and `make test` install it where they can)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
+            args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def page_for(browser: Any, edge: EdgeStack, credentials: bool = True) -> Any:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        http_credentials={"username": edge.auth[0], "password": edge.auth[1]}
+        if credentials else None)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def assert_refused_without_credentials(browser: Any, edge: EdgeStack, path: str) -> None:
+    """401 to a request without credentials; a browser with none to offer stops there."""
+    page = page_for(browser, edge, credentials=False)
+    assert page.request.get(f"{edge.url}{path}").status == 401
+    with pytest.raises(Exception, match="ERR_INVALID_AUTH_CREDENTIALS"):
+        page.goto(f"{edge.url}{path}")
+    page.context.close()
+
+
+def test_flower_dashboard_lists_the_worker(browser: Any, edge: EdgeStack) -> None:
+    assert_refused_without_credentials(browser, edge, "/dashboard/")
+
+    page = page_for(browser, edge)
+    response = page.goto(f"{edge.url}/dashboard/")
+    assert response.status == 200
+    worker = page.get_by_text(re.compile(re.escape(edge.worker_name))).first
+    worker.wait_for()  # the table of workers, filled in by Flower
+    row = page.locator("tr", has_text=edge.worker_name).first
+    row.get_by_text("Online").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "flower-dashboard.png"), full_page=True)
+    page.context.close()
+
+
+def test_locust_ui_loads(browser: Any, edge: EdgeStack) -> None:
+    assert_refused_without_credentials(browser, edge, "/load-test/")
+
+    page = page_for(browser, edge)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    assert page.goto(f"{edge.url}/load-test/").status == 200
+    # The start form of Locust's React UI, with our NGINX address as the host to test.
+    page.get_by_role("button", name=re.compile("start", re.IGNORECASE)).first.wait_for()
+    page.get_by_text(re.compile("number of users", re.IGNORECASE)).first.wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "locust-ui.png"), full_page=True)
+    assert not errors, errors
+    page.context.close()
+
+
+def run_in_graphiql(page: Any, query: str, expect: str) -> str:
+    """Replace the editor's text, run it, and wait until the response shows `expect`."""
+    editor = page.locator(".graphiql-query-editor").first
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(query)  # no key events: editors would auto-close brackets
+    page.locator(".graphiql-execute-button").first.click()
+    response = page.locator(".graphiql-response").first
+    response.get_by_text(re.compile(expect)).first.wait_for()
+    text: str = response.inner_text()
+    return text
+
+
+def test_graphiql_submits_a_job_and_shows_it(browser: Any, edge: EdgeStack) -> None:
+    if importlib.util.find_spec("gateway.graphql") is None:
+        pytest.xfail("GraphQL (gateway.graphql, issue 3) is not part of this branch")
+    page = page_for(browser, edge, credentials=False)  # GraphQL is a public route
+    assert page.goto(f"{edge.url}/graphql").status == 200
+    page.locator(".graphiql-container").first.wait_for()
+    submitted = run_in_graphiql(page, "mutation { submitSum(number: 10) { id status } }",
+                                r"submitSum")
+    job_id = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                       submitted)
+    assert job_id, submitted
+    query = f'query {{ job(id: "{job_id.group(0)}") {{ id status result }} }}'
+    for _ in range(60):  # run the query again until the job has ended
+        shown = run_in_graphiql(page, query, r"status")
+        if "SUCCEEDED" in shown:
+            break
+        page.wait_for_timeout(500)
+    assert "SUCCEEDED" in shown and job_id.group(0) in shown and "55" in shown, shown
+    page.screenshot(path=str(SCREENSHOTS / "graphiql.png"), full_page=True)
+    page.context.close()
