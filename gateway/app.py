@@ -13,6 +13,8 @@ from fastapi.responses import ORJSONResponse
 
 from gateway import http_errors
 from gateway.body_limit import BodyLimitMiddleware
+from gateway.graphql.router import graphql_router
+from gateway.job_events import JobEventHub
 from gateway.routes import health, jobs, producer
 from gateway.service import JobService
 from tasks.celery_app import celery_app
@@ -33,7 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          max_connections=256,
                                          **redis_client_options(settings))
         app.state.service = JobService(settings, client, celery_app)
+        app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
         yield
+        await app.state.job_events.aclose()
         await client.aclose()
 
     app = FastAPI(
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(producer.router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(graphql_router(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     log = logging.getLogger("gateway")
     log.info("gateway ready (pid %s, broker %s)", os.getpid(),

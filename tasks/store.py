@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -153,3 +153,40 @@ class AsyncJobStore:
             pipe.delete(job_key(job_id))
             pipe.zrem(JOB_INDEX_KEY, job_id)
             await pipe.execute()
+
+    # --- the job index, for listing ---------------------------------------------------
+
+    async def trim_index(self, oldest: float) -> None:
+        """Drop index entries of jobs created before `oldest` (their records have expired)."""
+        await self.client.zremrangebyscore(JOB_INDEX_KEY, "-inf", f"({oldest!r}")
+
+    async def index_range(
+        self, newest: float | None, oldest: float, offset: int, count: int
+    ) -> list[tuple[str, float]]:
+        """(job id, created_at) newest first, from `newest` (inclusive; None: the top) down to
+        `oldest`; Redis orders equal times by id, descending."""
+        reply = await self.client.zrevrangebyscore(
+            JOB_INDEX_KEY, "+inf" if newest is None else repr(newest), repr(oldest),
+            start=offset, num=count, withscores=True,
+        )
+        pairs = cast(list[tuple[bytes, float]], reply)
+        return [(_text_id(member), float(score)) for member, score in pairs]
+
+    async def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """Records in the order of `job_ids`, None where one has expired (one round trip)."""
+        if not job_ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(job_key(job_id))
+            replies = await pipe.execute()
+        return [record_from_fields(fields) if fields else None for fields in replies]
+
+    async def forget(self, job_ids: list[str]) -> None:
+        """Remove ids whose records have expired from the index."""
+        if job_ids:
+            await self.client.zrem(JOB_INDEX_KEY, *job_ids)
+
+
+def _text_id(member: str | bytes) -> str:
+    return member.decode() if isinstance(member, bytes) else member
