@@ -30,5 +30,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+## schema: write the GraphQL schema (SDL) to gateway/schema.graphql; a test checks it is current
+.PHONY: schema
+schema: venv
+	$(PY) -m gateway.graphql.schema > gateway/schema.graphql
+
 clean:
 	rm -rf run test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -20,12 +20,17 @@ from typing import Any
 
 import strawberry
 from graphql import (
+    BREAK,
     ASTValidationRule,
+    DocumentNode,
     GraphQLError,
     ProvidedRequiredArgumentsRule,
+    SelectionSetNode,
     ValuesOfCorrectTypeRule,
+    Visitor,
+    visit,
 )
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
@@ -36,6 +41,7 @@ log = logging.getLogger("gateway.graphql")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+MASKED_MESSAGE = "Internal error."
 BAD_REQUEST = "BAD_REQUEST"
 # Strawberry's refusals of a request (an unknown operationName, a mutation where only
 # subscriptions may go): their messages are safe and useful.
@@ -73,49 +79,56 @@ BAD_INPUT_RULES: dict[type[ASTValidationRule], type[ASTValidationRule]] = {
 
 
 def origin(error: GraphQLError) -> Exception | None:
-    """The exception behind an error; graphql-core wraps a GraphQLError around another."""
+    """The exception behind an error; graphql-core wraps a GraphQLError around another.
+    Errors GraphQL itself raises (parse, validation, coercion) have none; ours are
+    GatewayErrors; anything else is a bug, whose message may leak internals."""
     original = error.original_error
     while isinstance(original, GraphQLError):
         original = original.original_error
     return original
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    """Errors GraphQL itself raised (parse, validation, coercion) carry no original error;
-    ours are GatewayErrors. Anything else is a bug, whose message may leak internals."""
-    original = origin(error)
-    return original is not None and not isinstance(original, (GatewayError, *REQUEST_ERRORS))
-
-
-class GatewayErrors(MaskErrors):
-    """Codes for parse and validation errors, and masking of unexpected errors (codes of
-    the rest are set by GatewaySchema.process_errors, which runs before this masks)."""
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=is_unexpected, error_message="Internal error.")
+class GatewayErrors(SchemaExtension):
+    """Codes for parse and validation errors; bad-input codes for bad argument literals."""
 
     def on_parse(self) -> Iterator[None]:
         yield
-        _tag(self.execution_context.pre_execution_errors, PARSE_FAILED)
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            empty = _empty_selection_set(context.graphql_document)
+            if empty is not None:
+                # graphql-core 3.3 parses `{ }`, which the spec calls a syntax error and
+                # Strawberry's depth limiter crashes on: refuse it here, before validation.
+                context.pre_execution_errors = [GraphQLError(
+                    "Syntax Error: a selection set must name at least one field.", empty)]
+        _tag(context.pre_execution_errors, PARSE_FAILED)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        context.validation_rules = tuple(_with_bad_input(rule)
+        context.validation_rules = tuple(BAD_INPUT_RULES.get(rule, rule)
                                          for rule in context.validation_rules)
         yield
         _tag(context.pre_execution_errors, VALIDATION_FAILED)
 
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": INTERNAL}
-        return masked
 
+def _empty_selection_set(document: DocumentNode) -> SelectionSetNode | None:
+    found: list[SelectionSetNode] = []
 
-def _with_bad_input(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
-    return BAD_INPUT_RULES.get(rule, rule)
+    class Finder(Visitor):
+        def enter_selection_set(self, node: SelectionSetNode, *_: object) -> object:
+            if not node.selections:
+                found.append(node)
+                return BREAK
+            return None
+
+    visit(document, Finder())
+    return found[0] if found else None
 
 
 def code_errors(errors: list[GraphQLError]) -> None:
+    """Give each error its code; mask and log unexpected ones. Strawberry calls this for
+    every error on every path, including errors raised by validation rules, which its
+    MaskErrors extension (an on_operation hook) does not see."""
     for error in errors:
         original = origin(error)
         if isinstance(original, GatewayError):
@@ -127,7 +140,11 @@ def code_errors(errors: list[GraphQLError]) -> None:
         elif isinstance(original, REQUEST_ERRORS):
             _tag([error], BAD_REQUEST)
         elif original is not None:
-            log.error("unexpected error in a GraphQL operation", exc_info=original)
+            log.error("unexpected error in a GraphQL operation: %s", error.message,
+                      exc_info=original)
+            # In place: the error object is what the transports format.
+            error.message = MASKED_MESSAGE
+            error.extensions = {"code": INTERNAL}
         else:
             # No original error and no code yet: graphql-core refused a variable's value.
             _tag([error], BAD_USER_INPUT)
