@@ -50,6 +50,7 @@ def urls(settings: Settings) -> dict[str, str]:
         "REST API": f"{base}/producer/api/",
         "OpenAPI docs": f"{base}/producer/api/docs",
         "health": f"{base}/healthz",
+        "GraphQL": f"{base}/graphql",
     }
 
 
