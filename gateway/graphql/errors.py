@@ -8,7 +8,7 @@
 | UNAVAILABLE                 | Redis (or the broker) is unreachable; retry later           |
 | GRAPHQL_PARSE_FAILED        | the document is not GraphQL (or has too many tokens)        |
 | GRAPHQL_VALIDATION_FAILED   | unknown field, too deep, too many aliases, introspection off |
-| BAD_REQUEST                 | no such operationName; an operation the transport refuses    |
+| BAD_REQUEST                 | an operation the transport refuses (HTTP answers 400 first) |
 | INTERNAL_SERVER_ERROR       | a bug: the message is masked, the details go to the log     |
 """
 
