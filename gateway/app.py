@@ -17,6 +17,7 @@ from gateway.graphql.router import graphql_router
 from gateway.job_events import JobEventHub
 from gateway.routes import health, jobs, producer
 from gateway.service import JobService
+from gateway.ws_limit import WebSocketMessageLimit
 from tasks.celery_app import celery_app
 from tasks.settings import Settings, get_settings
 from tasks.store import redis_client_options
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(graphql_router(settings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(WebSocketMessageLimit, max_bytes=settings.max_body_bytes)
     log = logging.getLogger("gateway")
     log.info("gateway ready (pid %s, broker %s)", os.getpid(),
              "redis fast path" if settings.broker_is_redis else "celery publish")

@@ -2,9 +2,10 @@
 subscriber in it, and `follow_job`, the record-then-transitions stream a client watches.
 
 Each applied status transition is published by the Lua script as the whole record on
-`gw:job-events:{id}` (tasks/transition.lua). A subscriber is registered before the hub's
-SUBSCRIBE is confirmed by Redis, and `follow_job` reads the record only after that, so no
-transition can fall between the read and the first event.
+`gw:job-events:{id}` (tasks/transition.lua). `JobEventHub.subscribe` returns once Redis has
+confirmed the SUBSCRIBE, and `follow_job` reads the record only then, so no transition can
+fall between the read and the first event. When the connection drops, the hub reconnects,
+subscribes again and has every follower read its job again.
 """
 
 from __future__ import annotations
@@ -84,8 +85,7 @@ class JobEventHub:
                     await confirmed
             except BaseException as exc:
                 self._pending.pop(channel, None)
-                if self._queues.get(channel) == {queue}:
-                    del self._queues[channel]
+                self._leave(channel, queue)  # e.g. cancelled: undo a SUBSCRIBE sent anyway
                 if isinstance(exc, (Unavailable, asyncio.CancelledError)):
                     raise  # Unavailable: the reader found the connection dead
                 log.warning("job events: subscribe to %s failed: %r", channel, exc)
@@ -133,12 +133,40 @@ class JobEventHub:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # redis-py reconnects (and re-subscribes) by itself a few times first; this is
-            # an outage: every subscriber ends with UNAVAILABLE rather than waiting forever.
-            log.warning("job events: pub/sub connection lost: %r", exc)
-            if self._pubsub is pubsub:
-                self._detach(Unavailable(f"job events are unavailable ({type(exc).__name__})"))
-            await self._close(pubsub)
+            log.warning("job events: pub/sub connection lost (%r); reconnecting", exc)
+            # A subscriber waiting for its SUBSCRIBE to be confirmed will not be: tell it now.
+            self._fail_pending(Unavailable("job events are unavailable"))
+            await self._reconnect(pubsub, exc)
+
+    async def _reconnect(self, broken: PubSub, cause: Exception) -> None:
+        """A new connection with every channel subscribed again; then each subscriber reads
+        its job again, since events published while nobody listened are lost. If Redis
+        does not answer, every subscriber ends with UNAVAILABLE."""
+        async with self._lock:
+            if self._pubsub is not broken:
+                return  # replaced or shut down meanwhile
+            self._pubsub = self._reader = None
+            await self._close(broken)
+            channels = list(self._queues)
+            if not channels:
+                return  # the next subscriber connects afresh
+            pubsub = self._pubsub = self._client.pubsub()
+            loop = asyncio.get_running_loop()
+            confirmations = [loop.create_future() for _ in channels]
+            self._pending.update(zip(channels, confirmations, strict=True))
+            try:
+                await pubsub.subscribe(*channels)
+                self._start_reader(pubsub)
+                async with asyncio.timeout(self._confirm_timeout):
+                    await asyncio.gather(*confirmations)
+            except Exception as exc:
+                log.warning("job events: reconnecting failed: %r", exc)
+                await self._close(self._detach(
+                    Unavailable(f"job events are unavailable ({type(cause).__name__})")))
+                return
+            log.info("job events: reconnected, %d channels", len(channels))
+            for channel in channels:
+                self._fan_out(channel, RESYNC)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -150,7 +178,7 @@ class JobEventHub:
                 if not confirmed.done():
                     confirmed.set_result(None)
             elif channel in self._queues:
-                # Re-subscribed after redis-py reconnected: events may have been lost.
+                # Re-subscribed by redis-py itself after a reconnect: events may be lost.
                 self._fan_out(channel, RESYNC)
         elif kind == "message":
             try:
@@ -169,16 +197,19 @@ class JobEventHub:
         nobody can subscribe halfway. Returns the old connection, for `_close`."""
         pubsub, self._pubsub = self._pubsub, None
         reader, self._reader = self._reader, None
-        for confirmed in self._pending.values():
-            if not confirmed.done():
-                confirmed.set_exception(error)
-        self._pending.clear()
+        self._fail_pending(error)
         for channel in list(self._queues):
             self._fan_out(channel, error)
         self._queues.clear()
         if reader is not None and reader is not asyncio.current_task():
             reader.cancel()
         return pubsub
+
+    def _fail_pending(self, error: Unavailable) -> None:
+        for confirmed in self._pending.values():
+            if not confirmed.done():
+                confirmed.set_exception(error)
+        self._pending.clear()
 
     @staticmethod
     async def _close(pubsub: PubSub | None) -> None:

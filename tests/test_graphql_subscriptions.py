@@ -4,6 +4,7 @@ file), fed by Redis pub/sub as the real worker moves the job."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +12,19 @@ import httpx
 import pytest
 import redis
 from gql.transport.exceptions import TransportQueryError
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from tasks.jobs import JobStatus, error_json
-from tasks.store import JobStore, event_channel
+from tasks.store import (
+    TRANSITION_LUA,
+    JobStore,
+    event_channel,
+    job_key,
+    timestamp_fields,
+    transition_args,
+)
 from tests.graphql_helpers import (
     CANCEL,
     GET_JOB,
@@ -106,6 +117,60 @@ async def test_many_subscriptions_share_one_redis_connection(
     assert [events[-1]["result"] for events in results] == [1, 3, 6]
     assert all([e["status"] for e in events] == ["QUEUED", "STARTED", "SUCCEEDED"]
                for events in results)
+
+
+async def test_a_subscriber_that_leaves_is_unsubscribed(
+    idle: tuple[RedisServer, Gateway, dict[str, str]],
+) -> None:
+    redis_server, gateway, _ = idle
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        job_id = submit_sum(client, 1)  # no worker now: it stays QUEUED
+    seen: list[dict[str, Any]] = []
+    async with ws_client(gateway) as session:
+        following = asyncio.create_task(follow(session, job_id, seen.append))
+        await wait_for(lambda: bool(seen), "the current state")
+        assert subscribers(redis_server, job_id) == 1
+        following.cancel()  # the client stops listening (gql sends "complete")
+    await wait_for(lambda: subscribers(redis_server, job_id) == 0, "unsubscribed")
+
+
+async def test_a_lost_pubsub_connection_is_recovered_without_losing_events(
+    idle: tuple[RedisServer, Gateway, dict[str, str]],
+) -> None:
+    redis_server, gateway, _ = idle
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        job_id = submit_sum(client, 2)  # no worker now: it stays QUEUED
+    seen: list[dict[str, Any]] = []
+    async with ws_client(gateway) as session:
+        following = asyncio.create_task(follow(session, job_id, seen.append))
+        await wait_for(lambda: bool(seen), "the current state")
+        r = redis_server.client()
+        transition = r.register_script(TRANSITION_LUA)
+        # One transaction drops the gateway's pub/sub connection and cancels the job, so
+        # the CANCELLED event is published while no gateway listens: only the hub's
+        # reconnect-and-re-read can deliver it.
+        with r.pipeline(transaction=True) as pipe:
+            pipe.client_kill_filter(_type="pubsub")
+            transition(keys=[job_key(job_id), event_channel(job_id)],
+                       args=transition_args(JobStatus.CANCELLED,
+                                            timestamp_fields(JobStatus.CANCELLED), False),
+                       client=pipe)
+            pipe.execute()
+        events = await following
+    assert [e["status"] for e in events] == ["QUEUED", "CANCELLED"]
+
+
+async def test_oversize_websocket_message_closes_the_socket(gateway: Gateway) -> None:
+    url = gateway.url.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        padding = " " * 70_000  # MAX_BODY_BYTES is 65536
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": "{ functions { name } }" + padding}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 async def test_started_then_cancelled(gateway: Gateway, client: httpx.Client) -> None:
