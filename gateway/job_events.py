@@ -26,6 +26,8 @@ from tasks.store import event_channel
 
 log = logging.getLogger("gateway.job_events")
 
+ANCHOR_CHANNEL = "gw:job-events-hub"  # nothing is published here; see _connection
+
 
 class Resync:
     """Events may have been missed (Redis was reconnected): read the record again."""
@@ -117,7 +119,17 @@ class JobEventHub:
 
     async def _connection(self) -> PubSub:
         if self._pubsub is None:
-            self._pubsub = self._client.pubsub()
+            pubsub = self._client.pubsub()
+            # Stay subscribed to an idle channel: on a connection with no subscription,
+            # redis-py's health check sends a PING before a command and reads the reply
+            # itself, racing the reader task for the socket ("readuntil() called while
+            # another coroutine is already waiting").
+            try:
+                await pubsub.subscribe(ANCHOR_CHANNEL)
+            except BaseException:
+                await self._close(pubsub)  # give its connection back to the pool
+                raise
+            self._pubsub = pubsub
         return self._pubsub
 
     def _start_reader(self, pubsub: PubSub) -> None:
@@ -150,11 +162,11 @@ class JobEventHub:
             channels = list(self._queues)
             if not channels:
                 return  # the next subscriber connects afresh
-            pubsub = self._pubsub = self._client.pubsub()
             loop = asyncio.get_running_loop()
             confirmations = [loop.create_future() for _ in channels]
             self._pending.update(zip(channels, confirmations, strict=True))
             try:
+                pubsub = await self._connection()
                 await pubsub.subscribe(*channels)
                 self._start_reader(pubsub)
                 async with asyncio.timeout(self._confirm_timeout):
