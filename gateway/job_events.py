@@ -76,7 +76,7 @@ class JobEventHub:
             if queues is not None:
                 queues.add(queue)  # the channel's SUBSCRIBE was confirmed under this lock
                 return
-            confirmed = asyncio.get_running_loop().create_future()
+            confirmed = _confirmation()
             self._pending[channel] = confirmed
             self._queues[channel] = {queue}
             try:
@@ -162,8 +162,7 @@ class JobEventHub:
             channels = list(self._queues)
             if not channels:
                 return  # the next subscriber connects afresh
-            loop = asyncio.get_running_loop()
-            confirmations = [loop.create_future() for _ in channels]
+            confirmations = [_confirmation() for _ in channels]
             self._pending.update(zip(channels, confirmations, strict=True))
             try:
                 pubsub = await self._connection()
@@ -233,6 +232,14 @@ class JobEventHub:
         await self._close(self._detach(Unavailable("the gateway is shutting down")))
         for task in list(self._background):
             task.cancel()
+
+
+def _confirmation() -> asyncio.Future[None]:
+    """A future the reader resolves when Redis confirms a SUBSCRIBE. Its exception is
+    marked as seen, since after an outage nobody may be left to await it."""
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
 
 
 def progress(record: JobRecord) -> tuple[int, int]:
