@@ -11,13 +11,18 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from gateway import http_errors
 from gateway.auth import Authenticator
 from gateway.body_limit import BodyLimitMiddleware
+from gateway.graphiql_assets import ASSETS_DIR, ASSETS_PATH
+from gateway.graphql.router import graphql_router
+from gateway.job_events import JobEventHub
 from gateway.request_log import RequestLogMiddleware
 from gateway.routes import health, jobs, metrics, producer
 from gateway.service import JobService
+from gateway.ws_limit import WebSocketMessageLimit
 from tasks.celery_app import celery_app
 from tasks.logs import configure_logging
 from tasks.settings import Settings, get_settings
@@ -39,10 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          **redis_client_options(settings))
         app.state.service = JobService(settings, client, celery_app)
         app.state.authenticator = Authenticator(settings.api_keys, client)
+        app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
         if not settings.api_keys:
             log.warning("no API_KEYS configured: unless keys are stored in Redis "
                         "(python -m gateway.keys), the API is open to anyone who can reach it")
         yield
+        await app.state.job_events.aclose()
         await client.aclose()
 
     app = FastAPI(
@@ -59,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(producer.router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(graphql_router(settings))
+    app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
@@ -68,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(WebSocketMessageLimit, max_bytes=settings.max_body_bytes)
     app.include_router(metrics.router)
     # Outermost: request id, request log and HTTP metrics see every answer, 413s included.
     app.add_middleware(RequestLogMiddleware)

@@ -13,7 +13,9 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -113,3 +115,15 @@ class Authenticator:
             self._cache.clear()
         self._cache[hex_digest] = (now, stored)
         return stored
+
+
+def presented_key(headers: Mapping[str, Any]) -> str | None:
+    """The key a client presents: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
+    `headers` may be HTTP headers or a WebSocket connection_init payload (any case)."""
+    lowered = {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+    if lowered.get("x-api-key", "").strip():
+        return str(lowered["x-api-key"]).strip()
+    scheme, _, value = str(lowered.get("authorization", "")).partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.auth import Authenticator, Caller
+from gateway.auth import Authenticator, Caller, presented_key
 from gateway.service import JobService
 
 # auto_error=False: a missing key is the Authenticator's call (keys may be off), and its
@@ -26,11 +26,12 @@ Service = Annotated[JobService, Depends(get_service)]
 
 async def get_caller(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
+    # Declared so that OpenAPI documents both ways to send the key; read by presented_key.
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Caller:
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.caller(api_key or (bearer.credentials if bearer else None))
+    return await authenticator.caller(presented_key(request.headers))
 
 
 async def get_limited_caller(

@@ -32,6 +32,14 @@ from gateway.errors import (
     Unavailable,
     UnknownFunction,
 )
+from gateway.job_listing import (
+    SCAN_LIMIT,
+    JobPage,
+    Position,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
+)
 from gateway.metrics import JOBS_SUBMITTED
 from gateway.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
 from tasks import metrics
@@ -309,3 +317,61 @@ class JobService:
                     # running one's result is refused; only the early stop is lost.
                     log.warning("revoke of job %s failed", record.id, exc_info=True)
             return await self.get(caller, record.id), outcome.applied
+
+    # --- listing -----------------------------------------------------------------
+
+    async def list_jobs(
+        self,
+        caller: Caller,
+        status: JobStatus | None = None,
+        function: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> JobPage:
+        """The caller's jobs newest first, optionally of one status and/or function; `after` is the
+        `end_cursor` of the previous page. A filtered listing reads at most SCAN_LIMIT index
+        entries per call: a page may then be short, with `has_next_page` still true."""
+        check_page_size(first)
+        if function is not None:
+            self.function(function)
+        start = decode_cursor(after) if after is not None else None
+        oldest = time.time() - self.settings.job_ttl_seconds
+        filtered = status is not None or function is not None
+        batch = 200 if filtered else first + 1
+        edges: list[tuple[str, JobRecord]] = []
+        expired: list[str] = []
+        last: Position | None = None
+        offset = scanned = 0
+        exhausted = False
+        async with redis_guard():
+            await self.store.trim_index(caller.tenant, oldest)
+            while len(edges) <= first and scanned < SCAN_LIMIT:
+                entries = await self.store.index_range(
+                    caller.tenant,
+                    None if start is None else start.created_at, oldest, offset,
+                    min(batch, SCAN_LIMIT - scanned))
+                if not entries:
+                    exhausted = True
+                    break
+                offset += len(entries)
+                # The range includes start's own time: skip what was at or before start.
+                entries = [e for e in entries
+                           if start is None or Position(e[1], e[0]) < start]
+                records = await self.store.get_many([job_id for job_id, _ in entries])
+                for (job_id, created_at), record in zip(entries, records, strict=True):
+                    if len(edges) > first:
+                        break
+                    scanned += 1
+                    last = Position(created_at, job_id)
+                    if record is None:
+                        expired.append(job_id)
+                    elif ((status is None or record.status is status)
+                          and (function is None or record.function == function)):
+                        edges.append((encode_cursor(last), record))
+            await self.store.forget(caller.tenant, expired)
+        if len(edges) > first:
+            return JobPage(edges[:first], True, edges[first - 1][0])
+        if exhausted or last is None:
+            return JobPage(edges, False, edges[-1][0] if edges else None)
+        # Scanned SCAN_LIMIT entries without filling the page: continue from there.
+        return JobPage(edges, True, encode_cursor(last))

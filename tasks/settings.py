@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(64 * 1024, ge=256)
 
+    # GraphQL: introspection (GraphiQL's docs need it) and the cost limits of one document.
+    graphql_introspection: bool = True
+    graphql_max_depth: int = Field(10, ge=1, le=100)
+    graphql_max_aliases: int = Field(15, ge=0, le=1000)
+    graphql_max_tokens: int = Field(2000, ge=100, le=100_000)
+
     # The edge (`make up`): NGINX on one port in front of the gateway, Flower and Locust.
     nginx_port: int = Field(8080, ge=1, le=65535)
     flower_port: int = Field(5555, ge=1, le=65535)

@@ -11,7 +11,7 @@ import enum
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -223,3 +223,36 @@ class AsyncJobStore:
                 pipe.delete(idempotency_key(tenant, idempotency))
             pipe.zrem(tenant_index_key(tenant), job_id)
             await pipe.execute()
+
+    # --- the job index, for listing ---------------------------------------------------
+
+    async def trim_index(self, tenant: str, oldest: float) -> None:
+        """Drop index entries of jobs created before `oldest` (their records have expired)."""
+        await self.client.zremrangebyscore(tenant_index_key(tenant), "-inf", f"({oldest!r}")
+
+    async def index_range(
+        self, tenant: str, newest: float | None, oldest: float, offset: int, count: int
+    ) -> list[tuple[str, float]]:
+        """(job id, created_at) newest first, from `newest` (inclusive; None: the top) down to
+        `oldest`; Redis orders equal times by id, descending."""
+        reply = await self.client.zrevrangebyscore(
+            tenant_index_key(tenant), "+inf" if newest is None else repr(newest), repr(oldest),
+            start=offset, num=count, withscores=True,
+        )
+        pairs = cast(list[tuple[bytes, float]], reply)
+        return [(as_text(member), float(score)) for member, score in pairs]
+
+    async def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """Records in the order of `job_ids`, None where one has expired (one round trip)."""
+        if not job_ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(job_key(job_id))
+            replies = await pipe.execute()
+        return [record_from_fields(fields) if fields else None for fields in replies]
+
+    async def forget(self, tenant: str, job_ids: list[str]) -> None:
+        """Remove ids whose records have expired from the tenant's index."""
+        if job_ids:
+            await self.client.zrem(tenant_index_key(tenant), *job_ids)

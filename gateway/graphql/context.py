@@ -1,0 +1,47 @@
+"""What resolvers get as `info.context`: the job service, the job event hub and the
+caller (the API key's tenant)."""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+from strawberry.fastapi import BaseContext
+
+from gateway.auth import Authenticator, Caller, presented_key
+from gateway.errors import Unauthorized
+from gateway.job_events import JobEventHub
+from gateway.service import JobService
+
+
+class GatewayContext(BaseContext):
+    def __init__(self, service: JobService, events: JobEventHub,
+                 authenticator: Authenticator, caller: Caller | None) -> None:
+        super().__init__()
+        self.service = service
+        self.events = events
+        self.authenticator = authenticator
+        self._caller = caller  # None on a WebSocket until its connection_init is accepted
+
+    @property
+    def caller(self) -> Caller:
+        if self._caller is None:
+            raise Unauthorized("an API key is required")
+        return self._caller
+
+    async def authenticate_websocket(self, headers: dict[str, str]) -> None:
+        """A subscription's key comes in connection_init's payload (or the upgrade
+        request's headers); Unauthorized when keys are on and it is missing or wrong."""
+        payload = self.connection_params if isinstance(self.connection_params, dict) else {}
+        self._caller = await self.authenticator.caller(
+            presented_key(payload) or presented_key(headers))
+
+
+async def get_context(connection: HTTPConnection) -> GatewayContext:
+    # HTTPConnection, not Request: the same getter serves WebSocket subscriptions.
+    state = connection.app.state
+    caller = None
+    if connection.scope["type"] == "http":
+        # Over HTTP the key is checked here: no key (when keys are on) is a 401 before any
+        # GraphQL runs, and the request takes one token of the caller's rate limit.
+        caller = await state.authenticator.caller(presented_key(connection.headers))
+        await state.service.rate_limit(caller)
+    return GatewayContext(state.service, state.job_events, state.authenticator, caller)

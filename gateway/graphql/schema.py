@@ -1,0 +1,136 @@
+"""The GraphQL operations: thin resolvers over the job service (gateway/service.py).
+
+`python -m gateway.graphql.schema` prints the SDL; `make schema` writes it to
+gateway/schema.graphql, which a test keeps equal to this code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.errors import Conflict, NotFound
+from gateway.graphql.context import GatewayContext
+from gateway.graphql.errors import GatewayErrors, GatewaySchema
+from gateway.graphql.scalars import BIG_INT, BigInt
+from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
+from gateway.job_events import follow_job
+from gateway.job_listing import PAGE_DEFAULT, PAGE_MAX
+from gateway.service import JobService
+from tasks.jobs import JobStatus as StoreJobStatus
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+Info = strawberry.Info[GatewayContext, None]
+WAIT = "wait_and_return"
+SUM = "sum_to_n_job"
+
+CallbackUrl = Annotated[str | None, strawberry.argument(
+    description="http(s) URL the job's signed webhook is POSTed to when it ends.")]
+
+
+def _service(info: Info) -> JobService:
+    return info.context.service
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The job with this id; null when there is none (or it "
+                      "expired).")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        try:
+            return Job.of(await _service(info).get(info.context.caller, id))
+        except NotFound:
+            return None
+
+    @strawberry.field(description=f"Jobs, newest first, optionally of one status and/or "
+                      f"function. `first` is 1 to {PAGE_MAX}; `after` takes the previous "
+                      "page's `pageInfo.endCursor`.")
+    async def jobs(
+        self,
+        info: Info,
+        status: JobStatus | None = None,  # type: ignore[valid-type]
+        function: str | None = None,
+        first: int | None = PAGE_DEFAULT,
+        after: str | None = None,
+    ) -> JobConnection | None:
+        page = await _service(info).list_jobs(info.context.caller, status, function,
+                                              PAGE_DEFAULT if first is None else first, after)
+        return JobConnection.of(page)
+
+    @strawberry.field(description="The catalog: every function a job can run.")
+    def functions(self, info: Info) -> list[FunctionInfo]:
+        return [FunctionInfo.of(spec) for spec in _service(info).functions.values()]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Queue wait_and_return: sleep `seconds`, then return "
+                         "'Hello World!'.")
+    async def submit_wait_and_return(
+        self, info: Info, seconds: float | None = 20.0,
+        callback_url: CallbackUrl = None,
+    ) -> Job:
+        params: dict[str, Any] = {} if seconds is None else {"seconds": seconds}
+        return Job.of(await _service(info).submit(info.context.caller, WAIT, params,
+                                                  callback_url))
+
+    @strawberry.mutation(description="Queue sum_to_n_job: 1 + 2 + ... + number.")
+    async def submit_sum(
+        self, info: Info, number: BigInt,
+        callback_url: CallbackUrl = None,
+    ) -> Job:
+        return Job.of(await _service(info).submit(info.context.caller, SUM,
+                                                  {"number": number}, callback_url))
+
+    @strawberry.mutation(description="Queue any function of the catalog; `input` is checked "
+                         "against the function's input schema.")
+    async def submit_job(
+        self, info: Info, function: str, input: JSON,
+        callback_url: CallbackUrl = None,
+    ) -> Job:
+        return Job.of(await _service(info).submit(info.context.caller, function, input,
+                                                  callback_url))
+
+    @strawberry.mutation(description="Cancel a queued or running job; cancelling it again is "
+                         "a no-op. A job that already ended is a CONFLICT error.")
+    async def cancel_job(self, info: Info, id: strawberry.ID) -> Job | None:
+        record, _ = await _service(info).cancel(info.context.caller, id)
+        if record.status is not StoreJobStatus.CANCELLED:
+            raise Conflict(f"job {record.id} already ended {record.status.value}")
+        return Job.of(record)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="The job's current state at once, then each change "
+                             "as the worker makes it; completes after a final status.")
+    async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
+        async for record in follow_job(info.context.events, _service(info),
+                                       info.context.caller, id):
+            yield Job.of(record)
+
+
+def build_schema(extensions: list[Callable[[], SchemaExtension]] | None = None,
+                 introspection: bool = True) -> GatewaySchema:
+    return GatewaySchema(
+        query=Query, mutation=Mutation, subscription=Subscription,
+        extensions=[GatewayErrors, *(extensions or [])],
+        config=StrawberryConfig(scalar_map={BigInt: BIG_INT},
+                                # Suggestions ("did you mean ...") reveal the schema.
+                                disable_field_suggestions=not introspection),
+    )
+
+
+def sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+if __name__ == "__main__":
+    print(sdl(), end="")

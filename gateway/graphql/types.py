@@ -1,0 +1,95 @@
+"""The object types of the GraphQL schema, each built from the job service's records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from gateway.job_listing import JobPage
+from tasks.catalog import FunctionSpec
+from tasks.jobs import JobRecord
+from tasks.jobs import JobStatus as StoreJobStatus
+
+JobStatus = strawberry.enum(
+    StoreJobStatus, name="JobStatus",
+    description="Where a job is. SUCCEEDED, FAILED, CANCELLED and EXPIRED are final.")
+
+
+def _time(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@strawberry.type(description="Why a job failed: the exception's type and message.")
+class JobError:
+    type: str
+    message: str
+
+
+@strawberry.type(description="One call of a catalog function, and what became of it.")
+class Job:
+    id: strawberry.ID
+    function: str = strawberry.field(description="The catalog function it runs.")
+    status: JobStatus  # type: ignore[valid-type]
+    input: JSON = strawberry.field(description="The validated input, as the function gets it.")
+    result: JSON | None = strawberry.field(description="The return value, once SUCCEEDED.")
+    error: JobError | None = strawberry.field(description="Set when the job FAILED.")
+    attempts: int = strawberry.field(description="How many times a worker started it.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    callback_url: str | None = strawberry.field(
+        description="Where the job's webhook is delivered.")
+
+    @classmethod
+    def of(cls, record: JobRecord) -> Job:
+        error = record.error
+        created = _time(record.created_at)
+        assert created is not None
+        return cls(
+            id=strawberry.ID(record.id), function=record.function, status=record.status,
+            input=JSON(record.input), result=record.result,
+            error=None if error is None else JobError(type=error.type, message=error.message),
+            attempts=record.attempts, created_at=created,
+            started_at=_time(record.started_at), finished_at=_time(record.finished_at),
+            callback_url=record.callback_url,
+        )
+
+
+@strawberry.type(description="A function of the catalog and the input it takes.")
+class FunctionInfo:
+    name: str
+    description: str
+    input_schema: JSON = strawberry.field(description="The input's JSON Schema.")
+
+    @classmethod
+    def of(cls, spec: FunctionSpec) -> FunctionInfo:
+        return cls(name=spec.name, description=spec.description,
+                   input_schema=JSON(spec.input_schema()))
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page.")
+
+
+@strawberry.type
+class JobEdge:
+    cursor: str
+    node: Job
+
+
+@strawberry.type(description="A page of jobs, newest first.")
+class JobConnection:
+    edges: list[JobEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: JobPage) -> JobConnection:
+        return cls(
+            edges=[JobEdge(cursor=cursor, node=Job.of(record)) for cursor, record in page.edges],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )

@@ -1,0 +1,44 @@
+"""The job event hub in-process against a real Redis: fan-out, and an idle gap longer than
+redis-py's health-check interval before the next subscriber (redis-py then reads a PING
+reply itself when no channel is subscribed, racing the hub's reader for the socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import orjson
+import redis.asyncio as aioredis
+
+from gateway.job_events import JobEventHub
+from tasks.jobs import JobRecord, new_record_fields
+from tasks.store import event_channel
+from tests.servers import RedisServer
+
+
+def publish(redis_server: RedisServer, job_id: str) -> None:
+    fields = new_record_fields(job_id, "sum_to_n_job", b'{"number": 1}', time.time(), None)
+    flat = [item for pair in fields.items() for item in pair]
+    redis_server.client().publish(event_channel(job_id),
+                                  orjson.dumps([v.decode() if isinstance(v, bytes) else v
+                                                for v in flat]))
+
+
+async def test_fan_out_and_idle_gaps(redis_server: RedisServer) -> None:
+    client = aioredis.Redis.from_url(redis_server.url, health_check_interval=1)
+    hub = JobEventHub(client, confirm_timeout=5)
+    job_id = str(uuid.uuid4())
+    try:
+        for gap in (2.5, 0):  # no subscriber left, well past the health-check interval
+            async with hub.subscribe(job_id) as first, hub.subscribe(job_id) as second:
+                assert hub.channel_count == 1 and hub.subscriber_count == 2
+                publish(redis_server, job_id)
+                for events in (first, second):
+                    event = await asyncio.wait_for(events.get(), 5)
+                    assert isinstance(event, JobRecord) and event.id == job_id
+            assert hub.subscriber_count == 0
+            await asyncio.sleep(gap)
+    finally:
+        await hub.aclose()
+        await client.aclose()
