@@ -51,7 +51,8 @@ class PasswordRedis(Service):
 
 
 class EdgeStack:
-    def __init__(self) -> None:
+    def __init__(self, **extra_env: str) -> None:
+        self.extra_env = extra_env  # more settings for every service, e.g. API_KEYS
         self.redis = PasswordRedis()
         self.runtime = ARTIFACTS / "edge"
         self.basic_auth = f"{DASHBOARD_USER}:{DASHBOARD_PASSWORD}"
@@ -79,7 +80,7 @@ class EdgeStack:
         ports = {name: free_port() for name in
                  ("GATEWAY_PORT", "FLOWER_PORT", "LOCUST_PORT", "NGINX_PORT")}
         env = stack_env(self.redis.url, FLOWER_BASIC_AUTH=self.basic_auth,
-                        **{k: str(v) for k, v in ports.items()})
+                        **{k: str(v) for k, v in ports.items()}, **self.extra_env)
         self.settings = Settings(_env_file=None, redis_url=self.redis.url,
                                  **{k.lower(): v for k, v in ports.items()})
         shutil.rmtree(self.runtime, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""With API keys on, one tenant cannot see, list, cancel or follow another's jobs: REST,
+GraphQL and subscriptions, all through NGINX."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from gateway.graphql.schema import SCHEMA_FILE
+from tests.edge import EdgeStack
+from tests.graphql_helpers import GET_JOB, JOB_UPDATED, SUBMIT_SUM, request
+from tests.helpers import wait_for_status
+
+ALPHA = "alpha-key-0123456789abcdef"
+BETA = "beta-key-0123456789abcdef"
+LIST = "query { jobs(first: 100) { edges { node { id } } } }"
+
+
+@pytest.fixture(scope="module")
+def keyed_edge() -> Iterator[EdgeStack]:
+    stack = EdgeStack(API_KEYS=f"alpha:{ALPHA},beta:{BETA}").start()
+    yield stack
+    stack.stop()
+
+
+def gql_post(stack: EdgeStack, key: str | None, query: str, **variables: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with stack.client() as c:
+        return c.post("/graphql", json={"query": query, "variables": variables},
+                      headers=headers)
+
+
+def test_rest_tenants_are_apart(keyed_edge: EdgeStack) -> None:
+    with keyed_edge.client(headers={"X-API-Key": ALPHA}) as alpha, \
+            keyed_edge.client(headers={"X-API-Key": BETA}) as beta, \
+            keyed_edge.client() as anonymous:
+        job_id = alpha.post("/producer/api/sum", json={"number": 10}).json()["job_id"]
+        assert wait_for_status(alpha, job_id)["result"] == 55
+        assert anonymous.get(f"/producer/api/jobs/{job_id}").status_code == 401
+        assert anonymous.post("/producer/api/sum", json={"number": 1}).status_code == 401
+        assert beta.get(f"/producer/api/jobs/{job_id}").status_code == 404
+        assert beta.get(f"/producer/api/sum/{job_id}").status_code == 404
+        assert beta.delete(f"/producer/api/jobs/{job_id}").status_code == 404
+        assert alpha.get(f"/producer/api/sum/{job_id}").json()["result"] == 55
+        assert anonymous.get("/healthz").status_code == 200
+
+
+def test_graphql_tenants_are_apart(keyed_edge: EdgeStack) -> None:
+    assert gql_post(keyed_edge, None, LIST).status_code == 401
+    made = gql_post(keyed_edge, ALPHA, SUBMIT_SUM, n=10).json()
+    job_id = made["data"]["submitSum"]["id"]
+    alpha_jobs = gql_post(keyed_edge, ALPHA, LIST).json()["data"]["jobs"]["edges"]
+    assert job_id in [e["node"]["id"] for e in alpha_jobs]
+    beta_jobs = gql_post(keyed_edge, BETA, LIST).json()["data"]["jobs"]["edges"]
+    assert job_id not in [e["node"]["id"] for e in beta_jobs]
+    assert gql_post(keyed_edge, BETA, GET_JOB, id=job_id).json()["data"]["job"] is None
+    cancel = gql_post(keyed_edge, BETA, "mutation($id: ID!) { cancelJob(id: $id) { id } }",
+                      id=job_id).json()
+    assert cancel["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert gql_post(keyed_edge, ALPHA, GET_JOB, id=job_id).json()["data"]["job"]["id"] == job_id
+
+
+def ws(stack: EdgeStack, key: str | None) -> Client:
+    transport = WebsocketsTransport(
+        url=stack.url.replace("http://", "ws://") + "/graphql",
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        init_payload={"Authorization": f"Bearer {key}"} if key else {},
+    )
+    return Client(transport=transport, schema=SCHEMA_FILE.read_text())
+
+
+def test_subscriptions_are_per_tenant(keyed_edge: EdgeStack) -> None:
+    job_id = gql_post(keyed_edge, ALPHA, SUBMIT_SUM, n=10).json()["data"]["submitSum"]["id"]
+
+    async def follow(key: str | None) -> list[dict[str, Any]]:
+        async with ws(keyed_edge, key) as session:
+            return [e["jobUpdated"] async for e in session.subscribe(
+                request(JOB_UPDATED, id=job_id))]
+
+    seen = asyncio.run(asyncio.wait_for(follow(ALPHA), 60))
+    assert seen[-1]["status"] == "SUCCEEDED" and seen[-1]["result"] == 55
+    with pytest.raises(TransportQueryError) as refused:
+        asyncio.run(asyncio.wait_for(follow(BETA), 60))
+    assert refused.value.errors is not None
+    assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+    assert asyncio.run(close_code_without_key(keyed_edge)) == 4403
+
+
+async def close_code_without_key(stack: EdgeStack) -> int | None:
+    url = stack.url.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), 10)
+        return socket.close_code
