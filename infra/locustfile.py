@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import logging
+import os
 import random
 import socket
 import time
@@ -158,7 +159,25 @@ def poll_rest(user: HttpUser, path: str, name: str, number: int, started: float)
         gevent.sleep(POLL_SECONDS)
 
 
-class ReferenceUser(HttpUser):
+def first_api_key() -> str | None:
+    """With API keys on (API_KEYS), the load runs as the first configured tenant."""
+    for pair in os.environ.get("API_KEYS", "").split(","):
+        key = pair.partition(":")[2].strip()
+        if key:
+            return key
+    return None
+
+
+class GatewayUser(HttpUser):
+    abstract = True
+
+    def on_start(self) -> None:
+        key = first_api_key()
+        if key:
+            self.client.headers["Authorization"] = f"Bearer {key}"
+
+
+class ReferenceUser(GatewayUser):
     """The reference's load: big sums, polled until ready."""
 
     weight = 2
@@ -179,7 +198,7 @@ class ReferenceUser(HttpUser):
             report("ReferenceUser round trip", started)
 
 
-class GraphQLUser(HttpUser):
+class GraphQLUser(GatewayUser):
     """GraphQL: submitSum, then job(id) until it ends (not offered where the code has no
     GraphQL endpoint)."""
 
@@ -230,7 +249,7 @@ class GraphQLUser(HttpUser):
             gevent.sleep(POLL_SECONDS)
 
 
-class WebhookUser(HttpUser):
+class WebhookUser(GatewayUser):
     """A job with a callback URL, and the webhook's arrival at our receiver."""
 
     weight = 1
