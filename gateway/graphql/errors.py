@@ -4,8 +4,10 @@
 |-----------------------------|-------------------------------------------------------------|
 | BAD_USER_INPUT              | a value is wrong or missing: type, range, cursor, URL ...   |
 | NOT_FOUND                   | unknown function, unknown job (mutations and subscription)  |
-| CONFLICT                    | cancel of a job that had already finished                   |
-| UNAVAILABLE                 | Redis (or the broker) is unreachable; retry later           |
+| CONFLICT                    | cancel of a finished job; an idempotencyKey reused          |
+| UNAUTHENTICATED             | (subscriptions) no valid API key; HTTP answers 401 first    |
+| RATE_LIMITED                | the API key's rate limit is spent; retry later              |
+| UNAVAILABLE                 | Redis (or the broker) is unreachable, or the queue is full  |
 | GRAPHQL_PARSE_FAILED        | the document is not GraphQL (or has too many tokens)        |
 | GRAPHQL_VALIDATION_FAILED   | unknown field, too deep, too many aliases, introspection off |
 | BAD_REQUEST                 | an operation the transport refuses (HTTP answers 400 first) |

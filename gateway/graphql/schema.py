@@ -33,6 +33,9 @@ SUM = "sum_to_n_job"
 
 CallbackUrl = Annotated[str | None, strawberry.argument(
     description="http(s) URL the job's signed webhook is POSTed to when it ends.")]
+IdempotencyKey = Annotated[str | None, strawberry.argument(
+    description="The same key and request within 24 h return the same job (nothing new is "
+    "queued); the same key with another request is a CONFLICT error.")]
 
 
 def _service(info: Info) -> JobService:
@@ -75,28 +78,29 @@ class Mutation:
                          "'Hello World!'.")
     async def submit_wait_and_return(
         self, info: Info, seconds: float | None = 20.0,
-        callback_url: CallbackUrl = None,
+        callback_url: CallbackUrl = None, idempotency_key: IdempotencyKey = None,
     ) -> Job:
         params: dict[str, Any] = {} if seconds is None else {"seconds": seconds}
         return Job.of(await _service(info).submit(info.context.caller, WAIT, params,
-                                                  callback_url))
+                                                  callback_url, idempotency_key))
 
     @strawberry.mutation(description="Queue sum_to_n_job: 1 + 2 + ... + number.")
     async def submit_sum(
         self, info: Info, number: BigInt,
-        callback_url: CallbackUrl = None,
+        callback_url: CallbackUrl = None, idempotency_key: IdempotencyKey = None,
     ) -> Job:
         return Job.of(await _service(info).submit(info.context.caller, SUM,
-                                                  {"number": number}, callback_url))
+                                                  {"number": number}, callback_url,
+                                                  idempotency_key))
 
     @strawberry.mutation(description="Queue any function of the catalog; `input` is checked "
                          "against the function's input schema.")
     async def submit_job(
         self, info: Info, function: str, input: JSON,
-        callback_url: CallbackUrl = None,
+        callback_url: CallbackUrl = None, idempotency_key: IdempotencyKey = None,
     ) -> Job:
         return Job.of(await _service(info).submit(info.context.caller, function, input,
-                                                  callback_url))
+                                                  callback_url, idempotency_key))
 
     @strawberry.mutation(description="Cancel a queued or running job; cancelling it again is "
                          "a no-op. A job that already ended is a CONFLICT error.")

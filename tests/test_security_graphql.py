@@ -1,0 +1,44 @@
+"""Idempotent GraphQL submits and rate limits (the GraphQL face of the same admission)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.graphql_helpers import post
+from tests.servers import Gateway, RedisServer, stack_env
+
+SUBMIT = """mutation($n: BigInt!, $key: String) {
+  submitSum(number: $n, idempotencyKey: $key) { id status } }"""
+
+
+def test_idempotency_key(client: httpx.Client, redis_server: RedisServer) -> None:
+    index = redis_server.client()
+    before = index.zcard("gw:jobs:public")
+    first = post(client, SUBMIT, {"n": 5, "key": "gql-order-1"})["data"]["submitSum"]
+    again = post(client, SUBMIT, {"n": 5, "key": "gql-order-1"})["data"]["submitSum"]
+    assert first["id"] == again["id"]
+    assert index.zcard("gw:jobs:public") == before + 1
+    other = post(client, SUBMIT, {"n": 6, "key": "gql-order-1"})
+    assert other["errors"][0]["extensions"]["code"] == "CONFLICT"
+    bad = post(client, SUBMIT, {"n": 6, "key": "x" * 300})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Idempotency-Key" in bad["errors"][0]["message"]
+    assert index.zcard("gw:jobs:public") == before + 1
+
+
+def test_rate_limit_over_graphql() -> None:
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url, RATE_LIMIT_PER_SECOND="0.1", RATE_LIMIT_BURST="3")
+    gateway = Gateway(env).start(require_workers=False)
+    try:
+        with httpx.Client(base_url=gateway.url) as c:
+            # Each request takes a token, and each submit inside it takes one more.
+            first = post(c, SUBMIT, {"n": 1, "key": None})
+            assert first["data"]["submitSum"]["status"] == "QUEUED"
+            limited = post(c, SUBMIT, {"n": 1, "key": None})
+            assert limited["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            r = c.post("/graphql", json={"query": "{ functions { name } }"})
+            assert r.status_code == 429 and r.headers["retry-after"].isdigit()
+    finally:
+        gateway.stop()
+        redis_server.stop()
