@@ -13,8 +13,9 @@ from fastapi.responses import ORJSONResponse
 
 from gateway import http_errors
 from gateway.body_limit import BodyLimitMiddleware
-from gateway.routes import health, jobs, producer
+from gateway.routes import health, jobs, producer, webhooks
 from gateway.service import JobService
+from gateway.webhooks_service import WebhookService
 from tasks.celery_app import celery_app
 from tasks.settings import Settings, get_settings
 from tasks.store import redis_client_options
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          max_connections=256,
                                          **redis_client_options(settings))
         app.state.service = JobService(settings, client, celery_app)
+        app.state.webhooks = WebhookService(app.state.service)
         yield
         await client.aclose()
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     app.include_router(producer.router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     log = logging.getLogger("gateway")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.service import JobService
+from gateway.webhooks_service import WebhookService
 
 
 def get_service(request: Request) -> JobService:
@@ -15,3 +16,11 @@ def get_service(request: Request) -> JobService:
 
 
 Service = Annotated[JobService, Depends(get_service)]
+
+
+def get_webhooks(request: Request) -> WebhookService:
+    webhooks: WebhookService = request.app.state.webhooks
+    return webhooks
+
+
+Webhooks = Annotated[WebhookService, Depends(get_webhooks)]

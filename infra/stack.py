@@ -37,6 +37,7 @@ def processes(settings: Settings) -> dict[str, str]:
             "--save '' --protected-mode yes"
         )
     procs["worker"] = f"{PY} -m worker"
+    procs["dispatcher"] = f"{PY} -m worker.dispatcher"  # webhook delivery
     procs["gateway"] = (
         f"{PY} -m uvicorn gateway.app:app --host {settings.gateway_host} "
         f"--port {settings.gateway_port} --no-access-log"

@@ -10,8 +10,16 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tasks.ssrf import parse_networks, parse_ports
+from tasks.webhook_config import (
+    DEVELOPMENT_WEBHOOK_SECRET,
+    KEYGEN_COMMAND,
+    check_webhook_secret,
+    parse_retry_schedule,
+)
 
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
 
@@ -48,6 +56,19 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(64 * 1024, ge=256)
 
+    # Webhooks: signing, retries, timeouts and the SSRF guard of the dispatcher
+    # (`python -m worker.dispatcher`) and of the URLs the gateway accepts.
+    webhook_secret: str = ""  # whsec_...; empty: a fixed development secret (refused in production)
+    webhook_secret_previous: str = ""  # while rotating WEBHOOK_SECRET: also sign with this one
+    webhook_secret_rotation_grace_seconds: int = Field(24 * 3600, ge=0)
+    webhook_retry_schedule: str = "0,5,30,120,600,1800,3600,7200,14400"
+    webhook_retry_after_max_seconds: float = Field(3600.0, ge=0)
+    webhook_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    webhook_allowed_networks: str = ""
+    webhook_allowed_ports: str = "80,443,1024-65535"
+    webhook_max_in_flight: int = Field(100, ge=1, le=10_000)
+
     @property
     def longest_job_seconds(self) -> float:
         """The default hard time limit of a job function."""
@@ -64,6 +85,50 @@ class Settings(BaseSettings):
     @property
     def broker_is_redis(self) -> bool:
         return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return parse_retry_schedule(self.webhook_retry_schedule)
+
+    @property
+    def webhook_signing_secrets(self) -> tuple[str, ...]:
+        """The secrets per-job callbacks are signed with: the current one first."""
+        current = self.webhook_secret or DEVELOPMENT_WEBHOOK_SECRET
+        return (current, self.webhook_secret_previous) if self.webhook_secret_previous \
+            else (current,)
+
+    @field_validator("webhook_secret", "webhook_secret_previous")
+    @classmethod
+    def _secret_format(cls, value: str) -> str:
+        if value:
+            check_webhook_secret(value)
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_format(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_format(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("webhook_allowed_ports")
+    @classmethod
+    def _ports_format(cls, value: str) -> str:
+        parse_ports(value)
+        return value
+
+    @model_validator(mode="after")
+    def _production_has_a_webhook_secret(self) -> Settings:
+        if self.environment == "production" and not self.webhook_secret:
+            raise ValueError(
+                "WEBHOOK_SECRET must be set in production (the development default is public); "
+                f"generate one with: {KEYGEN_COMMAND}")
+        return self
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:
