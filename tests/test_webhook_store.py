@@ -53,10 +53,15 @@ async def store(own_redis: RedisServer, sync_client: redis.Redis) -> AsyncIterat
 
 def new_job(client: redis.Redis, callback: str | None = CALLBACK) -> str:
     job_id = str(uuid.uuid4())
-    client.hset(job_key(job_id), mapping=new_record_fields(  # type: ignore[arg-type]
+    client.hset(job_key(job_id), mapping=new_record_fields(
         job_id, "sum_to_n_job", b'{"number": 1}', time.time(), callback))
     client.expire(job_key(job_id), 3600)
     return job_id
+
+
+def text(value: object) -> str:
+    assert isinstance(value, bytes)
+    return value.decode()
 
 
 def attempt(number: int = 1, status: int | None = 200) -> DeliveryAttempt:
@@ -118,11 +123,10 @@ def test_cancel_racing_success_makes_one_message_per_target(
         t.join(60)
     events = {"SUCCEEDED": "job.succeeded", "CANCELLED": "job.cancelled", "FAILED": "job.failed"}
     for job_id in job_ids:
-        status = sync_client.hget(job_key(job_id), "status").decode()
-        delivery_ids = sync_client.lrange(f"gw:job-deliveries:{job_id}", 0, -1)
+        status = text(sync_client.hget(job_key(job_id), "status"))
+        delivery_ids = [text(i) for i in sync_client.lrange(f"gw:job-deliveries:{job_id}", 0, -1)]
         assert len(delivery_ids) == 1, job_id
-        assert sync_client.hget(b"gw:delivery:" + delivery_ids[0], "event").decode() \
-            == events[status]
+        assert text(sync_client.hget(f"gw:delivery:{delivery_ids[0]}", "event")) == events[status]
     assert sync_client.zcard(DUE_KEY) == len(job_ids)
 
 
@@ -243,8 +247,7 @@ async def test_rotation_keeps_the_old_secret_for_the_grace(
     endpoint, first = await store.add_endpoint("https://a.example/", None, "")
     second = await store.rotate_secret(endpoint.id, 3600)
     assert second is not None and second != first
-    fields = {k.decode(): v.decode()
-              for k, v in sync_client.hgetall(f"gw:webhook:{endpoint.id}").items()}
+    fields = {text(k): text(v) for k, v in sync_client.hgetall(f"gw:webhook:{endpoint.id}").items()}
     assert fields["secret"] == second and fields["previous_secret"] == first
     assert float(fields["previous_secret_until"]) > time.time() + 3500
     assert await store.rotate_secret("wh_" + "1" * 32, 60) is None

@@ -191,7 +191,7 @@ def test_check_events() -> None:
         "job.succeeded", "job.failed")
     for bad in ([], ["job.done"], "job.failed", [1]):
         with pytest.raises(InvalidInput, match="events"):
-            check_events(bad)  # type: ignore[arg-type]
+            check_events(bad)
 
 
 def test_check_callback_url_names_the_field() -> None:
