@@ -167,3 +167,15 @@ class Gateway(Service):
         except TimeoutError:
             raise TimeoutError(self.log_tail()) from None
         return self
+
+
+def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
+    """A webhook dispatcher (`python -m worker.dispatcher`), once it listens for work."""
+    service = Service(f"{name}-{free_port()}", [sys.executable, "-m", "worker.dispatcher"],
+                      env).start()
+    try:
+        wait_until(lambda: "webhook dispatcher ready" in service.log_tail(), 30,
+                   f"{name} to start")
+    except TimeoutError:
+        raise TimeoutError(service.log_tail()) from None
+    return service
