@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.service import JobService, check_callback_url, redis_guard
+from tasks.jobs import JobRecord
 from tasks.webhook_store import WebhookStore
 from tasks.webhooks import EVENTS, MAX_ENDPOINTS, Delivery, WebhookEndpoint
 
@@ -113,7 +114,10 @@ class WebhookService:
     async def job_deliveries(self, job_id: str) -> list[Delivery]:
         """Every message of the job (its callback and each subscribed endpoint) with its
         attempt log; empty while the job runs. NotFound for an unknown job."""
-        record = await self.jobs.get(job_id)
+        return await self.deliveries_of(await self.jobs.get(job_id))
+
+    async def deliveries_of(self, record: JobRecord) -> list[Delivery]:
+        """The same, for a job already looked up (e.g. GraphQL's Job.deliveries)."""
         async with redis_guard():
             return await self.store.job_deliveries(record.id)
 

@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Literal
 
+import orjson
 import redis.asyncio as aioredis
 
 from tasks.store import KEY_PREFIX
@@ -75,17 +76,13 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _pairs(flat: Sequence[Any]) -> dict[str, str]:
-    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
-
-
 @dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery a dispatcher holds the lease of: send one attempt, then complete it."""
 
     token: str
     fields: dict[str, str]  # the delivery hash (incl. the job snapshot)
-    endpoint: dict[str, str]  # the endpoint hash, empty for a per-job callback
+    endpoint: dict[str, str]  # the endpoint's secrets, empty for a per-job callback
 
     @property
     def id(self) -> str:
@@ -214,13 +211,11 @@ class WebhookStore:
                                           args=[most, repr(lease_seconds), KEY_PREFIX])
         seconds = float(wait)
         return (None if seconds < 0 else seconds), [
-            ClaimedDelivery(_text(token), _pairs(fields), _pairs(endpoint))
-            for token, fields, endpoint in claimed
+            ClaimedDelivery(c["token"], c["delivery"], c.get("endpoint") or {})
+            for c in orjson.loads(claimed)
         ]
 
     async def complete(self, outcomes: Sequence[AttemptOutcome]) -> None:
-        args: list[str | bytes] = [KEY_PREFIX]
-        for o in outcomes:
-            args += [o.delivery_id, o.token, o.outcome, repr(o.retry_delay), o.error or "",
-                     o.attempt.to_json()]
-        await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY], args=args)
+        batch = orjson.dumps([[o.delivery_id, o.token, o.outcome, o.retry_delay, o.error or "",
+                               o.attempt.to_json().decode()] for o in outcomes])
+        await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY], args=[KEY_PREFIX, batch])

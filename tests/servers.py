@@ -170,12 +170,20 @@ class Gateway(Service):
 
 
 def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
-    """A webhook dispatcher (`python -m worker.dispatcher`), once it listens for work."""
+    """A webhook dispatcher (`python -m worker.dispatcher`), once it listens for wake-ups."""
+    client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=5)
+
+    def listeners() -> int:
+        [(_, count)] = client.pubsub_numsub("gw:deliveries:wake")
+        return int(count)
+
+    before = listeners()
     service = Service(f"{name}-{free_port()}", [sys.executable, "-m", "worker.dispatcher"],
                       env).start()
     try:
-        wait_until(lambda: "webhook dispatcher ready" in service.log_tail(), 30,
-                   f"{name} to start")
+        wait_until(lambda: listeners() > before, 30, f"{name} to start")
     except TimeoutError:
         raise TimeoutError(service.log_tail()) from None
+    finally:
+        client.close()
     return service

@@ -61,6 +61,7 @@ class Dispatcher:
         self.in_flight: set[asyncio.Task[None]] = set()
         self.outcomes: list[AttemptOutcome] = []
         self.outcomes_ready = asyncio.Event()
+        self.flush_lock = asyncio.Lock()
         self.sent = 0
 
     # --- the loops -------------------------------------------------------------------
@@ -71,11 +72,11 @@ class Dispatcher:
         try:
             await self._claim_loop()
             await self._drain()
+            await self._flush()  # after any flush in progress: what is left, before exit
         finally:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-            await self._flush()  # what the recorder had not written yet
             await self.http.close()
 
     async def _claim_loop(self) -> None:
@@ -138,23 +139,27 @@ class Dispatcher:
             await self._flush()
 
     async def _flush(self) -> None:
-        while self.outcomes:
-            batch, self.outcomes = self.outcomes, []
-            try:
-                await self.store.complete(batch)
-                if any(o.outcome == "retry" for o in batch):
-                    self.wake.set()  # the claim loop's sleep must end by the new due time
-            except RedisError as exc:
-                # Keep them: the leases hold the deliveries until Redis is back.
-                log.warning("recording %d attempts failed (%s); retrying", len(batch), exc)
-                self.outcomes[:0] = batch
-                await asyncio.sleep(1.0)
+        async with self.flush_lock:  # one writer: shutdown waits for the recorder's write
+            while self.outcomes:
+                batch, self.outcomes = self.outcomes, []
+                try:
+                    await self.store.complete(batch)
+                    if any(o.outcome == "retry" for o in batch):
+                        self.wake.set()  # the claim loop's sleep must end by the new due time
+                except RedisError as exc:
+                    # Keep them: the leases hold the deliveries until Redis is back.
+                    log.warning("recording %d attempts failed (%s); retrying", len(batch), exc)
+                    self.outcomes[:0] = batch
+                    await asyncio.sleep(1.0)
 
     async def _drain(self) -> None:
         if self.in_flight:
             log.info("waiting for %d attempts in flight", len(self.in_flight))
             await asyncio.wait(set(self.in_flight), timeout=SHUTDOWN_GRACE_SECONDS)
-        # Anything still running keeps its lease, which runs out: another dispatcher retries.
+        # What is still running is given up: its lease runs out and a dispatcher retries it.
+        for task in list(self.in_flight):
+            task.cancel()
+        await asyncio.gather(*self.in_flight, return_exceptions=True)
 
     # --- one attempt -----------------------------------------------------------------
 
