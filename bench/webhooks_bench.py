@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,19 @@ class BareReceiver:
 
     def reset(self) -> None:
         httpx.post(self.url("/reset"), timeout=10)
+
+    def wait_arrivals(self, job_ids: Iterable[str], timeout: float) -> dict[str, float]:
+        """When each of these jobs' webhooks arrived, once all have."""
+        wanted = set(job_ids)
+        arrivals: dict[str, float] = {}
+
+        def all_in() -> bool:
+            nonlocal arrivals
+            arrivals = self.stats()["arrivals"]
+            return wanted <= arrivals.keys()
+
+        wait_until(all_in, timeout, f"{len(wanted)} jobs' webhooks", interval=0.1)
+        return arrivals
 
     def wait_count(self, count: int, timeout: float) -> dict[str, Any]:
         wait_until(lambda: self.stats()["count"] >= count, timeout,
@@ -212,11 +225,11 @@ def percentile(values: list[float], q: float) -> float:
 def latency_run(gateway: Gateway, receiver: BareReceiver,
                 redis_server: RedisServer) -> dict[str, float]:
     callback = receiver.url("/latency")
-    uvloop.run(submit_at_rate(gateway.url, callback, LATENCY_RATE, WARMUP_SECONDS))
-    receiver.wait_count(int(LATENCY_RATE * WARMUP_SECONDS), 60)
+    warmup = uvloop.run(submit_at_rate(gateway.url, callback, LATENCY_RATE, WARMUP_SECONDS))
+    receiver.wait_arrivals(warmup, 60)
     receiver.reset()
     sent = uvloop.run(submit_at_rate(gateway.url, callback, LATENCY_RATE, LATENCY_SECONDS))
-    arrivals = receiver.wait_count(len(sent), 60)["arrivals"]
+    arrivals = receiver.wait_arrivals(sent, 60)
     latencies = [1000 * (arrivals[job_id] - t0) for job_id, t0 in sent.items()]
     # Where the time went: submit to the worker's terminal transition (gateway, queue,
     # worker), and from that transition to the receiver (the webhook path itself).

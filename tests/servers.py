@@ -183,6 +183,7 @@ def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
     try:
         wait_until(lambda: listeners() > before, 30, f"{name} to start")
     except TimeoutError:
+        service.stop()
         raise TimeoutError(service.log_tail()) from None
     finally:
         client.close()
