@@ -40,7 +40,7 @@ for _, id in ipairs(ids) do
         send = false
       elseif e[4] ~= '1' then
         redis.call('HSET', key, 'status', 'PAUSED')
-        redis.call('SADD', prefix .. 'webhook-paused:' .. endpoint_id, id)
+        redis.call('ZADD', prefix .. 'webhook-paused:' .. endpoint_id, now_text, id)
         send = false
       end
     end

@@ -1,10 +1,11 @@
 -- Record the outcome of webhook attempts, a batch at a time. Every attempt is logged; the
 -- delivery's state moves on only when the lease is still this dispatcher's (the token
 -- matches), so a dispatcher whose lease ran out cannot undo another one's work.
--- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset
+-- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset (trimmed to ARGV[3])
 -- ARGV[1] key prefix, ARGV[2] a JSON array with per attempt [delivery id, lease token,
 -- outcome (succeeded | retry | dead | gone), retry delay in seconds, error class or "",
--- the attempt's log entry as JSON text] (one argument: cheaper to send than 6 per attempt)
+-- the attempt's log entry as JSON text] (one argument: cheaper to send than 6 per attempt),
+-- ARGV[3] seconds the dead-letter index keeps an entry (its delivery expires by then)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
@@ -45,7 +46,7 @@ for _, done in ipairs(cjson.decode(ARGV[2])) do
           redis.call('HSET', endpoint_key, 'enabled', '0', 'disabled_at', now_text,
             'disabled_reason', 'the receiver answered 410 Gone')
           redis.call('HSET', key, 'status', 'PAUSED')
-          redis.call('SADD', prefix .. 'webhook-paused:' .. endpoint_id, id)
+          redis.call('ZADD', prefix .. 'webhook-paused:' .. endpoint_id, now_text, id)
         else
           dead_letter(key, id)
         end
@@ -55,4 +56,5 @@ for _, done in ipairs(cjson.decode(ARGV[2])) do
     end
   end
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[3]))
 return 1

@@ -26,7 +26,7 @@ if mode == 'enable' then
   redis.call('HDEL', endpoint_key, 'disabled_reason', 'disabled_at')
   local paused = prefix .. 'webhook-paused:' .. id
   local resumed = 0
-  for _, delivery_id in ipairs(redis.call('SMEMBERS', paused)) do
+  for _, delivery_id in ipairs(redis.call('ZRANGE', paused, 0, -1)) do
     if redis.call('HGET', prefix .. 'delivery:' .. delivery_id, 'status') == 'PAUSED' then
       resume(delivery_id)
       resumed = resumed + 1
@@ -56,7 +56,7 @@ if endpoint_id ~= '' then
   if enabled ~= '1' then
     return 'endpoint_disabled'
   end
-  redis.call('SREM', prefix .. 'webhook-paused:' .. endpoint_id, id)
+  redis.call('ZREM', prefix .. 'webhook-paused:' .. endpoint_id, id)
 end
 resume(id)
 redis.call('PUBLISH', prefix .. 'deliveries:wake', 1)

@@ -56,7 +56,10 @@ if event and job_id then
     redis.call('RPUSH', jobs_list, id)
     redis.call('PEXPIRE', jobs_list, ttl)
     if paused then
-      redis.call('SADD', prefix .. 'webhook-paused:' .. endpoint_id, id)
+      -- Held until the endpoint is enabled; entries older than a delivery lives are gone.
+      local held = prefix .. 'webhook-paused:' .. endpoint_id
+      redis.call('ZADD', held, now, id)
+      redis.call('ZREMRANGEBYSCORE', held, '-inf', tonumber(t[1]) - ttl / 1000)
     else
       redis.call('ZADD', prefix .. 'deliveries:due', now, id)
       due = due + 1

@@ -46,7 +46,7 @@ RESUME_LUA = _LUA.joinpath("deliveries_resume.lua").read_text()
 DELETE_ENDPOINT_LUA = """
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   redis.call('ZADD', KEYS[4], 0, id)
 end
 redis.call('DEL', KEYS[3])
@@ -215,7 +215,9 @@ class WebhookStore:
             for c in orjson.loads(claimed)
         ]
 
-    async def complete(self, outcomes: Sequence[AttemptOutcome]) -> None:
+    async def complete(self, outcomes: Sequence[AttemptOutcome],
+                       dead_letter_retention: float = 7 * 24 * 3600) -> None:
         batch = orjson.dumps([[o.delivery_id, o.token, o.outcome, o.retry_delay, o.error or "",
                                o.attempt.to_json().decode()] for o in outcomes])
-        await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY], args=[KEY_PREFIX, batch])
+        await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
+                             args=[KEY_PREFIX, batch, repr(dead_letter_retention)])

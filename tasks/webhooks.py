@@ -42,7 +42,7 @@ def endpoint_key(endpoint_id: str) -> str:
 
 
 def paused_key(endpoint_id: str) -> str:
-    """Set of deliveries held while their endpoint is disabled (after a 410)."""
+    """Deliveries held while their endpoint is disabled (after a 410), a zset by time."""
     return f"{KEY_PREFIX}webhook-paused:{endpoint_id}"
 
 

@@ -89,7 +89,8 @@ async def test_terminal_transition_creates_one_delivery_per_target(
     assert by_target[None].url == CALLBACK
     assert by_target[every.id].status is DeliveryStatus.PENDING
     assert by_target[disabled.id].status is DeliveryStatus.PAUSED
-    assert sync_client.smembers(paused_key(disabled.id)) == {by_target[disabled.id].id.encode()}
+    assert sync_client.zrange(paused_key(disabled.id), 0, -1) == [
+        by_target[disabled.id].id.encode()]
     assert sync_client.zcard(DUE_KEY) == 2
     assert len({d.id for d in deliveries}) == 3 and all(d.id.startswith("msg_")
                                                          for d in deliveries)
@@ -213,7 +214,7 @@ async def test_gone_disables_endpoint_enable_resumes(
     assert current is not None and not current.enabled and current.disabled_reason
     assert await store.redeliver(claimed.id) == "endpoint_disabled"
     jobs.transition(new_job(sync_client, callback=None), JobStatus.SUCCEEDED)  # held, not lost
-    assert sync_client.scard(paused_key(endpoint.id)) == 2
+    assert sync_client.zcard(paused_key(endpoint.id)) == 2
     assert await store.enable_endpoint(endpoint.id) == 2
     _, resumed = await store.claim(10, 60)
     assert len(resumed) == 2 and {r.fields["status"] for r in resumed} == {"SENDING"}
@@ -251,3 +252,18 @@ async def test_rotation_keeps_the_old_secret_for_the_grace(
     assert fields["secret"] == second and fields["previous_secret"] == first
     assert float(fields["previous_secret_until"]) > time.time() + 3500
     assert await store.rotate_secret("wh_" + "1" * 32, 60) is None
+
+
+async def test_dead_letter_index_is_trimmed(store: WebhookStore, sync_client: redis.Redis) -> None:
+    jobs = JobStore(sync_client)
+    for _ in range(2):
+        jobs.transition(new_job(sync_client), JobStatus.FAILED)
+    _, [old, new] = await store.claim(10, 60)
+    await store.complete([AttemptOutcome(old.id, old.token, "dead", 0, "client_error",
+                                         attempt(1, 400))])
+    assert sync_client.zcard(DEAD_KEY) == 1
+    await asyncio.sleep(0.01)
+    # Kept for as long as a delivery lives; here no time at all: the older entry goes.
+    await store.complete([AttemptOutcome(new.id, new.token, "dead", 0, "client_error",
+                                         attempt(1, 400))], dead_letter_retention=0.005)
+    assert [text(m) for m in sync_client.zrange(DEAD_KEY, 0, -1)] == [new.id]

@@ -55,6 +55,8 @@ class Dispatcher:
         # Claim again once this many slots are free: batches under load, at once when idle.
         self.claim_threshold = max(1, min(CLAIM_BATCH, self.max_in_flight // 4))
         self.lease_seconds = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+        # Deliveries live as long as their job record, and at least a day (transition.lua).
+        self.dead_letter_retention = max(settings.job_ttl_seconds, 24 * 3600)
         self.rng = random.Random()
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
@@ -143,7 +145,7 @@ class Dispatcher:
             while self.outcomes:
                 batch, self.outcomes = self.outcomes, []
                 try:
-                    await self.store.complete(batch)
+                    await self.store.complete(batch, self.dead_letter_retention)
                     if any(o.outcome == "retry" for o in batch):
                         self.wake.set()  # the claim loop's sleep must end by the new due time
                 except RedisError as exc:
