@@ -18,6 +18,7 @@ from typing import Literal
 import orjson
 import redis.asyncio as aioredis
 
+from tasks.jobs import _text
 from tasks.store import KEY_PREFIX
 from tasks.webhook_config import new_webhook_secret
 from tasks.webhooks import (
@@ -70,10 +71,6 @@ DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
 
 Outcome = Literal["succeeded", "retry", "dead", "gone"]
 RedeliverResult = Literal["ok", "missing", "sending", "endpoint_deleted", "endpoint_disabled"]
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True, slots=True)

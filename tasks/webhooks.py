@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tasks.jobs import JobStatus, iso_time, record_from_fields
+from tasks.jobs import JobStatus, _opt_float, _text, iso_time, record_from_fields
 from tasks.store import KEY_PREFIX
 
 EVENT_BY_STATUS = {
@@ -69,17 +69,8 @@ class DeliveryStatus(enum.StrEnum):
     DEAD_LETTERED = "DEAD_LETTERED"  # retries exhausted or not retryable; redeliver re-sends
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _fields(raw: dict[Any, Any]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in raw.items()}
-
-
-def _opt_float(fields: dict[str, str], name: str) -> float | None:
-    raw = fields.get(name)
-    return float(raw) if raw else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import random
 import time
 from email.utils import formatdate
@@ -22,6 +20,7 @@ from tasks.jobs import new_record_fields
 from tasks.settings import Settings
 from tasks.webhook_config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
 from tasks.webhooks import endpoint_secrets, render_body
+from tests.webhook_receiver import verify_by_hand
 from worker.retry_policy import AttemptResult, decide, parse_retry_after
 from worker.webhook_signing import signed_headers
 
@@ -32,14 +31,6 @@ RNG = random.Random(7)
 def result(status: int | None = None, error: str | None = None,
            retry_after: str | None = None) -> AttemptResult:
     return AttemptResult(status, error, 1.0, "", retry_after)
-
-
-def verify_by_hand(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The Standard Webhooks signature, computed with nothing but hmac: an independent check."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return any(part == f"v1,{expected}" for part in headers["webhook-signature"].split(" "))
 
 
 # --- settings --------------------------------------------------------------------------

@@ -35,8 +35,7 @@ from tests.servers import (
     start_worker,
     wait_until,
 )
-from tests.test_webhook_units import verify_by_hand
-from tests.webhook_receiver import Received, Receiver, Reply
+from tests.webhook_receiver import Received, Receiver, Reply, verify_by_hand
 
 API = "/producer/api"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
