@@ -53,6 +53,7 @@ from tests.servers import (  # noqa: E402
     start_worker,
     wait_until,
 )
+from worker.webhook_signing import signed_headers  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SYNC_DELIVERIES = 300  # the baseline is slow; this is plenty for a stable rate
@@ -180,6 +181,19 @@ def sync_celery_rate(env: dict[str, str], receiver: BareReceiver, count: int) ->
     return count / (float(stats["last"]) - float(stats["first"]))
 
 
+def sync_loop_rate(receiver: BareReceiver, count: int) -> float:
+    """The same blocking httpx.post per delivery, in a plain loop without Celery: what the
+    baseline costs without its task overhead (a harsher comparison, for the record)."""
+    url = receiver.url("/sync-loop")
+    body = json.dumps({"type": "job.succeeded", "data": {"id": "x", "result": 1}}).encode()
+    secrets = [new_webhook_secret()]
+    start = time.perf_counter()
+    for i in range(count):
+        headers = signed_headers(f"msg_{i}", body, secrets, time.time())
+        httpx.post(url, content=body, headers=headers, timeout=15).raise_for_status()
+    return count / (time.perf_counter() - start)
+
+
 def bare_rate(kind: str, in_flight: int, count: int, receiver: BareReceiver) -> float:
     out = subprocess.run([sys.executable, "-m", "bench.webhook_bare_client", kind,
                           str(in_flight), str(count), receiver.url("/bare")],
@@ -276,6 +290,7 @@ def main() -> int:
         # Interleaved, so a burst of load from elsewhere hits every figure of a round alike.
         dispatcher: list[float] = []
         sync: list[float] = []
+        sync_loop: list[float] = []
         bare_aiohttp: list[float] = []
         bare_httpx: list[float] = []
         bare_httpx_10: list[float] = []
@@ -285,6 +300,7 @@ def main() -> int:
             dispatcher.append(dispatcher_rate(env, redis_server, receiver, args.deliveries))
             bare_aiohttp.append(bare_rate("aiohttp", args.in_flight, args.deliveries, receiver))
             sync.append(sync_celery_rate(env, receiver, SYNC_DELIVERIES))
+            sync_loop.append(sync_loop_rate(receiver, SYNC_DELIVERIES))
             bare_httpx.append(bare_rate("httpx", args.in_flight, args.deliveries // 5, receiver))
             bare_httpx_10.append(bare_rate("httpx", 10, args.deliveries // 5, receiver))
         log(f"latency at {LATENCY_RATE:.0f} jobs/s through gateway, worker, dispatcher ...")
@@ -302,6 +318,7 @@ def main() -> int:
     results.update({
         "dispatcher_per_process": median_of(dispatcher),
         "sync_celery_task_baseline": median_of(sync),
+        "sync_loop_without_celery": median_of(sync_loop),
         "bare_aiohttp": median_of(bare_aiohttp),
         "bare_httpx": median_of(bare_httpx),
         "bare_httpx_10_in_flight": median_of(bare_httpx_10),
@@ -313,6 +330,7 @@ def main() -> int:
     results["machine"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     d = results["dispatcher_per_process"]["median"]
     ratios = {"vs_sync": round(d / results["sync_celery_task_baseline"]["median"], 1),
+              "vs_sync_loop": round(d / results["sync_loop_without_celery"]["median"], 1),
               "vs_bare": round(d / results["bare_aiohttp"]["median"], 2),
               "vs_bare_per_round": [round(a / b, 2) for a, b in zip(dispatcher, bare_aiohttp,
                                                                      strict=True)]}
@@ -329,13 +347,15 @@ def main() -> int:
 
     rows = [("dispatcher, 1 process", results["dispatcher_per_process"]),
             ("sync Celery task per delivery", results["sync_celery_task_baseline"]),
+            ("sync httpx.post loop, no Celery", results["sync_loop_without_celery"]),
             (f"bare aiohttp, {args.in_flight} in flight", results["bare_aiohttp"]),
             (f"bare httpx, {args.in_flight} in flight", results["bare_httpx"]),
             ("bare httpx, 10 in flight", results["bare_httpx_10_in_flight"])]
     log("\ndeliveries/s (median of runs; runs; spread)")
     for name, row in rows:
         log(f"  {name:<34} {row['median']:>9.1f}   {row['runs']}  +-{row['spread_pct']}%")
-    log(f"  ratios: {ratios['vs_sync']}x the sync baseline, {ratios['vs_bare']}x bare aiohttp "
+    log(f"  ratios: {ratios['vs_sync']}x the sync baseline ({ratios['vs_sync_loop']}x the loop "
+        f"without Celery), {ratios['vs_bare']}x bare aiohttp "
         f"(per round: {ratios['vs_bare_per_round']})")
     lat = results["latency"]
     log(f"submit-to-received at {LATENCY_RATE:.0f} jobs/s: p50 {lat['p50_ms']} ms, "
