@@ -7,10 +7,11 @@ Values come from environment variables, then `.env`, then the defaults below.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.ssrf import parse_networks, parse_ports
@@ -22,6 +23,13 @@ from tasks.webhook_config import (
 )
 
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
+
+# Settings written as comma-separated lists, and the parser that checks each.
+LIST_SETTINGS: dict[str, Callable[[str], object]] = {
+    "webhook_retry_schedule": parse_retry_schedule,
+    "webhook_allowed_networks": parse_networks,
+    "webhook_allowed_ports": parse_ports,
+}
 
 
 class Settings(BaseSettings):
@@ -104,22 +112,10 @@ class Settings(BaseSettings):
             check_webhook_secret(value)
         return value
 
-    @field_validator("webhook_retry_schedule")
+    @field_validator(*LIST_SETTINGS)
     @classmethod
-    def _schedule_format(cls, value: str) -> str:
-        parse_retry_schedule(value)
-        return value
-
-    @field_validator("webhook_allowed_networks")
-    @classmethod
-    def _networks_format(cls, value: str) -> str:
-        parse_networks(value)
-        return value
-
-    @field_validator("webhook_allowed_ports")
-    @classmethod
-    def _ports_format(cls, value: str) -> str:
-        parse_ports(value)
+    def _list_format(cls, value: str, info: ValidationInfo) -> str:
+        LIST_SETTINGS[str(info.field_name)](value)  # raises ValueError when malformed
         return value
 
     @model_validator(mode="after")
