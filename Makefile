@@ -48,3 +48,10 @@ schema: venv
 
 clean:
 	rm -rf run test-artifacts .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-webhooks
+## bench-webhooks: webhook delivery benchmark (not a test): deliveries/s against the sync and
+## bare-client baselines, and submit-to-webhook latency at 200 jobs/s (bench/webhooks_bench.py)
+bench-webhooks: venv
+	bash infra/ensure-binaries.sh redis-server
+	$(PY) -m bench.webhooks_bench

@@ -20,8 +20,9 @@ from gateway.graphiql_assets import ASSETS_DIR, ASSETS_PATH
 from gateway.graphql.router import graphql_router
 from gateway.job_events import JobEventHub
 from gateway.request_log import RequestLogMiddleware
-from gateway.routes import health, jobs, metrics, producer
+from gateway.routes import health, jobs, metrics, producer, webhooks
 from gateway.service import JobService
+from gateway.webhooks_service import WebhookService
 from gateway.ws_limit import WebSocketMessageLimit
 from tasks.celery_app import celery_app
 from tasks.logs import configure_logging
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = JobService(settings, client, celery_app)
         app.state.authenticator = Authenticator(settings.api_keys, client)
         app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
+        app.state.webhooks = WebhookService(app.state.service)
         if not settings.api_keys:
             log.warning("no API_KEYS configured: unless keys are stored in Redis "
                         "(python -m gateway.keys), the API is open to anyone who can reach it")
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     app.include_router(producer.router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(graphql_router(settings))
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")

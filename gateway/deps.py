@@ -9,6 +9,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from gateway.auth import Authenticator, Caller, presented_key
 from gateway.service import JobService
+from gateway.webhooks_service import WebhookService
 
 # auto_error=False: a missing key is the Authenticator's call (keys may be off), and its
 # error is our JSON 401, not FastAPI's 403.
@@ -50,3 +51,11 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", description="The same key and request within 24 h "
            "return the same job; the same key with another request is 409."),
 ]
+
+
+def get_webhooks(request: Request) -> WebhookService:
+    webhooks: WebhookService = request.app.state.webhooks
+    return webhooks
+
+
+Webhooks = Annotated[WebhookService, Depends(get_webhooks)]

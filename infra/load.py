@@ -95,6 +95,9 @@ def main() -> int:
         os.environ[name] = str(free_port())
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["GATEWAY_HOST"] = "127.0.0.1"
+    # WebhookUser's receiver runs in the Locust process, on this machine: let the
+    # dispatcher's SSRF guard allow loopback for this run's own stack only.
+    os.environ["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
     get_settings.cache_clear()
     settings = get_settings()
     os.environ["REDIS_URL"] = settings.effective_redis_url
@@ -106,7 +109,7 @@ def main() -> int:
     manager = Manager()
     env = dict(os.environ)
     for name, cmd in stack.processes(settings, RUNTIME,
-                                     {"redis", "worker", "gateway", "nginx"}).items():
+                                     {"redis", "worker", "dispatcher", "gateway", "nginx"}).items():
         manager.add_process(name, cmd, env=env, cwd=str(ROOT))
     manager.add_process("locust", f"{stack.PY} -m infra.load --run-locust "
                         f"{report_dir}", env=env, cwd=str(ROOT))

@@ -45,6 +45,7 @@ def processes(
             "--save '' --protected-mode yes"
         )
     procs["worker"] = f"{PY} -m worker"
+    procs["dispatcher"] = f"{PY} -m worker.dispatcher"  # webhook delivery
     procs["gateway"] = (
         f"{PY} -m uvicorn gateway.app:app --host {settings.gateway_host} "
         f"--port {settings.gateway_port} --no-access-log"

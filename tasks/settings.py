@@ -7,14 +7,30 @@ Values come from environment variables, then `.env`, then the defaults below.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tasks.ssrf import parse_networks, parse_ports
+from tasks.webhook_config import (
+    DEVELOPMENT_WEBHOOK_SECRET,
+    KEYGEN_COMMAND,
+    check_webhook_secret,
+    parse_retry_schedule,
+)
 
 PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
+
+# Settings written as comma-separated lists, and the parser that checks each.
+LIST_SETTINGS: dict[str, Callable[[str], object]] = {
+    "webhook_retry_schedule": parse_retry_schedule,
+    "webhook_allowed_networks": parse_networks,
+    "webhook_allowed_ports": parse_ports,
+}
 
 
 class Settings(BaseSettings):
@@ -96,6 +112,19 @@ class Settings(BaseSettings):
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
 
+    # Webhooks: signing, retries, timeouts and the SSRF guard of the dispatcher
+    # (`python -m worker.dispatcher`) and of the URLs the gateway accepts.
+    webhook_secret: str = ""  # whsec_...; empty: a fixed development secret (refused in production)
+    webhook_secret_previous: str = ""  # while rotating WEBHOOK_SECRET: also sign with this one
+    webhook_secret_rotation_grace_seconds: int = Field(24 * 3600, ge=0)
+    webhook_retry_schedule: str = "0,5,30,120,600,1800,3600,7200,14400"
+    webhook_retry_after_max_seconds: float = Field(3600.0, ge=0)
+    webhook_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    webhook_allowed_networks: str = ""
+    webhook_allowed_ports: str = "80,443,1024-65535"
+    webhook_max_in_flight: int = Field(100, ge=1, le=10_000)
+
     @property
     def longest_job_seconds(self) -> float:
         """The default hard time limit of a job function."""
@@ -134,7 +163,35 @@ class Settings(BaseSettings):
             raise ValueError("ENVIRONMENT=production needs API_KEYS")
         if any(k.lower().startswith(PLACEHOLDER_PREFIXES) for k in keys):
             raise ValueError("API_KEYS still holds a placeholder key: generate real ones")
+        if not self.webhook_secret:
+            raise ValueError(
+                "WEBHOOK_SECRET must be set in production (the development default is public); "
+                f"generate one with: {KEYGEN_COMMAND}")
         return self
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return parse_retry_schedule(self.webhook_retry_schedule)
+
+    @property
+    def webhook_signing_secrets(self) -> tuple[str, ...]:
+        """The secrets per-job callbacks are signed with: the current one first."""
+        current = self.webhook_secret or DEVELOPMENT_WEBHOOK_SECRET
+        return (current, self.webhook_secret_previous) if self.webhook_secret_previous \
+            else (current,)
+
+    @field_validator("webhook_secret", "webhook_secret_previous")
+    @classmethod
+    def _secret_format(cls, value: str) -> str:
+        if value:
+            check_webhook_secret(value)
+        return value
+
+    @field_validator(*LIST_SETTINGS)
+    @classmethod
+    def _list_format(cls, value: str, info: ValidationInfo) -> str:
+        LIST_SETTINGS[str(info.field_name)](value)  # raises ValueError when malformed
+        return value
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:

@@ -87,7 +87,8 @@ class Transition:
 def transition_args(
     status: JobStatus, fields: dict[str, str | bytes], count_attempt: bool
 ) -> list[str | bytes]:
-    args: list[str | bytes] = [status.value, "1" if count_attempt else "0"]
+    # The prefix lets a terminal transition derive the webhook keys (tasks/webhooks.py).
+    args: list[str | bytes] = [status.value, "1" if count_attempt else "0", KEY_PREFIX]
     for name, value in fields.items():
         args += [name, value]
     return args

@@ -79,7 +79,9 @@ class EdgeStack:
         self.services.append(self.redis)
         ports = {name: free_port() for name in
                  ("GATEWAY_PORT", "FLOWER_PORT", "LOCUST_PORT", "NGINX_PORT")}
+        # The load test's webhook receiver listens on loopback.
         env = stack_env(self.redis.url, FLOWER_BASIC_AUTH=self.basic_auth,
+                        WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
                         **{k: str(v) for k, v in ports.items()}, **self.extra_env)
         self.settings = Settings(_env_file=None, redis_url=self.redis.url,
                                  **{k.lower(): v for k, v in ports.items()})

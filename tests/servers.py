@@ -167,3 +167,24 @@ class Gateway(Service):
         except TimeoutError:
             raise TimeoutError(self.log_tail()) from None
         return self
+
+
+def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
+    """A webhook dispatcher (`python -m worker.dispatcher`), once it listens for wake-ups."""
+    client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=5)
+
+    def listeners() -> int:
+        [(_, count)] = client.pubsub_numsub("gw:deliveries:wake")
+        return int(count)
+
+    before = listeners()
+    service = Service(f"{name}-{free_port()}", [sys.executable, "-m", "worker.dispatcher"],
+                      env).start()
+    try:
+        wait_until(lambda: listeners() > before, 30, f"{name} to start")
+    except TimeoutError:
+        service.stop()
+        raise TimeoutError(service.log_tail()) from None
+    finally:
+        client.close()
+    return service

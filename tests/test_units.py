@@ -98,3 +98,10 @@ def test_transitions_against_real_redis(redis_server: RedisServer) -> None:
         if msg["type"] == "message":
             events.append(record_from_event(msg["data"]).status)
     assert events == [JobStatus.STARTED, JobStatus.SUCCEEDED]  # the refused one is silent
+
+
+def test_production_needs_real_api_keys() -> None:
+    with pytest.raises(ValidationError, match="needs API_KEYS"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(environment="production", api_keys="ops:changeme-0123456789abcdef")

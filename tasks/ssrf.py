@@ -1,0 +1,244 @@
+"""The SSRF guard of webhook URLs: which URLs may be called, and which addresses connected to.
+
+Pure logic, shared by the gateway (at submit and registration: refuse what is obviously
+bad, without DNS) and the dispatcher (at send time: check every address a host resolves
+to, then connect only to a checked address).
+
+Refused unless inside WEBHOOK_ALLOWED_NETWORKS: every address that is not globally
+routable (loopback, private, link-local incl. cloud metadata, CGNAT, unspecified,
+reserved, documentation, benchmarking ...), multicast, and IPv6 forms that carry a refused
+IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo). Python's `ipaddress`
+alone calls multicast and some special ranges global, so they are listed here too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from tasks.settings import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MAX_URL_LENGTH = 2048
+ALLOWED_SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# What `ipaddress` misses or calls global, and networks no webhook receiver lives in.
+_EXTRA_REFUSED: tuple[tuple[IPNetwork, str], ...] = tuple(
+    (ipaddress.ip_network(net), why) for net, why in (
+        ("100.64.0.0/10", "shared address space (CGNAT)"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("fec0::/10", "site-local"),
+        ("64:ff9b:1::/48", "local-use NAT64"),
+    )
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_HOSTNAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$")
+
+
+class UrlRefused(ValueError):
+    """A webhook URL that must not be called; `reason` is a short class for the log."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+# --- settings parsing -------------------------------------------------------------------
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.0/8, 127.0.0.0/8, ::1/128` (empty: none)."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not a network in CIDR notation: {part!r}") from None
+    return tuple(networks)
+
+
+def parse_ports(text: str) -> tuple[tuple[int, int], ...]:
+    """`80,443,1024-65535`: ports and inclusive ranges."""
+    ranges = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"not a port or port range: {part!r}") from None
+        if not 1 <= first <= last <= 65535:
+            raise ValueError(f"not a port range within 1-65535: {part!r}")
+        ranges.append((first, last))
+    if not ranges:
+        raise ValueError("at least one port must be allowed")
+    return tuple(ranges)
+
+
+# --- the policy -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPolicy:
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    allowed_ports: tuple[tuple[int, int], ...] = ((80, 80), (443, 443), (1024, 65535))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UrlPolicy:
+        return cls(parse_networks(settings.webhook_allowed_networks),
+                   parse_ports(settings.webhook_allowed_ports))
+
+    def port_allowed(self, port: int) -> bool:
+        return any(low <= port <= high for low, high in self.allowed_ports)
+
+    def _allowlisted(self, address: IPAddress) -> bool:
+        return any(address.version == net.version and address in net
+                   for net in self.allowed_networks)
+
+    def address_refusal(self, address: IPAddress) -> str | None:
+        """Why `address` must not be connected to, or None when it may be."""
+        if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+            address = ipaddress.IPv6Address(address.compressed.split("%")[0])
+        if self._allowlisted(address):
+            return None
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is a.b.c.d on the wire
+                return self.address_refusal(address.ipv4_mapped)
+            for inner in embedded_ipv4(address):
+                why = self.address_refusal(inner)
+                if why is not None:
+                    return f"{why} ({inner} inside {address})"
+        return special_purpose(address)
+
+    def check_addresses(self, addresses: Iterable[IPAddress]) -> None:
+        """Raise UrlRefused unless EVERY address may be connected to."""
+        for address in addresses:
+            why = self.address_refusal(address)
+            if why is not None:
+                raise UrlRefused("blocked", f"the address {address} is refused: {why}")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries (and routes to)."""
+    inner = []
+    if address.sixtofour is not None:
+        inner.append(address.sixtofour)
+    if address.teredo is not None:
+        inner.extend(address.teredo)
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return inner
+
+
+def special_purpose(address: IPAddress) -> str | None:
+    """The kind of non-public address this is, or None for a public unicast address."""
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local (incl. cloud metadata)"
+    if address.is_multicast:
+        return "multicast"
+    for network, why in _EXTRA_REFUSED:
+        if address.version == network.version and address in network:
+            return why
+    if address.is_private:
+        return "private"
+    if address.is_reserved:
+        return "reserved"
+    if not address.is_global:
+        return "not globally routable"
+    return None
+
+
+# --- URLs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUrl:
+    url: str
+    scheme: str
+    host: str  # lower case, no brackets, no trailing dot
+    port: int
+    literal: IPAddress | None  # the host, when it is an address in any numeric form
+
+
+def numeric_host(host: str) -> IPAddress | None:
+    """The address `host` denotes when it is numeric in ANY form the system resolver
+    accepts (127.1, 0x7f.1, 2130706433, 0177.0.0.1, ::ffff:127.0.0.1 ...), without DNS."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None
+    return ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
+
+
+def is_local_name(host: str) -> bool:
+    """`localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says."""
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def check_url(url: str, policy: UrlPolicy) -> CheckedUrl:
+    """Refuse a webhook URL that is malformed, of another scheme, to a refused port, or to a
+    refused address written literally. Hostnames are not resolved here (the dispatcher
+    checks what they resolve to at send time)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise UrlRefused("malformed", f"longer than {MAX_URL_LENGTH} characters")
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise UrlRefused("malformed", "the URL contains whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UrlRefused("malformed", f"not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise UrlRefused("scheme", "the scheme must be http or https")
+    if parts.username is not None or parts.password is not None:
+        raise UrlRefused("malformed", "credentials in the URL are not accepted "
+                                      "(receivers authenticate the signature instead)")
+    raw_host = parts.hostname  # lower case, brackets removed
+    if not raw_host:
+        raise UrlRefused("malformed", "the URL has no host")
+    host = unquote(raw_host).rstrip(".") if raw_host != "." else ""
+    port = DEFAULT_PORTS[scheme] if port is None else port
+    if not 1 <= port <= 65535:
+        raise UrlRefused("malformed", f"port {port} is out of range")
+    if not policy.port_allowed(port):
+        raise UrlRefused("port", f"port {port} is not allowed (WEBHOOK_ALLOWED_PORTS)")
+    literal = numeric_host(host)
+    if literal is None:
+        try:
+            ascii_host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise UrlRefused("malformed", f"not a valid host name: {host!r}") from None
+        if not _HOSTNAME.match(ascii_host) or len(ascii_host) > 253:
+            raise UrlRefused("malformed", f"not a valid host name: {host!r}")
+        if is_local_name(ascii_host):
+            literal = ipaddress.IPv4Address("127.0.0.1")
+        host = ascii_host
+    if literal is not None:
+        why = policy.address_refusal(literal)
+        if why is not None:
+            raise UrlRefused("blocked", f"the address {literal} is refused: {why}")
+    return CheckedUrl(url, scheme, host, port, literal)
