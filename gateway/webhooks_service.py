@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from gateway.auth import Caller
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.service import JobService, check_callback_url, redis_guard
-from tasks.jobs import JobRecord
 from tasks.webhook_store import WebhookStore
 from tasks.webhooks import EVENTS, MAX_ENDPOINTS, Delivery, WebhookEndpoint
 
@@ -120,12 +119,12 @@ class WebhookService:
     async def job_deliveries(self, caller: Caller, job_id: str) -> list[Delivery]:
         """Every message of the job (its callback and each subscribed endpoint) with its
         attempt log; empty while the job runs. NotFound for an unknown job."""
-        return await self.deliveries_of(await self.jobs.get(caller, job_id))
+        return await self.deliveries_of((await self.jobs.get(caller, job_id)).id)
 
-    async def deliveries_of(self, record: JobRecord) -> list[Delivery]:
-        """The same, for a job already looked up (e.g. GraphQL's Job.deliveries)."""
+    async def deliveries_of(self, job_id: str) -> list[Delivery]:
+        """The same, for a job the caller already looked up (GraphQL's Job.deliveries)."""
         async with redis_guard():
-            return await self.store.job_deliveries(record.id)
+            return await self.store.job_deliveries(job_id)
 
     async def get_delivery(self, caller: Caller, delivery_id: str) -> Delivery:
         """The delivery of one of the caller's jobs; NotFound otherwise."""

@@ -1,5 +1,5 @@
-"""What resolvers get as `info.context`: the job service, the job event hub and the
-caller (the API key's tenant)."""
+"""What resolvers get as `info.context`: the job and webhook services, the job event hub
+and the caller (the API key's tenant)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from gateway.auth import Authenticator, Caller, presented_key
 from gateway.errors import Unauthorized
 from gateway.job_events import JobEventHub
 from gateway.service import JobService
+from gateway.webhooks_service import WebhookService
 
 
 class GatewayContext(BaseContext):
-    def __init__(self, service: JobService, events: JobEventHub,
+    def __init__(self, service: JobService, events: JobEventHub, webhooks: WebhookService,
                  authenticator: Authenticator, caller: Caller | None) -> None:
         super().__init__()
         self.service = service
         self.events = events
+        self.webhooks = webhooks
         self.authenticator = authenticator
         self._caller = caller  # None on a WebSocket until its connection_init is accepted
 
@@ -44,4 +46,5 @@ async def get_context(connection: HTTPConnection) -> GatewayContext:
         # GraphQL runs, and the request takes one token of the caller's rate limit.
         caller = await state.authenticator.caller(presented_key(connection.headers))
         await state.service.rate_limit(caller)
-    return GatewayContext(state.service, state.job_events, state.authenticator, caller)
+    return GatewayContext(state.service, state.job_events, state.webhooks, state.authenticator,
+                          caller)

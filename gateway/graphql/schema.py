@@ -20,6 +20,7 @@ from gateway.graphql.context import GatewayContext
 from gateway.graphql.errors import GatewayErrors, GatewaySchema
 from gateway.graphql.scalars import BIG_INT, BigInt
 from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
+from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
 from gateway.job_events import follow_job
 from gateway.job_listing import PAGE_DEFAULT, PAGE_MAX
 from gateway.service import JobService
@@ -67,6 +68,11 @@ class Query:
                                               PAGE_DEFAULT if first is None else first, after)
         return JobConnection.of(page)
 
+    @strawberry.field(description="Your registered webhook endpoints (never their secrets).")
+    async def webhooks(self, info: Info) -> list[WebhookEndpoint]:
+        found = await info.context.webhooks.list_endpoints(info.context.caller)
+        return [WebhookEndpoint.of(e) for e in found]
+
     @strawberry.field(description="The catalog: every function a job can run.")
     def functions(self, info: Info) -> list[FunctionInfo]:
         return [FunctionInfo.of(spec) for spec in _service(info).functions.values()]
@@ -109,6 +115,40 @@ class Mutation:
         if record.status is not StoreJobStatus.CANCELLED:
             raise Conflict(f"job {record.id} already ended {record.status.value}")
         return Job.of(record)
+
+
+    @strawberry.mutation(description="Register an endpoint for the events of every job (all "
+                         "events when `events` is left out). The answer holds its signing "
+                         "secret, shown only this once.")
+    async def register_webhook(self, info: Info, url: str, events: list[str] | None = None,
+                               description: str | None = None) -> WebhookEndpoint:
+        done = await info.context.webhooks.register(info.context.caller, url, events,
+                                                    description)
+        return WebhookEndpoint.of(done.endpoint, done.secret)
+
+    @strawberry.mutation(description="Delete an endpoint; its pending messages are "
+                         "dead-lettered.")
+    async def delete_webhook(self, info: Info, id: strawberry.ID) -> WebhookEndpoint:
+        return WebhookEndpoint.of(
+            await info.context.webhooks.delete_endpoint(info.context.caller, id))
+
+    @strawberry.mutation(description="A new signing secret, shown only in this answer; the "
+                         "old one keeps signing beside it until the rotation grace ends.")
+    async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookEndpoint:
+        done = await info.context.webhooks.rotate_secret(info.context.caller, id)
+        return WebhookEndpoint.of(done.endpoint, done.secret)
+
+    @strawberry.mutation(description="Enable an endpoint (a 410 Gone disables it); the "
+                         "messages it held are sent now.")
+    async def enable_webhook(self, info: Info, id: strawberry.ID) -> WebhookEndpoint:
+        done = await info.context.webhooks.enable_endpoint(info.context.caller, id)
+        return WebhookEndpoint.of(done.endpoint)
+
+    @strawberry.mutation(description="Send a message again now, with the same webhook-id; "
+                         "also a delivered or dead-lettered one.")
+    async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> Delivery:
+        return Delivery.of(
+            await info.context.webhooks.redeliver(info.context.caller, delivery_id))
 
 
 @strawberry.type

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.graphql.webhook_types import Delivery
 from gateway.job_listing import JobPage
 from tasks.catalog import FunctionSpec
 from tasks.jobs import JobRecord
 from tasks.jobs import JobStatus as StoreJobStatus
+
+if TYPE_CHECKING:
+    from gateway.graphql.context import GatewayContext
 
 JobStatus = strawberry.enum(
     StoreJobStatus, name="JobStatus",
@@ -41,6 +46,12 @@ class Job:
     finished_at: datetime | None
     callback_url: str | None = strawberry.field(
         description="Where the job's webhook is delivered.")
+
+    @strawberry.field(description="The job's webhook messages (its callbackUrl and each "
+                      "subscribed endpoint) with every attempt; empty until the job ends.")
+    async def deliveries(self, info: strawberry.Info[GatewayContext, None]) -> list[Delivery]:
+        found = await info.context.webhooks.deliveries_of(str(self.id))
+        return [Delivery.of(d) for d in found]
 
     @classmethod
     def of(cls, record: JobRecord) -> Job:

@@ -1,0 +1,122 @@
+"""GraphQL types of the webhook service: registered endpoints and delivery logs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from gateway.errors import NotFound
+from tasks import webhooks as model
+
+if TYPE_CHECKING:
+    from gateway.graphql.context import GatewayContext
+
+DeliveryStatus = strawberry.enum(
+    model.DeliveryStatus, name="DeliveryStatus",
+    description="PENDING: due or waiting for a retry; SENDING: an attempt is in flight; "
+                "PAUSED: its endpoint is disabled; DEAD_LETTERED: retries ran out "
+                "(redeliverWebhook sends it again).")
+
+
+def _time(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@strawberry.type(description="An endpoint that receives the events it subscribed to, for "
+                 "every job of its tenant.")
+class WebhookEndpoint:
+    id: strawberry.ID
+    url: str
+    events: list[str]
+    all_events: bool = strawberry.field(description="Subscribed to every event, also ones "
+                                        "added later.")
+    description: str
+    enabled: bool
+    disabled_reason: str | None = strawberry.field(description="Why it was disabled (a 410).")
+    created_at: datetime
+    secret_rotated_at: datetime | None
+    secret: str | None = strawberry.field(
+        description="The signing secret (whsec_...): only in the answer of registerWebhook "
+                    "and rotateWebhookSecret, null everywhere else.")
+
+    @classmethod
+    def of(cls, endpoint: model.WebhookEndpoint, secret: str | None = None) -> WebhookEndpoint:
+        created = _time(endpoint.created_at)
+        assert created is not None
+        return cls(
+            id=strawberry.ID(endpoint.id), url=endpoint.url,
+            events=list(endpoint.events) if endpoint.events is not None else list(model.EVENTS),
+            all_events=endpoint.events is None, description=endpoint.description,
+            enabled=endpoint.enabled, disabled_reason=endpoint.disabled_reason,
+            created_at=created, secret_rotated_at=_time(endpoint.secret_rotated_at),
+            secret=secret,
+        )
+
+
+@strawberry.type(description="One attempt to deliver a message.")
+class DeliveryAttempt:
+    number: int
+    at: datetime
+    duration_ms: float
+    status_code: int | None = strawberry.field(description="The HTTP status, if one came.")
+    error: str | None = strawberry.field(
+        description="null on success; else redirect, client_error, server_error, timeout, "
+                    "connect_error, tls_error, protocol_error or blocked (SSRF guard).")
+    response_body: str = strawberry.field(description="The first 1 KiB of the answer.")
+    detail: str | None
+
+    @classmethod
+    def of(cls, attempt: model.DeliveryAttempt) -> DeliveryAttempt:
+        at = _time(attempt.at)
+        assert at is not None
+        return cls(number=attempt.number, at=at, duration_ms=attempt.duration_ms,
+                   status_code=attempt.status_code, error=attempt.error,
+                   response_body=attempt.response_body, detail=attempt.detail)
+
+
+@strawberry.type(description="One message about a job to one target (its callbackUrl or a "
+                 "registered endpoint): its id is the webhook-id header, the same on every "
+                 "attempt and replay.")
+class Delivery:
+    id: strawberry.ID
+    job_id: strawberry.ID
+    event: str
+    endpoint_id: strawberry.ID | None = strawberry.field(
+        description="null: the job's own callbackUrl.")
+    url: str
+    status: DeliveryStatus  # type: ignore[valid-type]
+    attempt_count: int
+    attempts: list[DeliveryAttempt]
+    next_attempt_at: datetime | None = strawberry.field(description="Only while PENDING.")
+    created_at: datetime
+    last_error: str | None
+
+    @strawberry.field(description="The registered endpoint (null for a callbackUrl, or once "
+                      "the endpoint was deleted).")
+    async def endpoint(self, info: strawberry.Info[GatewayContext, None]
+                       ) -> WebhookEndpoint | None:
+        if self.endpoint_id is None:
+            return None
+        try:
+            found = await info.context.webhooks.get_endpoint(info.context.caller,
+                                                             self.endpoint_id)
+        except NotFound:
+            return None
+        return WebhookEndpoint.of(found)
+
+    @classmethod
+    def of(cls, delivery: model.Delivery) -> Delivery:
+        created = _time(delivery.created_at)
+        assert created is not None
+        return cls(
+            id=strawberry.ID(delivery.id), job_id=strawberry.ID(delivery.job_id),
+            event=delivery.event,
+            endpoint_id=None if delivery.endpoint_id is None else strawberry.ID(
+                delivery.endpoint_id),
+            url=delivery.url, status=delivery.status, attempt_count=delivery.attempt_count,
+            attempts=[DeliveryAttempt.of(a) for a in delivery.attempts],
+            next_attempt_at=_time(delivery.next_attempt_at), created_at=created,
+            last_error=delivery.last_error,
+        )
