@@ -4,7 +4,9 @@ GraphQL and subscriptions, all through NGINX."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,12 +26,14 @@ from tests.helpers import wait_for_status
 
 ALPHA = "alpha-key-0123456789abcdef"
 BETA = "beta-key-0123456789abcdef"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 LIST = "query { jobs(first: 100) { edges { node { id } } } }"
 
 
 @pytest.fixture(scope="module")
 def keyed_edge() -> Iterator[EdgeStack]:
-    stack = EdgeStack(API_KEYS=f"alpha:{ALPHA},beta:{BETA}").start()
+    stack = EdgeStack(API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
+                      WEBHOOK_SECRET=WEBHOOK_SECRET).start()
     yield stack
     stack.stop()
 
@@ -104,3 +108,20 @@ async def close_code_without_key(stack: EdgeStack) -> int | None:
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(socket.recv(), 10)
         return socket.close_code
+
+
+def test_no_key_or_secret_reaches_any_log(keyed_edge: EdgeStack) -> None:
+    """Runs last: after keys, webhook registration and secret rotation were all used."""
+    with keyed_edge.client(headers={"X-API-Key": ALPHA}) as alpha:
+        made = alpha.post("/producer/api/webhooks",
+                          json={"url": "https://hooks.example.com/x"}).json()
+        rotated = alpha.post(f"/producer/api/webhooks/{made['id']}/rotate-secret").json()
+        assert "secret" not in alpha.get("/producer/api/webhooks").json()[0]
+        alpha.post("/producer/api/sum", json={"number": 2,
+                                              "callback_url": "https://hooks.example.com/cb"})
+        alpha.get("/producer/api/jobs/not-a-job", headers={"Authorization": f"Bearer {BETA}"})
+    logs = keyed_edge.logs()
+    assert logs, "no logs were written"
+    for secret in (ALPHA, BETA, WEBHOOK_SECRET, made["secret"], rotated["secret"]):
+        leaks = [name for name, text in logs.items() if secret in text]
+        assert not leaks, f"a key or secret is in the logs of {leaks}"
