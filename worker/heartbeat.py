@@ -8,21 +8,30 @@ import threading
 import time
 from typing import Any
 
+import redis
 from celery import signals
 from redis.exceptions import RedisError
 
 from tasks.heartbeat import ALIVE_WINDOW_SECONDS, INTERVAL_SECONDS, WORKERS_KEY
-from worker.hooks import store
+from tasks.settings import get_settings
+from tasks.store import redis_client_options
 
 log = logging.getLogger("worker.heartbeat")
 _stop = threading.Event()
 
 
+def _client() -> redis.Redis:
+    """Without the job store's outage retries: a missed stamp is harmless, and a worker
+    shutting down after Redis must not wait for it."""
+    settings = get_settings()
+    return redis.Redis.from_url(settings.effective_redis_url, **redis_client_options(settings))
+
+
 def _beat(hostname: str) -> None:
+    client = _client()
     while not _stop.is_set():
         try:
             now = time.time()
-            client = store().client
             client.zadd(WORKERS_KEY, {hostname: now})
             client.zremrangebyscore(WORKERS_KEY, "-inf", now - 10 * ALIVE_WINDOW_SECONDS)
         except RedisError as exc:
@@ -40,4 +49,4 @@ def start(sender: Any, **_: Any) -> None:
 def stop(sender: Any, **_: Any) -> None:
     _stop.set()
     with contextlib.suppress(RedisError):
-        store().client.zrem(WORKERS_KEY, getattr(sender, "hostname", "worker"))
+        _client().zrem(WORKERS_KEY, getattr(sender, "hostname", "worker"))
