@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
 from gateway.deps import Service
-from gateway.rest_models import ERROR_RESPONSES, PollResult, Published, SumBody, WaitBody
+from gateway.rest_models import (
+    ERROR_RESPONSES,
+    PollResult,
+    Published,
+    SumBody,
+    WaitBody,
+    published_response,
+)
 from tasks.functions import WaitInput
 
 router = APIRouter(tags=["reference routes"], responses=ERROR_RESPONSES)
@@ -25,34 +32,34 @@ async def hello() -> dict[str, str]:
 async def queue_wait_and_return(
     service: Service,
     callback_url: Annotated[str | None, Query(max_length=2048)] = None,
-) -> Published:
+) -> Response:
     """Queue `wait_and_return` with its default 20 seconds (the reference's bodiless GET)."""
     record = await service.submit_validated(service.function(WAIT), WaitInput(), callback_url)
-    return Published(job_id=record.id)
+    return published_response(record.id)
 
 
 @router.post("/wait_and_return", response_model=Published)
 async def submit_wait_and_return(
     service: Service, body: Annotated[WaitBody | None, Body()] = None
-) -> Published:
+) -> Response:
     """Queue `wait_and_return`; the body `{"seconds": n}` is optional."""
     body = body or WaitBody()
     record = await service.submit_validated(service.function(WAIT), body, body.callback_url)
-    return Published(job_id=record.id)
+    return published_response(record.id)
 
 
 @router.get("/wait_and_return/{job_id}", response_model=PollResult)
-async def poll_wait_and_return(service: Service, job_id: str) -> PollResult:
-    return PollResult.of(await service.get(job_id, function=WAIT))
+async def poll_wait_and_return(service: Service, job_id: str) -> Response:
+    return PollResult.response(await service.get(job_id, function=WAIT))
 
 
 @router.post("/sum", response_model=Published)
-async def submit_sum(service: Service, body: SumBody) -> Published:
+async def submit_sum(service: Service, body: SumBody) -> Response:
     """Queue `sum_to_n_job`: 1 + 2 + ... + number."""
     record = await service.submit_validated(service.function(SUM), body, body.callback_url)
-    return Published(job_id=record.id)
+    return published_response(record.id)
 
 
 @router.get("/sum/{job_id}", response_model=PollResult)
-async def poll_sum(service: Service, job_id: str) -> PollResult:
-    return PollResult.of(await service.get(job_id, function=SUM))
+async def poll_sum(service: Service, job_id: str) -> Response:
+    return PollResult.response(await service.get(job_id, function=SUM))
