@@ -32,3 +32,16 @@ lint: venv
 
 clean:
 	rm -rf run test-artifacts .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+## bench: the side-by-side benchmark, about 8 minutes on loopback (BENCH_QUICK=1: a short
+## check of the harness); writes bench/results/<date-time>/ and refreshes bench/latest/
+bench: $(BENCH_STAMP)
+	bash infra/ensure-binaries.sh redis-server wrk
+	$(PY) -m bench

@@ -112,18 +112,20 @@ def e2e(e2e_results: dict[str, Any], rate: float, path: Path) -> None:
     latency = e2e_results.get("latency", {})
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5),
                                       gridspec_kw={"width_ratios": [1, 1.4]})
+    sides = (("ours", OURS, 1.0, "gateway worker (defaults)"),
+             ("ours_no_events", OURS, 0.5, "same, task events off"),
+             ("bare", BARE, 1.0, "bare Celery"))
     for i, c in enumerate((1, 2)):
-        for j, (side, colour, name) in enumerate((("ours", OURS, "gateway + hooks"),
-                                                  ("bare", BARE, "bare Celery"))):
+        for j, (side, colour, alpha, name) in enumerate(sides):
             s = drain.get(f"{side}_c{c}")
             if not s:
                 continue
             med, low, high = (s["jobs_per_s"][k] for k in ("median", "min", "max"))
-            x = i * 3 + j
-            left.bar(x, med, color=colour, yerr=[[med - low], [high - med]], capsize=4,
-                     label=name if i == 0 else None)
+            x = i * 4 + j
+            left.bar(x, med, color=colour, alpha=alpha, yerr=[[med - low], [high - med]],
+                     capsize=4, label=name if i == 0 else None)
             left.text(x, high, f"{med:,.0f}", ha="center", va="bottom", fontsize=9)
-    left.set_xticks([0.5, 3.5], ["1 worker process", "2 worker processes"])
+    left.set_xticks([1, 5], ["1 worker process", "2 worker processes"])
     left.set_ylabel("jobs/s to SUCCEEDED (median; whiskers: min-max)")
     left.set_title("Worker throughput, trivial job", fontsize=11)
     left.legend(fontsize=8)

@@ -200,7 +200,8 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
         w("")
         w("| | 1 worker process | 2 worker processes |")
         w("|---|---|---|")
-        for side, label in (("ours", "gateway worker (hooks, job store)"),
+        for side, label in (("ours", "gateway worker (hooks, job store), defaults"),
+                            ("ours_no_events", "same, WORKER_TASK_EVENTS=false"),
                             ("bare", "bare Celery")):
             cells = [_fmt_spread(e2e["drain"].get(f"{side}_c{c}", {}).get("jobs_per_s", {}),
                                  " jobs/s") for c in (1, 2)]

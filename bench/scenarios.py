@@ -62,11 +62,11 @@ def start_gateway(procs: Processes, name: str, redis: RedisHandle, workers: int,
 
 
 def start_our_worker(procs: Processes, name: str, redis: RedisHandle,
-                     concurrency: int) -> Proc:
+                     concurrency: int, **settings: str) -> Proc:
     client = redis.client()
     client.delete(HEARTBEATS)
     env = gateway_env(redis.url, WORKER_CONCURRENCY=str(concurrency),
-                      CELERY_QUEUE=WORK_QUEUE)
+                      CELERY_QUEUE=WORK_QUEUE, **settings)
     argv = [sys.executable, "-m", "worker", f"--hostname={name}@%h", "--without-mingle",
             "--without-gossip"]
     return procs.celery_worker(name, argv, env, lambda: client.zcard(HEARTBEATS) > 0)
@@ -328,25 +328,37 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
               graphql_available: bool) -> dict[str, Any]:
     log("phase B: jobs to SUCCEEDED (queue prefilled, then released to running workers)")
     ours_redis = procs.redis("e2e-ours")
+    quiet_redis = procs.redis("e2e-ours-no-events")
     bare_redis = procs.redis("e2e-bare")
     gw_hold = start_gateway(procs, "gateway-e2e-prefill", ours_redis, 1, HOLD_QUEUE)
+    gw_quiet = start_gateway(procs, "gateway-e2e-prefill-no-events", quiet_redis, 1,
+                             HOLD_QUEUE)
     gw_live = start_gateway(procs, "gateway-e2e-live", ours_redis, 1, WORK_QUEUE)
     drains: dict[str, list[dict[str, Any]]] = {}
     latency: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": []}
     worker_profile: dict[str, Any] = {}
     for concurrency in (1, 2):
         ours_w = start_our_worker(procs, f"ours-c{concurrency}", ours_redis, concurrency)
+        # The same worker with WORKER_TASK_EVENTS=false (no Flower task view).
+        quiet_w = start_our_worker(procs, f"ours-no-events-c{concurrency}", quiet_redis,
+                                   concurrency, WORKER_TASK_EVENTS="false")
         bare_w = start_bare_worker(procs, f"bare-c{concurrency}", bare_redis, concurrency)
-        ours_key, bare_key = f"ours_c{concurrency}", f"bare_c{concurrency}"
-        drains[ours_key], drains[bare_key] = [], []
+        sides: dict[str, Callable[[], dict[str, Any]]] = {
+            f"ours_c{concurrency}": lambda: _ours_drain(gw_hold, ours_redis, cfg.e2e_jobs),
+            f"ours_no_events_c{concurrency}":
+                lambda: _ours_drain(gw_quiet, quiet_redis, cfg.e2e_jobs),
+            f"bare_c{concurrency}": lambda: _bare_drain(bare_redis, cfg.e2e_jobs),
+        }
+        for key in sides:
+            drains[key] = []
         for run in range(cfg.runs):
-            for key in (ours_key, bare_key):
-                result = (_ours_drain(gw_hold, ours_redis, cfg.e2e_jobs) if key == ours_key
-                          else _bare_drain(bare_redis, cfg.e2e_jobs))
+            for key, measure in sides.items():
+                result = measure()
                 drains[key].append(result)
                 log(f"  run {run + 1}/{cfg.runs} {key}: {result['jobs_per_s']:,.0f} jobs/s, "
                     f"{result['redis_bytes_per_job']:,.0f} Redis bytes/job"
                     + (f", {result['failed']} failed" if result["failed"] else ""))
+        procs.stop(quiet_w)
         if concurrency == 2:
             log(f"phase C: submit-to-SUCCEEDED latency at {cfg.rate:.0f} jobs/s")
             for run in range(cfg.runs):

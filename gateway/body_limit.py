@@ -22,18 +22,18 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = chunked = False
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_bytes:
                     await self._reject(send)
                     return
-                declared = True
             elif name == b"transfer-encoding":
                 chunked = True
-        if declared and not chunked:
-            # The server's HTTP parser delivers no more than the declared length: nothing
-            # to count (the common case, spared the per-message wrappers below).
+        if not chunked:
+            # HTTP/1.1: the body is the declared length, or empty when none is declared, and
+            # the server's parser delivers no more: nothing to count (the common case,
+            # spared the per-message wrappers below).
             await self.app(scope, receive, send)
             return
 

@@ -7,7 +7,6 @@ is never overwritten, a missing record is never re-created" lives in one place.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +15,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from tasks.batching import Batcher
 from tasks.jobs import JobRecord, JobStatus, record_from_fields
 from tasks.settings import Settings
 
@@ -26,6 +26,7 @@ TRANSITION_LUA = resources.files("tasks").joinpath("transition.lua").read_text()
 CREATE_LUA = resources.files("tasks").joinpath("create.lua").read_text()
 # Most jobs one create.lua call writes: bounds how long one call holds Redis (about 1 ms).
 CREATE_BATCH_MAX = 256
+GET_BATCH_MAX = 256
 
 
 def job_key(job_id: str) -> str:
@@ -110,9 +111,7 @@ class JobStore:
         return parse_transition(reply)
 
 
-_PendingCreate = tuple[
-    dict[str, str | bytes], int, tuple[str, bytes] | None, "asyncio.Future[None]"
-]
+_NewRecord = tuple[dict[str, str | bytes], int, tuple[str, bytes] | None]
 
 
 class AsyncJobStore:
@@ -122,13 +121,20 @@ class AsyncJobStore:
         self.client = client
         self._transition = client.register_script(TRANSITION_LUA)
         self._create = client.register_script(CREATE_LUA)
-        self._pending: list[_PendingCreate] = []
-        self._flush_scheduled = False
-        self._writes: set[asyncio.Task[None]] = set()
+        self._creates = Batcher(self._create_many, CREATE_BATCH_MAX)
+        self._gets = Batcher(self._get_many, GET_BATCH_MAX)
 
     async def get(self, job_id: str) -> JobRecord | None:
-        fields = await self.client.hgetall(job_key(job_id))
+        """The record (concurrent gets share one pipelined round trip)."""
+        fields = await self._gets(job_id)
         return record_from_fields(fields) if fields else None
+
+    async def _get_many(self, job_ids: list[str]) -> list[dict[bytes, bytes]]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(job_key(job_id))
+            replies: list[dict[bytes, bytes]] = await pipe.execute()
+        return replies
 
     async def transition(
         self,
@@ -152,51 +158,23 @@ class AsyncJobStore:
         """Write a new record (and, for the Redis fast path, push its Celery message to the
         queue list) atomically: never one without the other.
 
-        Creates that arrive in the same event-loop turn (concurrent requests) are written
-        by one create.lua call: a single round trip and a single command for the client
-        library to pack and parse, which is most of the submit path's cost otherwise. A
+        Concurrent creates are written by one create.lua call (see tasks/batching.py); a
         batch is written entirely or not at all, and an error reaches every caller in it.
         """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((fields, ttl_seconds, message, done))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
-        await done
+        await self._creates((fields, ttl_seconds, message))
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        pending, self._pending = self._pending, []
-        for start in range(0, len(pending), CREATE_BATCH_MAX):
-            task = asyncio.ensure_future(self._write(pending[start:start + CREATE_BATCH_MAX]))
-            self._writes.add(task)  # keep a reference until it is done
-            task.add_done_callback(self._writes.discard)
-
-    async def _write(self, batch: list[_PendingCreate]) -> None:
+    async def _create_many(self, batch: list[_NewRecord]) -> list[None]:
         keys: list[str] = [JOB_INDEX_KEY]
         args: list[str | bytes | int] = []
-        for fields, ttl, message, _ in batch:
+        for fields, ttl, message in batch:
             job_id = str(fields["id"])
             keys.append(job_key(job_id))
             queue, body = message or ("", b"")
             args += [job_id, fields["created_at"], ttl, queue, body, len(fields)]
             for pair in fields.items():
                 args += pair
-        try:
-            await self._create(keys=keys, args=args)
-        except Exception as exc:
-            for *_, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
-        except BaseException:  # cancelled (shutdown): so are the callers
-            for *_, done in batch:
-                done.cancel()
-            raise
-        else:
-            for *_, done in batch:
-                if not done.done():
-                    done.set_result(None)
+        await self._create(keys=keys, args=args)
+        return [None] * len(batch)
 
     async def delete(self, job_id: str) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
