@@ -135,7 +135,9 @@ def e2e(e2e_results: dict[str, Any], rate: float, path: Path) -> None:
     names = {"poll": "polling", "event": "Redis job event",
              "graphql_subscription": "GraphQL subscription"}
     for side, colour, who in (("ours", OURS, "gateway"), ("bare", BARE, "bare Celery")):
-        for obs, data in latency.get(side, {}).get("observers", {}).items():
+        observers = latency.get(side, {}).get("observers", {})
+        for obs in sorted(observers, key=list(names).index):
+            data = observers[obs]
             if data["all_ms"]:
                 rows.append((f"{who}: {names.get(obs, obs)}", data["all_ms"], colour))
     if rows:

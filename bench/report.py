@@ -223,7 +223,9 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
         names = {"poll": "polling", "event": "Redis job event",
                  "graphql_subscription": "GraphQL subscription"}
         for side, who in (("ours", "gateway"), ("bare", "bare Celery")):
-            for obs, d in lat.get(side, {}).get("observers", {}).items():
+            observers = lat.get(side, {}).get("observers", {})
+            for obs in sorted(observers, key=list(names).index):
+                d = observers[obs]
                 w(f"| {who}: {names.get(obs, obs)} | {_fmt_spread(d['p50_ms'], '', 2)} | "
                   f"{_fmt_spread(d['p99_ms'], '', 2)} | {d['missing']} |")
         if "graphql_subscription" not in lat.get("ours", {}).get("observers", {}):

@@ -65,9 +65,9 @@ def _paired(section: dict[str, Any], num: str, den: str) -> tuple[float, float] 
 def _throughput_target(http: dict[str, Any], key: str, goal: str, num: str, den: str,
                        threshold: float, unavailable: str = "") -> Target:
     a, b = _median(http, num), _median(http, den)
-    return Target(key, goal, ratio(a, b), threshold, True, "x",
-                  f"{a:,.0f} vs {b:,.0f} req/s (medians)", _paired(http, num, den),
-                  unavailable)
+    detail = "" if unavailable else f"{a:,.0f} vs {b:,.0f} req/s (medians)"
+    return Target(key, goal, ratio(a, b), threshold, True, "x", detail,
+                  _paired(http, num, den), unavailable)
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:

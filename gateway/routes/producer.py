@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
-from gateway.deps import Service
+from gateway.deps import Service, service_of
 from gateway.rest_models import (
     ERROR_RESPONSES,
     PollResult,
@@ -54,12 +54,13 @@ async def poll_wait_and_return(service: Service, job_id: str) -> Response:
 
 
 @router.post("/sum", response_model=Published)
-async def submit_sum(service: Service, body: SumBody) -> Response:
+async def submit_sum(request: Request, body: SumBody) -> Response:
     """Queue `sum_to_n_job`: 1 + 2 + ... + number."""
+    service = service_of(request)
     record = await service.submit_validated(service.function(SUM), body, body.callback_url)
     return published_response(record.id)
 
 
 @router.get("/sum/{job_id}", response_model=PollResult)
-async def poll_sum(service: Service, job_id: str) -> Response:
-    return PollResult.response(await service.get(job_id, function=SUM))
+async def poll_sum(request: Request, job_id: str) -> Response:
+    return PollResult.response(await service_of(request).get(job_id, function=SUM))
