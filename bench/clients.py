@@ -66,6 +66,13 @@ class LatencyRun:
                 "notes": self.notes}
 
 
+def poll_delay(interval: float, polls_done: int) -> float:
+    """Poll every `interval` for the first 20 polls, then back off (doubling, at most
+    32 intervals): a job that waits in a backlog must not multiply the polls, or the polls
+    themselves load the server and lengthen the backlog."""
+    return interval * float(min(32, 2 ** max(0, (polls_done - 20) // 5)))
+
+
 async def _sleep_until(deadline: float) -> None:
     delay = deadline - time.monotonic()
     if delay > 0:
@@ -183,13 +190,15 @@ async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
             if gql is not None:
                 await gql.subscribe(job_id)
             deadline = t0 + 30
+            polls = 0
             while time.monotonic() < deadline:
                 async with session.get(f"{SUBMIT_PATH}/{job_id}") as resp:
                     poll = await resp.read()
                 if b'"ready":true' in poll:
                     polled[job_id] = time.monotonic()
                     return
-                await asyncio.sleep(poll_interval)
+                polls += 1
+                await asyncio.sleep(poll_delay(poll_interval, polls))
 
         start = time.monotonic() + 0.2
         tasks = []
@@ -243,12 +252,14 @@ async def bare_latency(broker_url: str, rate: float, jobs: int,
     async def one_job(job_id: str) -> None:
         deadline = time.monotonic() + 30
         key = BARE_RESULT_PREFIX + job_id
+        polls = 0
         while time.monotonic() < deadline:
             meta = await client.get(key)
             if meta is not None and b'"SUCCESS"' in meta:
                 polled[job_id] = time.monotonic()
                 return
-            await asyncio.sleep(poll_interval)
+            polls += 1
+            await asyncio.sleep(poll_delay(poll_interval, polls))
 
     try:
         tasks = []

@@ -14,58 +14,62 @@ from bench.targets import Target
 MISS_NOTES: dict[str, tuple[str, str, str]] = {
     "rest_vs_hello": (
         "rest_submit",
-        "A submit is a POST with a JSON body: besides the hello route's work, FastAPI reads "
-        "and parses the body (stdlib json, content-type parsing), validates it with pydantic "
-        "and solves the service dependency; the gateway then builds the record and the "
-        "Celery message and waits for one Redis round trip (create.lua, batched across "
-        "concurrent requests). The Redis client (redis-py's asyncio connection) is the "
-        "largest single library cost left.",
-        "Parse and validate the body with pydantic-core in one step "
-        "(`model_validate_json` on the raw bytes) instead of FastAPI's json.loads + "
-        "validation; a leaner RESP client for the one create.lua call (e.g. hiredis-backed "
-        "or a minimal protocol on the event loop's transport); more gateway processes "
-        "(the 2-process figures).",
+        "Besides the hello route's work, a submit is a POST whose body FastAPI reads, "
+        "parses (stdlib json, and a content-type parse through `email.message`) and "
+        "validates with pydantic; the gateway then builds the record and the Celery "
+        "message and awaits one Redis round trip (create.lua, shared by the concurrent "
+        "requests of one event-loop turn). What is left is spread over FastAPI's request "
+        "handling and the socket writes (`RequestResponseCycle.send`), with no single "
+        "hot spot of our own (see the profile). On a busy machine the ratio also swings "
+        "with the other load (see the per-round range).",
+        "Validate the raw body in one pydantic-core step (`model_validate_json`) in a "
+        "plain Starlette route for the two reference submit/poll paths, keeping FastAPI "
+        "for the rest and for the OpenAPI document (about a third of the remaining "
+        "per-request cost); more gateway processes per machine (see the 2-process "
+        "figures).",
     ),
     "rest_vs_reference": (
         "rest_submit",
-        "See the profile: the remaining cost is HTTP/FastAPI request handling and the "
-        "Redis client.",
+        "As for the hello ratio: the submit path's remaining cost is FastAPI's request "
+        "handling; the reference's figure also swings with the machine's other load.",
         "As for the hello ratio.",
     ),
     "graphql_vs_reference": (
         "graphql_submit",
-        "Strawberry parses and validates the GraphQL document and runs the resolver "
+        "Strawberry parses and validates the GraphQL document and runs its resolver "
         "machinery on every request.",
-        "Cache parsed and validated documents (strawberry's query cache extension / "
-        "persisted queries), keep the resolver a thin call into JobService.",
+        "Cache parsed and validated documents (strawberry's parser cache / persisted "
+        "queries); keep the resolver a thin call into JobService.",
     ),
     "poll_vs_reference": (
         "rest_poll",
-        "A poll is one HGETALL plus decoding the record.",
-        "Cache nothing (a poll must be fresh); decode fewer fields.",
+        "A poll is one HGETALL (pipelined with the other polls of the same loop turn) and "
+        "the record's decoding; the rest is FastAPI's request handling.",
+        "As for the submit: a plain Starlette route for the reference's poll path.",
     ),
     "e2e_c1": (
         "worker",
-        "Per job our worker does two Lua transitions (STARTED, SUCCEEDED), each a round "
-        "trip that also publishes the record, while bare Celery stores one result; and our "
-        "reliability settings (acks_late, prefetch multiplier 1) make each pool process "
-        "wait for the next message after every job, where bare Celery prefetches 4 per "
-        "process and acknowledges on receipt.",
-        "Batch the STARTED transition into the SUCCEEDED one for jobs shorter than a "
-        "threshold (losing the STARTED event for them), or move the transitions into one "
-        "pipeline with the ack; a prefetch multiplier above 1 for short jobs (a separate "
-        "queue for them), which keeps acks_late safety but lets a dead worker's prefetched "
-        "jobs wait for the visibility timeout.",
+        "Celery task events (on by default for Flower's live view) cost three event "
+        "publishes per job in the worker's main process (task-received, -started, "
+        "-succeeded); with WORKER_TASK_EVENTS=false the same worker reaches the figure in "
+        "the table above. Besides, each job carries the function's time limit "
+        "(a timer entry in the main process) and two Lua transitions (STARTED, "
+        "SUCCEEDED) where bare Celery stores one result; acks_late with a prefetch "
+        "multiplier of 1 makes each pool process wait for its next message after "
+        "every job.",
+        "WORKER_TASK_EVENTS=false where Flower's task view is not needed (Flower still "
+        "lists the workers); a prefetch multiplier above 1 on a queue of short jobs; "
+        "shorter hard time limits for short functions.",
     ),
     "latency_p50": (
         "worker",
-        "Each job passes the gateway (an HTTP hop) and two extra Redis round trips in the "
-        "worker's hooks; polling adds an HTTP request per poll.",
+        "Each job passes the gateway (an HTTP hop for the submit and for each poll) and "
+        "two Redis round trips in the worker's hooks.",
         "Subscriptions (pushed, no polling) and the worker-side changes above.",
     ),
     "gateway_rss_flat": (
         "rest_submit",
-        "Growth in the gateway's memory over 100,000 submits.",
+        "The gateway's memory grew over the submits.",
         "Find the holder with tracemalloc snapshots diffed across the run.",
     ),
     "redis_bytes": (
@@ -98,7 +102,8 @@ def _value(t: Target) -> str:
     if t.unit == "x":
         text = f"{t.value:.2f}x"
         if t.paired:
-            text += f" (per round {t.paired[0]:.2f}-{t.paired[1]:.2f}x)"
+            text = f"{t.value:.2f}x (median of the rounds' ratios; " \
+                   f"{t.paired[0]:.2f}-{t.paired[1]:.2f}x)"
         return text
     return f"{t.value:,.2f} {t.unit}" if t.unit != "bytes" else f"{t.value:,.0f} bytes"
 
@@ -207,9 +212,18 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
                                  " jobs/s") for c in (1, 2)]
             w(f"| {label} | {cells[0]} | {cells[1]} |")
         w("")
+        cpu = {side: e2e["drain"].get(f"{side}_c2", {}).get("redis_cpu_us_per_job", {})
+               for side in ("ours", "ours_no_events", "bare")}
+        if cpu["ours"]:
+            w("Redis CPU per job, submit to result (redis-server user + system time / "
+              f"jobs, 2 worker processes): ours {_fmt_spread(cpu['ours'], ' µs')}, with "
+              f"task events off {_fmt_spread(cpu['ours_no_events'], ' µs')}, bare Celery "
+              f"{_fmt_spread(cpu['bare'], ' µs')}.")
+            w("")
         lat = e2e.get("latency", {})
         w(f"### Submit to SUCCEEDED visible, at a fixed {cfg['rate']:.0f} jobs/s "
-          f"({cfg['latency_jobs']:,} jobs per run, polls every {cfg['poll_interval_ms']:g} ms)")
+          f"({cfg['latency_jobs']:,} jobs per run, polls every {cfg['poll_interval_ms']:g} ms, "
+          "backing off after 20 polls)")
         w("")
         w("Ours: from just before the REST POST until a poll of `GET /producer/api/sum/{id}` "
           "answers ready, until the job's Redis event (what the GraphQL subscription "
@@ -258,6 +272,12 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
               f"{samples[-1]['worker_rss'] / 2**20:.1f} MiB | "
               f"{wt['slope_bytes_per_1000']:+,.0f} bytes / 1,000 jobs "
               f"({wt['window_growth_bytes'] / 2**20:+.2f} MiB) |")
+        w("")
+        w("The worker's main process grows by about half a KiB per job for as long as the "
+          "jobs' hard time limit (WAIT_MAX_SECONDS + 10 s by default): Celery schedules a "
+          "time-limit timer for every job and a cancelled timer stays in the timer heap "
+          "until its deadline. The growth stops there (it is bounded by jobs/s x time "
+          "limit); bare Celery, without time limits, stays flat.")
         w("")
         drain = e2e.get("drain", {})
         ours, bare = drain.get("ours_c2", {}), drain.get("bare_c2", {})

@@ -258,6 +258,7 @@ def _wait_drained(client: Any, check_done: Callable[[], bool], timeout: float) -
 def _ours_drain(gw: HttpServer, redis: RedisHandle, jobs: int) -> dict[str, Any]:
     client = redis.client()
     mem0 = int(client.info("memory")["used_memory"])
+    cpu0 = _redis_cpu(client)
     ids = asyncio.run(clients.prefill(gw.url, jobs))
     client.rename(HOLD_QUEUE, WORK_QUEUE)
     keys = [f"gw:job:{i}" for i in ids]
@@ -282,7 +283,8 @@ def _ours_drain(gw: HttpServer, redis: RedisHandle, jobs: int) -> dict[str, Any]
     index_entry = int(client.memory_usage(JOB_INDEX, samples=0) or 0) / max(
         1, int(client.zcard(JOB_INDEX)))
     return _drain_result(jobs, finished, failed, mem1 - mem0, sample) | {
-        "index_bytes_per_entry": index_entry}
+        "index_bytes_per_entry": index_entry,
+        "redis_cpu_us_per_job": (_redis_cpu(client) - cpu0) * 1e6 / jobs}
 
 
 def _bare_drain(redis: RedisHandle, jobs: int) -> dict[str, Any]:
@@ -290,6 +292,7 @@ def _bare_drain(redis: RedisHandle, jobs: int) -> dict[str, Any]:
 
     client = redis.client()
     mem0 = int(client.info("memory")["used_memory"])
+    cpu0 = _redis_cpu(client)
     app = make_app(redis.url)
     task = app.tasks[TASK_NAME]
     ids = [str(uuid.uuid4()) for _ in range(jobs)]
@@ -310,7 +313,14 @@ def _bare_drain(redis: RedisHandle, jobs: int) -> dict[str, Any]:
     finished = sorted(datetime.fromisoformat(m["date_done"]).timestamp() for m in metas)
     mem1 = int(client.info("memory")["used_memory"])
     sample = [int(client.memory_usage(k, samples=0) or 0) for k in keys[:: max(1, jobs // 20)]]
-    return _drain_result(jobs, finished, failed, mem1 - mem0, sample)
+    return _drain_result(jobs, finished, failed, mem1 - mem0, sample) | {
+        "redis_cpu_us_per_job": (_redis_cpu(client) - cpu0) * 1e6 / jobs}
+
+
+def _redis_cpu(client: Any) -> float:
+    """CPU seconds the redis-server has used (user + system), for its cost per job."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 def _drain_result(jobs: int, finished: list[float], failed: int, mem_delta: int,
@@ -385,6 +395,8 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
             "redis_bytes_per_job": spread([r["redis_bytes_per_job"] for r in rs]).as_dict(),
             "record_memory_usage": spread(
                 [r["record_memory_usage_median"] for r in rs]).as_dict(),
+            "redis_cpu_us_per_job": spread(
+                [r.get("redis_cpu_us_per_job", math.nan) for r in rs]).as_dict(),
             "runs": rs,
         }
     return out

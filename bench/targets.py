@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bench.stats import Trend, flat_threshold, ratio, spread
+from bench.stats import Spread, Trend, flat_threshold, ratio, spread
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +51,27 @@ def _median(section: dict[str, Any], name: str, metric: str = "rps") -> float:
     return float(scenario[metric]["median"]) if scenario else math.nan
 
 
-def _paired(section: dict[str, Any], num: str, den: str) -> tuple[float, float] | None:
-    """Min-max of the per-round ratios (rounds interleave, so a round's pair shares its
-    moment's noise)."""
+def _paired(section: dict[str, Any], num: str, den: str) -> Spread | None:
+    """The per-round ratios: rounds interleave the contenders, so the two runs of a round
+    share that moment's load, and the median of the round ratios is the steadier figure
+    on a busy machine."""
     if num not in section or den not in section:
         return None
     ratios = [ratio(a, b) for a, b in zip(section[num]["rps"]["runs"],
                                           section[den]["rps"]["runs"], strict=False)]
     s = spread(ratios)
-    return None if math.isnan(s.median) else (s.low, s.high)
+    return None if math.isnan(s.median) else s
 
 
 def _throughput_target(http: dict[str, Any], key: str, goal: str, num: str, den: str,
                        threshold: float, unavailable: str = "") -> Target:
     a, b = _median(http, num), _median(http, den)
-    detail = "" if unavailable else f"{a:,.0f} vs {b:,.0f} req/s (medians)"
-    return Target(key, goal, ratio(a, b), threshold, True, "x", detail,
-                  _paired(http, num, den), unavailable)
+    paired = _paired(http, num, den)
+    detail = "" if unavailable else \
+        f"{a:,.0f} vs {b:,.0f} req/s (medians; ratio of medians {ratio(a, b):.2f}x)"
+    value = paired.median if paired else ratio(a, b)
+    return Target(key, goal, value, threshold, True, "x", detail,
+                  (paired.low, paired.high) if paired else None, unavailable)
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:

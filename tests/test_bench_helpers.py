@@ -7,6 +7,7 @@ import math
 import pytest
 
 from bench import wrk
+from bench.clients import poll_delay
 from bench.config import QUICK, Config, from_env
 from bench.profiling import summarize
 from bench.stats import flat_threshold, is_flat, percentile, ratio, spread, tail_trend
@@ -59,6 +60,12 @@ def test_wrk_script_and_parse() -> None:
     assert result.latency_ms == {"50": 1.5, "99": 9.0, "100": 12.0}
     with pytest.raises(RuntimeError):
         wrk.parse("no summary")
+
+
+def test_poll_backs_off_after_twenty_polls() -> None:
+    assert [poll_delay(0.001, n) for n in (1, 20, 24)] == [0.001] * 3
+    assert poll_delay(0.001, 25) == 0.002
+    assert poll_delay(0.001, 1000) == 0.032
 
 
 def test_config_from_env() -> None:
