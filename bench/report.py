@@ -222,8 +222,8 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
             w("")
         lat = e2e.get("latency", {})
         w(f"### Submit to SUCCEEDED visible, at a fixed {cfg['rate']:.0f} jobs/s "
-          f"({cfg['latency_jobs']:,} jobs per run, polls every {cfg['poll_interval_ms']:g} ms, "
-          "backing off after 20 polls)")
+          f"({cfg.get('latency_runs', cfg['runs'])} runs of {cfg['latency_jobs']:,} jobs, "
+          f"polls every {cfg['poll_interval_ms']:g} ms, backing off after 20 polls)")
         w("")
         w("Ours: from just before the REST POST until a poll of `GET /producer/api/sum/{id}` "
           "answers ready, until the job's Redis event (what the GraphQL subscription "

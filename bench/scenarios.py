@@ -371,7 +371,7 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
         procs.stop(quiet_w)
         if concurrency == 2:
             log(f"phase C: submit-to-SUCCEEDED latency at {cfg.rate:.0f} jobs/s")
-            for run in range(cfg.runs):
+            for run in range(cfg.latency_runs):
                 ours = asyncio.run(clients.ours_latency(
                     gw_live.url, ours_redis.url, cfg.rate, cfg.latency_jobs,
                     cfg.poll_interval_ms / 1000, graphql_available))
@@ -379,7 +379,7 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
                     bare_redis.url, cfg.rate, cfg.latency_jobs, cfg.poll_interval_ms / 1000))
                 latency["ours"].append(ours.as_dict())
                 latency["bare"].append(bare.as_dict())
-                log(f"  run {run + 1}/{cfg.runs}: " + ", ".join(
+                log(f"  run {run + 1}/{cfg.latency_runs}: " + ", ".join(
                     f"{side} {name} p50 {percentile(v, 50):.2f} ms"
                     for side, r in (("ours", ours), ("bare", bare))
                     for name, v in r.latencies_ms.items()))
