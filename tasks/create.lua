@@ -1,7 +1,7 @@
 #!lua
 -- Create job records (and push their Celery messages), a batch of jobs in one call.
 -- The shebang makes Redis refuse the whole script up front when it is out of memory, so a
--- batch is written entirely or not at all, like the MULTI it replaces.
+-- batch is written entirely or not at all.
 -- KEYS[1] the job index (sorted set), KEYS[1 + i] the hash of job i
 -- ARGV, per job: id, created_at, ttl, queue ('' = no message), message, n, then n
 -- field/value pairs of the new record.
