@@ -1,7 +1,8 @@
 """`python -m bench` (what `make bench` runs): the side-by-side benchmark.
 
-Writes bench/results/<date-time>/ (results.json, summary.md, PNG charts, server logs) and
-copies the summary and charts to bench/latest/ (the copy the README shows). Every server
+Writes bench/results/<date-time>/ (results.json, summary.md, PNG charts, server logs); a
+full run (3 runs or more) also copies the summary and charts to bench/latest/, which the
+README shows. Every server
 it starts is stopped on the way out, also on Ctrl-C and errors; a server that fails to
 start fails the run, with its log.
 """
@@ -136,11 +137,13 @@ def main() -> int:
         if isinstance(failed, KeyboardInterrupt):
             return 130
         return 1
-    LATEST.mkdir(exist_ok=True)
-    for name in ["summary.md", *written]:
-        shutil.copy2(out_dir / name, LATEST / name)
-    log(f"done in {meta['seconds']:.0f} s: {out_dir.relative_to(ROOT)}/summary.md "
-        f"(copied to {LATEST.relative_to(ROOT)}/)")
+    where = f"{out_dir.relative_to(ROOT)}/summary.md"
+    if cfg.runs >= 3:  # only full runs replace the figures the README shows
+        LATEST.mkdir(exist_ok=True)
+        for name in ["summary.md", *written]:
+            shutil.copy2(out_dir / name, LATEST / name)
+        where += f" (copied to {LATEST.relative_to(ROOT)}/)"
+    log(f"done in {meta['seconds']:.0f} s: {where}")
     return 0
 
 
