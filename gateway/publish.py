@@ -1,11 +1,11 @@
 """Publishing a job's Celery message.
 
 On a Redis broker the gateway writes Celery's own wire format (task protocol 2, as kombu's
-Redis transport stores it) itself, so the record and the message go to Redis in one MULTI
-transaction: one round trip, no blocking publish in the event loop, and never a record
-without its message or the reverse. A test checks that the message equals what
-`apply_async` writes and that a stock worker runs it. Other brokers (RabbitMQ) take
-Celery's generic publish path in a thread.
+Redis transport stores it) itself, so the record and the message go to Redis in one atomic
+Lua call (tasks/submit.lua, shared by concurrent submits): one round trip, no blocking
+publish in the event loop, and never a record without its message or the reverse. A test
+checks that the message equals what `apply_async` writes and that a stock worker runs it.
+Other brokers (RabbitMQ) take Celery's generic publish path in a thread.
 """
 
 from __future__ import annotations

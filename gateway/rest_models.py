@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import orjson
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.functions import SumInput, WaitInput
@@ -26,6 +28,19 @@ class Published(BaseModel):
     status: JobStatus = JobStatus.QUEUED
 
 
+def json_response(payload: dict[str, Any]) -> Response:
+    """A pre-serialized answer. FastAPI re-validates a returned model against the route's
+    `response_model` before serializing it; a Response skips that (the model then only
+    documents the route), which the hot routes cannot afford."""
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+def published_response(job_id: str) -> Response:
+    """`Published` for a just-queued job."""
+    return json_response({"message": "job published", "job_id": job_id,
+                          "status": JobStatus.QUEUED.value})
+
+
 class JobErrorOut(BaseModel):
     type: str
     message: str
@@ -40,11 +55,15 @@ class PollResult(BaseModel):
     status: JobStatus
     error: JobErrorOut | None = None
 
-    @classmethod
-    def of(cls, record: JobRecord) -> PollResult:
-        public = record.to_public()
-        return cls(ready=record.ready, result=record.result, job_id=record.id,
-                   status=record.status, error=public["error"])
+    @staticmethod
+    def response(record: JobRecord) -> Response:
+        """The poll answer for a record, pre-serialized (see `json_response`)."""
+        error = record.error
+        return json_response({
+            "ready": record.ready, "result": record.result, "job_id": record.id,
+            "status": record.status.value,
+            "error": None if error is None else {"type": error.type, "message": error.message},
+        })
 
 
 class JobOut(BaseModel):

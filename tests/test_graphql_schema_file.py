@@ -19,7 +19,9 @@ def test_schema_file_is_valid_sdl_with_the_public_operations() -> None:
                                      schema.subscription_type)
     assert mutation is not None and query is not None and subscription is not None
     assert set(mutation.fields) == {"submitWaitAndReturn", "submitSum", "submitJob",
-                                    "cancelJob"}
-    assert set(query.fields) == {"job", "jobs", "functions"}
+                                    "cancelJob", "registerWebhook", "deleteWebhook",
+                                    "rotateWebhookSecret", "enableWebhook",
+                                    "redeliverWebhook"}
+    assert set(query.fields) == {"job", "jobs", "functions", "webhooks"}
     assert set(subscription.fields) == {"jobUpdated"}
     assert str(mutation.fields["submitSum"].args["number"].type) == "BigInt!"

@@ -12,7 +12,7 @@ JOB_INDEX = "gw:jobs:public"
 
 def counts(redis_server: RedisServer) -> int:
     """Jobs ever accepted: every submit adds its record, index entry and message in one
-    MULTI, so an unchanged index means nothing was enqueued."""
+    atomic Lua call, so an unchanged index means nothing was enqueued."""
     return int(redis_server.client().zcard(JOB_INDEX))
 
 

@@ -5,7 +5,9 @@ Run it with `python -m worker` (or `celery -A worker.app worker`).
 
 from tasks.celery_app import celery_app as app
 from worker import heartbeat, hooks, kombu_compat  # noqa: F401  (connect the signal handlers)
+from worker.kombu_client_cache import install as install_kombu_client_cache
 
 kombu_compat.install()
+install_kombu_client_cache()
 
 __all__ = ["app"]

@@ -1,0 +1,46 @@
+"""The benchmark's knobs, from BENCH_* environment variables (defaults: the full run,
+about 8 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    runs: int = 3  # repetitions of each measurement (median and min-max are reported)
+    seconds: int = 5  # each wrk run
+    connections: int = 64
+    e2e_jobs: int = 2000  # jobs per worker-throughput run
+    rate: float = 200.0  # jobs/s of the fixed-rate latency runs
+    latency_jobs: int = 600  # per latency run (3 s at 200/s)
+    latency_runs: int = 5  # short runs, interleaved: a noisy moment spoils one, not the median
+    poll_interval_ms: float = 1.0
+    memory_submits: int = 100_000
+    memory_drain_seconds: float = 30.0  # worker sampling after the last submit
+    webhooks_timeout: float = 240.0
+    profile_seconds: float = 4.0  # 0 disables the py-spy excerpts
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+QUICK = Config(runs=1, seconds=2, e2e_jobs=300, latency_jobs=200, latency_runs=1,
+               memory_submits=5000, memory_drain_seconds=5, webhooks_timeout=120,
+               profile_seconds=2)
+
+
+def from_env(environ: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if environ is None else environ)
+    base = QUICK if env.get("BENCH_QUICK", "") not in ("", "0") else Config()
+    values = base.as_dict()
+    for name, default in values.items():
+        raw = env.get(f"BENCH_{name.upper()}")
+        if raw:
+            values[name] = type(default)(raw)
+    config = Config(**values)
+    if config.runs < 1 or config.seconds < 1:
+        raise ValueError("BENCH_RUNS and BENCH_SECONDS must be at least 1")
+    return config

@@ -1,0 +1,49 @@
+"""Does this build serve GraphQL? The GraphQL figures are measured only when the gateway
+answers `submitSum` at /graphql with a job; otherwise the summary says they are not
+available in this build (they are never estimated)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import httpx
+
+MUTATION = "mutation ($n: BigInt!) { submitSum(number: $n) { id status } }"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLSupport:
+    available: bool
+    reason: str  # why not, or how it was confirmed
+    body: str = ""  # the request body wrk sends
+
+    def as_dict(self) -> dict[str, object]:
+        return {"available": self.available, "reason": self.reason}
+
+
+def submit_body(number: int | str) -> str:
+    return json.dumps({"query": MUTATION, "variables": {"n": number}})
+
+
+def probe(base_url: str) -> GraphQLSupport:
+    """Try the mutation once (BigInt as a JSON number, then as a string)."""
+    last = ""
+    for number in (1, "1"):
+        body = submit_body(number)
+        try:
+            resp = httpx.post(f"{base_url}/graphql", content=body,
+                              headers={"content-type": "application/json"}, timeout=10)
+        except httpx.HTTPError as exc:
+            return GraphQLSupport(False, f"POST /graphql failed: {exc!r}")
+        if resp.status_code == 404:
+            return GraphQLSupport(False, "the gateway does not serve /graphql (404)")
+        try:
+            data = resp.json()
+        except ValueError:
+            return GraphQLSupport(False, f"/graphql answered {resp.status_code}, not JSON")
+        job = (data.get("data") or {}).get("submitSum") if isinstance(data, dict) else None
+        if resp.status_code == 200 and isinstance(job, dict) and job.get("id"):
+            return GraphQLSupport(True, f"submitSum(number: {number!r}) returned a job", body)
+        last = f"/graphql answered {resp.status_code}: {resp.text[:300]}"
+    return GraphQLSupport(False, last)

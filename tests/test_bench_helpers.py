@@ -1,0 +1,124 @@
+"""The benchmark harness's pure helpers (the benchmark itself runs with `make bench`)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import wrk
+from bench.clients import poll_delay
+from bench.config import QUICK, Config, from_env
+from bench.profiling import summarize
+from bench.stats import flat_threshold, is_flat, percentile, ratio, spread, tail_trend
+from bench.targets import evaluate
+from bench.webhooks_adapter import last_json_object
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    values = [10.0, 1.0, 4.0, 3.0, 2.0]
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 50) == 3.0
+    assert percentile(values, 100) == 10.0
+    assert percentile(values, 90) == pytest.approx(7.6)  # numpy.percentile(values, 90)
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_spread_and_ratio() -> None:
+    s = spread([300.0, 100.0, 200.0, math.nan])
+    assert (s.median, s.low, s.high) == (200.0, 100.0, 300.0)
+    assert math.isnan(spread([]).median)
+    assert ratio(10, 4) == 2.5
+    assert math.isnan(ratio(1, 0)) and math.isnan(ratio(math.nan, 1))
+
+
+def test_tail_trend_sees_a_leak_and_ignores_warm_up() -> None:
+    xs = [float(i * 1000) for i in range(101)]
+    # Warm-up growth in the first third, then flat around 60 MiB.
+    flat = [60e6 + (30 - i) * 1e6 if i < 30 else 60e6 for i in range(101)]
+    trend = tail_trend(xs, flat)
+    assert abs(trend.slope_per_unit) < 1e-6 and is_flat(trend)
+    # A 100-byte-per-submit leak: 6.7 MB over the last 2/3 of 100,000 submits.
+    leaky = [60e6 + 100 * x for x in xs]
+    trend = tail_trend(xs, leaky)
+    assert trend.slope_per_unit == pytest.approx(100)
+    assert not is_flat(trend)
+    assert flat_threshold(trend) == pytest.approx(max(2**20, 0.01 * trend.start_value))
+
+
+def test_wrk_script_and_parse() -> None:
+    text = wrk.script("POST", '{"number": 1}')
+    assert 'wrk.method = "POST"' in text and 'wrk.body = "{\\"number\\": 1}"' in text
+    out = ('Running 1s test\n' + wrk.MARKER + '{"requests": 5000, "duration_us": 2000000, '
+           '"bytes": 1, "errors": {"connect": 0, "read": 0, "write": 0, "status": 3, '
+           '"timeout": 0}, "latency_us": {"50": 1500, "99": 9000}, "mean_us": 2000.0, '
+           '"max_us": 12000}\n')
+    result = wrk.parse(out)
+    assert result.rps == 2500 and result.error_count == 3
+    assert result.latency_ms == {"50": 1.5, "99": 9.0, "100": 12.0}
+    with pytest.raises(RuntimeError):
+        wrk.parse("no summary")
+
+
+def test_poll_backs_off_after_twenty_polls() -> None:
+    assert [poll_delay(0.001, n) for n in (1, 20, 24)] == [0.001] * 3
+    assert poll_delay(0.001, 25) == 0.002
+    assert poll_delay(0.001, 1000) == 0.032
+
+
+def test_config_from_env() -> None:
+    assert from_env({}) == Config()
+    assert from_env({"BENCH_QUICK": "1"}) == QUICK
+    assert from_env({"BENCH_RUNS": "5", "BENCH_RATE": "100"}).runs == 5
+    with pytest.raises(ValueError):
+        from_env({"BENCH_RUNS": "0"})
+
+
+def test_profile_summary() -> None:
+    lines = ["main (a.py:1);handle (gateway/service.py:10);hgetall (redis/client.py:5) 30",
+             "main (a.py:1);handle (gateway/service.py:10) 10",
+             "main (a.py:1);wait (threading.py:1);Condition.wait (threading.py:2) 50"]
+    profile = summarize(lines)
+    assert profile.samples == 40  # the idle thread is left out
+    assert profile.own[0] == ("hgetall (redis/client.py)", 75.0)
+    assert ("handle (gateway/service.py)", 100.0) in profile.inclusive
+
+
+def test_webhooks_json_is_found_in_output() -> None:
+    assert last_json_object('{"a": 1}') == {"a": 1}
+    assert last_json_object('starting...\n{"deliveries_per_s": 900}\n') == {
+        "deliveries_per_s": 900}
+    assert last_json_object("no json here") is None
+
+
+def _scenario(runs: list[float]) -> dict[str, object]:
+    return {"rps": {**spread(runs).as_dict()}}
+
+
+def test_targets_from_results() -> None:
+    results = {
+        "http": {"graphql": {"available": False, "reason": "no /graphql (404)"},
+                 "scenarios": {
+                     "hello_1p": _scenario([10000, 10000, 10000]),
+                     "reference_submit_1p": _scenario([800, 1000, 900]),
+                     "rest_submit_1p": _scenario([4500, 5000, 4000]),
+                     "reference_poll_1p": _scenario([1500, 1500, 1500]),
+                     "rest_poll_1p": _scenario([4000, 4000, 4000])}},
+        "e2e": {"drain": {"ours_c1": {"jobs_per_s": {"median": 500.0}},
+                          "bare_c1": {"jobs_per_s": {"median": 700.0}}},
+                "latency": {"ours": {"observers": {"poll": {"p50_ms": {"median": 5.0}}}},
+                            "bare": {"observers": {"poll": {"p50_ms": {"median": 3.0}}}}}},
+    }
+    targets = {t.key: t for t in evaluate(results)}
+    assert targets["rest_vs_reference"].value == 5.0 and targets["rest_vs_reference"].held
+    assert targets["rest_vs_reference"].paired == pytest.approx((4000 / 900, 4500 / 800))
+    assert targets["rest_vs_hello"].held
+    assert targets["graphql_vs_reference"].held is None
+    assert "not available" in targets["graphql_vs_reference"].unavailable
+    assert targets["poll_vs_reference"].held is False
+    assert "short" in targets["poll_vs_reference"].gap
+    assert targets["e2e_c1"].held is False and targets["e2e_c2"].held is None
+    assert targets["latency_p50"].value == 2.0 and targets["latency_p50"].held
+    assert targets["redis_bytes"].held is None  # not measured
