@@ -126,12 +126,16 @@ class Processes:
     def __enter__(self) -> Processes:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+        # Ctrl-C raises KeyboardInterrupt even where SIGINT came in ignored (a background
+        # job of a non-interactive shell), so `kill -INT` stops a run too.
+        self._old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop_all()
         signal.signal(signal.SIGTERM, self._old_term)
+        signal.signal(signal.SIGINT, self._old_int)
 
     def stop_all(self) -> None:
         for proc in reversed(self.started):

@@ -5,7 +5,9 @@ summary says so."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -38,13 +40,30 @@ def run(timeout: float) -> dict[str, Any]:
         return {"status": "missing",
                 "reason": "bench/webhooks_bench.py is not in this build"}
     argv = [sys.executable, "-m", "bench.webhooks_bench", "--json"]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     try:
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _interrupt(proc)
         return {"status": "failed", "reason": f"timed out after {timeout:.0f} s"}
-    data = last_json_object(proc.stdout)
+    except BaseException:  # Ctrl-C or SIGTERM of the run: let the script clean up first
+        _interrupt(proc)
+        raise
+    data = last_json_object(stdout)
     if proc.returncode != 0 or data is None:
         return {"status": "failed", "reason": f"exit {proc.returncode}",
-                "stderr_tail": proc.stderr[-1500:], "stdout_tail": proc.stdout[-500:]}
+                "stderr_tail": stderr[-1500:], "stdout_tail": stdout[-500:]}
     return {"status": "ok", "results": data}
+
+
+def _interrupt(proc: subprocess.Popen[str]) -> None:
+    """SIGINT first (the script's own cleanup stops the servers it started), then
+    SIGTERM, then SIGKILL, each after a grace period."""
+    for sig, grace in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
