@@ -41,9 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Connecting is lazy: the gateway starts (and answers 503) while Redis is down.
-        client = aioredis.Redis.from_url(settings.effective_redis_url,
-                                         max_connections=256,
-                                         **redis_client_options(settings))
+        # A blocking pool: past 256 connections a call waits for a free one (up to the
+        # Redis timeout) instead of failing at once under a burst.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.effective_redis_url, max_connections=256,
+            timeout=settings.redis_timeout_seconds, **redis_client_options(settings))
+        client = aioredis.Redis(connection_pool=pool)
         app.state.service = JobService(settings, client, celery_app)
         app.state.authenticator = Authenticator(settings.api_keys, client)
         app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
@@ -57,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         await app.state.job_events.aclose()
-        await client.aclose()
+        await client.aclose(close_connection_pool=True)
 
     app = FastAPI(
         title="Job gateway",

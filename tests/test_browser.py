@@ -98,6 +98,10 @@ def run_in_graphiql(page: Any, query: str, expect: str) -> str:
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(query)  # no key events: editors would auto-close brackets
+    # GraphiQL parses the editor's text after a debounce, and picks the transport (HTTP,
+    # or the WebSocket for a subscription) from that parse: let it catch up, as a person
+    # typing would.
+    page.wait_for_timeout(700)
     page.locator(".graphiql-execute-button").first.click()
     response = page.locator(".graphiql-response").first
     response.get_by_text(re.compile(expect)).first.wait_for()
@@ -124,4 +128,25 @@ def test_graphiql_submits_a_job_and_shows_it(browser: Any, edge: EdgeStack) -> N
         page.wait_for_timeout(500)
     assert "SUCCEEDED" in shown and job_id.group(0) in shown and "55" in shown, shown
     page.screenshot(path=str(SCREENSHOTS / "graphiql.png"), full_page=True)
+    page.context.close()
+
+
+def test_graphiql_subscription_shows_the_job_finish(browser: Any, edge: EdgeStack) -> None:
+    """jobUpdated in GraphiQL, over its WebSocket through NGINX: no polling anywhere."""
+    page = page_for(browser, edge, credentials=False)
+    assert page.goto(f"{edge.url}/graphql").status == 200
+    page.locator(".graphiql-container").first.wait_for()
+    submitted = run_in_graphiql(
+        page, "mutation { submitWaitAndReturn(seconds: 2) { id } }", r"submitWaitAndReturn")
+    job_id = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                       submitted)
+    assert job_id, submitted
+    try:
+        shown = run_in_graphiql(
+            page, f'subscription {{ jobUpdated(id: "{job_id.group(0)}") {{ status result }} }}',
+            r"SUCCEEDED")
+    finally:  # the picture of a failure too
+        page.screenshot(path=str(SCREENSHOTS / "graphiql-subscription.png"), full_page=True)
+    assert "Hello World!" in shown, shown
+    page.screenshot(path=str(SCREENSHOTS / "graphiql-subscription.png"), full_page=True)
     page.context.close()

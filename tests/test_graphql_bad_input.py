@@ -147,3 +147,11 @@ def test_mutation_over_get_is_refused(client: httpx.Client, redis_server: RedisS
     r = client.get("/graphql", params={"query": "mutation { submitSum(number: 1) { id } }"})
     assert 400 <= r.status_code < 500, r.text
     assert index_size(redis_server) == before
+
+
+def test_subscription_over_plain_http_is_a_clear_400(client: httpx.Client) -> None:
+    r = client.post("/graphql", json={
+        "query": 'subscription S { jobUpdated(id: "00000000-0000-0000-0000-000000000000") '
+                 "{ status } }"})
+    assert r.status_code == 400
+    assert "WebSocket" in r.text

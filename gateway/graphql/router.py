@@ -4,10 +4,15 @@ Apollo `graphql-ws` one, which allows subscriptions only)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
@@ -21,7 +26,30 @@ from tasks.settings import Settings
 PATH = "/graphql"
 
 
+def _is_subscription(data: GraphQLRequestData) -> bool:
+    if not data.query or "subscription" not in data.query:  # cheap: most requests stop here
+        return False
+    try:
+        operation = get_operation_ast(parse(data.query), data.operation_name)
+    except GraphQLError:
+        return False  # the normal path reports the syntax error
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
 class GatewayGraphQLRouter(GraphQLRouter[GatewayContext, None]):
+    async def execute_operation(
+        self, request: Any, request_adapter: Any, request_data: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        """A subscription in a plain HTTP request would run as a query and fail inside;
+        say plainly where subscriptions go instead."""
+        if (isinstance(request_data, GraphQLRequestData)
+                and self._get_stream_transport(request_data.protocol) is None
+                and _is_subscription(request_data)):
+            raise HTTPException(400, "subscriptions run over a WebSocket at /graphql "
+                                     "(graphql-transport-ws protocol), not a plain HTTP request")
+        return await super().execute_operation(request, request_adapter, request_data,
+                                               *args, **kwargs)
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(local_html())  # its files come from us, not unpkg.com
 
