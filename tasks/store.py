@@ -24,6 +24,7 @@ from tasks.settings import Settings
 
 KEY_PREFIX = "gw:"
 JOB_INDEX_KEY = f"{KEY_PREFIX}jobs"  # sorted set: job id by creation time, for listing
+QUEUED_KEY = f"{KEY_PREFIX}queued"  # sorted set: job id by queued time, while QUEUED
 
 
 def _lua(name: str) -> str:
@@ -34,6 +35,7 @@ TRANSITION_LUA = _lua("transition.lua")
 # Scripts that rate-limit get the token bucket function prepended: one source for it.
 SUBMIT_LUA = _lua("bucket.lua") + _lua("submit.lua")
 RATE_LIMIT_LUA = _lua("bucket.lua") + _lua("rate_limit.lua")
+RECOVER_LUA = _lua("recover.lua")
 
 
 def tenant_index_key(tenant: str) -> str:
@@ -132,6 +134,15 @@ class JobStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._transition = client.register_script(TRANSITION_LUA)
+        self._recover = client.register_script(RECOVER_LUA)
+
+    def requeue_lost(self, older_than: float, unacked_key: str = "unacked",
+                     most: int = 100) -> int:
+        """Push back the kept messages of jobs QUEUED for longer than `older_than` seconds
+        whose message is nowhere (see recover.lua); returns how many."""
+        now = time.time()
+        return int(self._recover(keys=[QUEUED_KEY, unacked_key],
+                                 args=[KEY_PREFIX, repr(now - older_than), most, repr(now)]))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
@@ -222,7 +233,7 @@ class AsyncJobStore:
             queue, payload = message if message is not None else ("-", b"")
             keys += [job_key(job_id), tenant_index_key(admission.tenant), queue,
                      idempotency_key(admission.tenant, admission.idempotency_key or "-"),
-                     rate_bucket_key(admission.tenant)]
+                     rate_bucket_key(admission.tenant), QUEUED_KEY]
             job_args: list[Any] = [
                 ttl_seconds, fields["created_at"], payload, admission.max_queue_depth,
                 admission.rate_per_second, admission.burst,

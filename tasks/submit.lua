@@ -1,8 +1,8 @@
 -- Admit and create jobs in one round trip (concurrent submits share one call; see
 -- tasks/batching.py). For each job, in order: idempotent replay, rate limit, queue depth,
 -- then the record, its index entry and (Redis broker) its Celery message.
--- KEYS: 5 per job: job hash, tenant's job index, broker queue list, idempotency key,
---       rate bucket
+-- KEYS: 6 per job: job hash, tenant's job index, broker queue list, idempotency key,
+--       rate bucket, the set of queued jobs (for recovery: tasks/recover.lua)
 -- ARGV[1]: how many jobs; then per job: the count of its arguments, then
 --   record ttl, now, message ('' = published elsewhere), max queue depth (0 = off),
 --   rate/s (0 = off), burst, request fingerprint ('' = no idempotency key),
@@ -38,6 +38,10 @@ local function submit(k, a)
   redis.call('ZADD', k[2], now, a[9])
   if a[3] ~= '' then
     redis.call('LPUSH', k[3], a[3])
+    -- A copy of the message while the job waits: a worker killed between taking it off
+    -- the queue and recording it as unacknowledged would otherwise lose it for good.
+    redis.call('HSET', k[1], 'message', a[3], 'queue', k[3])
+    redis.call('ZADD', k[6], now, a[9])
   end
   if a[7] ~= '' then
     redis.call('SET', k[4], a[7] .. '|' .. a[9], 'EX', tonumber(a[8]))
@@ -50,8 +54,8 @@ local at = 2
 for job = 0, tonumber(ARGV[1]) - 1 do
   local count = tonumber(ARGV[at])
   local args = {unpack(ARGV, at + 1, at + count)}
-  local keys = {KEYS[job * 5 + 1], KEYS[job * 5 + 2], KEYS[job * 5 + 3], KEYS[job * 5 + 4],
-                KEYS[job * 5 + 5]}
+  local keys = {KEYS[job * 6 + 1], KEYS[job * 6 + 2], KEYS[job * 6 + 3], KEYS[job * 6 + 4],
+                KEYS[job * 6 + 5], KEYS[job * 6 + 6]}
   local reply = submit(keys, args)
   replies[#replies + 1] = reply[1]
   replies[#replies + 1] = reply[2]

@@ -15,6 +15,11 @@ if current == 'SUCCEEDED' or current == 'FAILED' or current == 'CANCELLED' or cu
   return {0, current, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
+if current == 'QUEUED' then
+  -- Out of the queue: the copy of its message kept for recovery (tasks/recover.lua) goes.
+  redis.call('HDEL', KEYS[1], 'message', 'queue')
+  redis.call('ZREM', ARGV[3] .. 'queued', redis.call('HGET', KEYS[1], 'id') or '')
+end
 for i = 4, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end

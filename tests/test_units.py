@@ -105,3 +105,36 @@ def test_production_needs_real_api_keys() -> None:
         Settings(environment="production")
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="production", api_keys="ops:changeme-0123456789abcdef")
+
+
+async def test_lost_messages_are_pushed_back(redis_server: RedisServer) -> None:
+    """kombu can lose a message between BRPOP and its unacked record: recover.lua finds
+    QUEUED jobs whose message is nowhere and pushes the kept copy back, and only those."""
+    import json
+
+    import redis.asyncio as aioredis
+
+    from gateway.publish import celery_message
+    from tasks.store import QUEUED_KEY, Admission, AsyncJobStore
+
+    queue = "recover-test"
+    sync = redis_server.client()
+    sync.delete(queue, "recover-unacked")
+    store = AsyncJobStore(aioredis.Redis.from_url(redis_server.url))
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for job_id in ids:
+        message = celery_message("sum_to_n_job", job_id, {"number": 1}, queue)
+        fields = new_record_fields(job_id, "sum_to_n_job", b'{"number":1}', time.time(), None)
+        await store.create(fields, 600, Admission(), (queue, message))
+    worker_side = JobStore(sync)
+    taken = [sync.rpop(queue), sync.rpop(queue)]  # two taken off the queue ...
+    tag = json.loads(taken[1])["properties"]["delivery_tag"]
+    sync.hset("recover-unacked", tag, taken[1])  # ... one of them recorded as unacked
+    assert worker_side.requeue_lost(older_than=0, unacked_key="recover-unacked") == 1
+    assert sync.llen(queue) == 2 and taken[0] in sync.lrange(queue, 0, -1)
+    assert worker_side.requeue_lost(older_than=0, unacked_key="recover-unacked") == 0
+    started = json.loads(taken[0])["headers"]["id"]
+    worker_side.transition(started, JobStatus.STARTED, count_attempt=True)
+    assert sync.zscore(QUEUED_KEY, started) is None  # out of the queue: no longer watched
+    assert not sync.hexists(job_key(started), "message")
+    await store.client.aclose()

@@ -1,4 +1,5 @@
-"""A thread in the worker's main process that stamps the worker as alive in Redis."""
+"""A thread in the worker's main process that stamps the worker as alive in Redis, and
+pushes back job messages the Redis broker lost (tasks/recover.lua)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from redis.exceptions import RedisError
 
 from tasks.heartbeat import ALIVE_WINDOW_SECONDS, INTERVAL_SECONDS, WORKERS_KEY
 from tasks.settings import get_settings
-from tasks.store import redis_client_options
+from tasks.store import JobStore, redis_client_options
 
 log = logging.getLogger("worker.heartbeat")
+RECOVERY_AFTER_SECONDS = 30.0
 _stop = threading.Event()
 
 
@@ -29,8 +31,15 @@ def _client() -> redis.Redis:
 
 def _beat(hostname: str) -> None:
     client = _client()
+    recovery = JobStore(client) if get_settings().broker_is_redis else None
     while not _stop.is_set():
         try:
+            if recovery is not None:
+                # kombu can lose a message when a worker dies at the wrong instant; jobs
+                # waiting longer than this are checked and their message pushed back.
+                requeued = recovery.requeue_lost(older_than=RECOVERY_AFTER_SECONDS, most=20)
+                if requeued:
+                    log.warning("pushed back %d lost job message(s)", requeued)
             now = time.time()
             client.zadd(WORKERS_KEY, {hostname: now})
             client.zremrangebyscore(WORKERS_KEY, "-inf", now - 10 * ALIVE_WINDOW_SECONDS)
