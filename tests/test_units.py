@@ -107,9 +107,19 @@ def test_production_needs_real_api_keys() -> None:
         Settings(environment="production", api_keys="ops:changeme-0123456789abcdef")
 
 
-async def test_lost_messages_are_pushed_back(redis_server: RedisServer) -> None:
+async def test_lost_messages_are_pushed_back() -> None:
     """kombu can lose a message between BRPOP and its unacked record: recover.lua finds
-    QUEUED jobs whose message is nowhere and pushes the kept copy back, and only those."""
+    QUEUED jobs whose message is nowhere and pushes the kept copy back, and only those.
+    (A Redis of its own: the session's holds other tests' jobs, which the sweep may look
+    at first.)"""
+    redis_server = RedisServer().start()
+    try:
+        await _check_pushed_back(redis_server)
+    finally:
+        redis_server.stop()
+
+
+async def _check_pushed_back(redis_server: RedisServer) -> None:
     import json
 
     import redis.asyncio as aioredis
