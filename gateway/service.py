@@ -230,7 +230,8 @@ class JobService:
             wait = await self.store.take_token(caller.tenant,
                                                self.settings.rate_limit_per_second,
                                                self.settings.rate_limit_burst)
-        self._refuse(SubmitOutcome.RATE_LIMITED if wait else SubmitOutcome.CREATED, str(wait))
+        if wait:
+            self._refuse(SubmitOutcome.RATE_LIMITED, str(wait))
 
     async def _check_broker_depth(self) -> None:
         """Other brokers keep the queue outside Redis: ask the broker, at most once a
@@ -246,8 +247,7 @@ class JobService:
             except Exception as exc:
                 raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
         if self._broker_depth >= limit:
-            raise QueueFull(f"the queue is full ({self._broker_depth} jobs waiting, "
-                            f"MAX_QUEUE_DEPTH is {limit}); retry later")
+            self._refuse(SubmitOutcome.QUEUE_FULL, str(self._broker_depth))
 
     def _read_broker_depth(self) -> int:
         with self.celery.connection_for_write() as conn:
