@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -188,3 +188,17 @@ def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
     finally:
         client.close()
     return service
+
+
+@contextlib.contextmanager
+def idle_stack() -> Iterator[tuple[RedisServer, Gateway, dict[str, str]]]:
+    """Redis and a gateway with no worker yet: submitted jobs stay QUEUED until a test
+    starts one (with the env it yields)."""
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url)
+    gateway = Gateway(env).start(require_workers=False)
+    try:
+        yield redis_server, gateway, env
+    finally:
+        gateway.stop()
+        redis_server.stop()

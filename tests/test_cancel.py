@@ -7,19 +7,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import servers
 from tests.helpers import job, submit_sum, submit_wait, wait_for_status
-from tests.servers import Gateway, RedisServer, stack_env, start_worker, wait_until
+from tests.servers import Gateway, RedisServer, start_worker, wait_until
 
 
 @pytest.fixture()
 def idle_stack() -> Iterator[tuple[RedisServer, Gateway, dict[str, str]]]:
-    """Redis and a gateway with no worker yet, so submitted jobs stay queued."""
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url)
-    gateway = Gateway(env).start(require_workers=False)
-    yield redis_server, gateway, env
-    gateway.stop()
-    redis_server.stop()
+    with servers.idle_stack() as stack:
+        yield stack
 
 
 def test_cancelled_queued_job_never_runs(

@@ -25,6 +25,7 @@ from tasks.store import (
     timestamp_fields,
     transition_args,
 )
+from tests import servers
 from tests.graphql_helpers import (
     CANCEL,
     GET_JOB,
@@ -43,13 +44,8 @@ from tests.servers import Gateway, RedisServer, stack_env, start_worker
 
 @pytest.fixture(scope="module")
 def idle() -> Iterator[tuple[RedisServer, Gateway, dict[str, str]]]:
-    """Redis and a gateway with no worker yet: a job stays QUEUED until the test starts one."""
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url)
-    gateway = Gateway(env).start(require_workers=False)
-    yield redis_server, gateway, env
-    gateway.stop()
-    redis_server.stop()
+    with servers.idle_stack() as stack:
+        yield stack
 
 
 def subscribers(redis_server: RedisServer, job_id: str) -> int:
