@@ -108,7 +108,7 @@ def as_text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _opt_float(fields: dict[str, str], name: str) -> float | None:
+def opt_float(fields: dict[str, str], name: str) -> float | None:
     raw = fields.get(name)
     return float(raw) if raw else None
 
@@ -130,8 +130,8 @@ def record_from_fields(raw: dict[Any, Any]) -> JobRecord:
         error=error,
         attempts=int(fields.get("attempts", "0")),
         created_at=float(fields["created_at"]),
-        started_at=_opt_float(fields, "started_at"),
-        finished_at=_opt_float(fields, "finished_at"),
+        started_at=opt_float(fields, "started_at"),
+        finished_at=opt_float(fields, "finished_at"),
         callback_url=fields.get("callback_url") or None,
         tenant=fields.get("tenant", "public"),
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tasks.jobs import JobStatus, _opt_float, as_text, iso_time, record_from_fields
+from tasks.jobs import JobStatus, as_text, iso_time, opt_float, record_from_fields
 from tasks.store import KEY_PREFIX
 
 EVENT_BY_STATUS = {
@@ -100,7 +100,7 @@ class WebhookEndpoint:
             description=f.get("description", ""), enabled=f.get("enabled") == "1",
             disabled_reason=f.get("disabled_reason") or None,
             created_at=float(f["created_at"]),
-            secret_rotated_at=_opt_float(f, "secret_rotated_at"),
+            secret_rotated_at=opt_float(f, "secret_rotated_at"),
             tenant=f.get("tenant", "public"),
         )
 
@@ -184,7 +184,7 @@ class Delivery:
             id=f["id"], job_id=f["job_id"], event=f["event"],
             endpoint_id=f.get("endpoint_id") or None, url=f["url"], status=status,
             attempt_count=int(f.get("attempts", "0")),
-            next_attempt_at=_opt_float(f, "next_attempt_at")
+            next_attempt_at=opt_float(f, "next_attempt_at")
             if status is DeliveryStatus.PENDING else None,
             created_at=float(f["created_at"]), last_error=f.get("last_error") or None,
             attempts=attempts,
