@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from gateway import http_errors
 from gateway.auth import Authenticator
 from gateway.body_limit import BodyLimitMiddleware
+from gateway.express import ExpressLane
 from gateway.graphiql_assets import ASSETS_DIR, ASSETS_PATH
 from gateway.graphql.router import graphql_router
 from gateway.job_events import JobEventHub
@@ -27,14 +29,29 @@ from gateway.webhooks_service import WebhookService
 from gateway.ws_limit import WebSocketMessageLimit
 from tasks.celery_app import celery_app
 from tasks.logs import configure_logging
+from tasks.redis_packing import pack_with_hiredis
 from tasks.settings import Settings, get_settings
 from tasks.store import redis_client_options
 
 API_PREFIX = "/producer/api"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The FastAPI app inside the plain ASGI layers every request passes (the express
+    lane's requests too). Outermost: request id, request log and HTTP metrics see every
+    answer, 413s included."""
     settings = settings or get_settings()
+    api = build_api(settings)
+    asgi: ASGIApp = ExpressLane(
+        api, {API_PREFIX + path: lane for path, lane in producer.EXPRESS_SUBMITS.items()},
+        {API_PREFIX + path: route for path, route in producer.EXPRESS_POLLS.items()},
+        cors=bool(settings.cors_origins))
+    asgi = WebSocketMessageLimit(asgi, max_bytes=settings.max_body_bytes)
+    asgi = BodyLimitMiddleware(asgi, max_bytes=settings.max_body_bytes)
+    return RequestLogMiddleware(asgi)
+
+
+def build_api(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
     log = logging.getLogger("gateway")
 
@@ -43,9 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Connecting is lazy: the gateway starts (and answers 503) while Redis is down.
         # A blocking pool: past 256 connections a call waits for a free one (up to the
         # Redis timeout) instead of failing at once under a burst.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        pool = pack_with_hiredis(aioredis.BlockingConnectionPool.from_url(
             settings.effective_redis_url, max_connections=256,
-            timeout=settings.redis_timeout_seconds, **redis_client_options(settings))
+            timeout=settings.redis_timeout_seconds, **redis_client_options(settings)))
         client = aioredis.Redis(connection_pool=pool)
         app.state.service = JobService(settings, client, celery_app)
         app.state.authenticator = Authenticator(settings.api_keys, client)
@@ -87,11 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            "X-Request-ID"],
             max_age=600,
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(WebSocketMessageLimit, max_bytes=settings.max_body_bytes)
     app.include_router(metrics.router)
-    # Outermost: request id, request log and HTTP metrics see every answer, 413s included.
-    app.add_middleware(RequestLogMiddleware)
     log.info("gateway ready (pid %s, broker %s)", os.getpid(),
              "redis fast path" if settings.broker_is_redis else "celery publish")
     return app

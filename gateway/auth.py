@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,19 @@ class Authenticator:
             self._cache.clear()
         self._cache[hex_digest] = (now, stored)
         return stored
+
+
+_KEY_HEADERS = (b"x-api-key", b"authorization")
+
+
+def presented_key_in(raw_headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """`presented_key` of an ASGI scope's raw headers, without decoding the others (the
+    hot routes call it for every request)."""
+    found: dict[str, str] = {}
+    for name, value in raw_headers:
+        if name in _KEY_HEADERS:
+            found.setdefault(name.decode(), value.decode("latin-1"))
+    return presented_key(found) if found else None
 
 
 def presented_key(headers: Mapping[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.auth import Authenticator, Caller, presented_key
+from gateway.auth import Authenticator, Caller, presented_key_in
 from gateway.service import JobService
 from gateway.webhooks_service import WebhookService
 
@@ -40,12 +40,12 @@ async def caller_of(request: Request) -> Caller:
     none or a wrong one), without FastAPI's dependency machinery: the hottest routes call
     it directly."""
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.caller(presented_key(request.headers))
+    return await authenticator.caller(presented_key_in(request.scope["headers"]))
 
 
 async def get_caller(
     request: Request,
-    # Declared so that OpenAPI documents both ways to send the key; read by presented_key.
+    # Declared so that OpenAPI documents both ways to send the key; read by presented_key_in.
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     _api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Caller:

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from tasks.ids import random_uuid
+
 # Protocol 2 body: [args, kwargs, embed]; the embed part never varies for a plain task.
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 _ORIGIN = f"gateway{os.getpid()}@{socket.gethostname()}"
@@ -77,7 +79,7 @@ def celery_message(
             "delivery_info": {"exchange": "", "routing_key": queue},
             "priority": 0,
             "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
+            "delivery_tag": random_uuid(),
         },
     }
     return orjson.dumps(message)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import observe_request
+from tasks.ids import random_hex
 from tasks.logs import request_id_var
 
 log = logging.getLogger("gateway.request")
@@ -29,7 +29,7 @@ def request_id_of(scope: Scope) -> str:
             if _VALID_ID.fullmatch(value):
                 return bytes(value).decode()
             break  # something else (too long, odd characters): not trusted into logs
-    return uuid.uuid4().hex
+    return random_hex()
 
 
 class RequestLogMiddleware:

@@ -43,7 +43,8 @@ from gateway.metrics import JOBS_SUBMITTED
 from gateway.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
 from tasks import metrics
 from tasks.catalog import FunctionSpec, catalog
-from tasks.jobs import JobRecord, JobStatus, new_record_fields, record_from_fields
+from tasks.ids import random_uuid
+from tasks.jobs import JobRecord, JobStatus, new_record_fields, queued_record
 from tasks.logs import request_id_var
 from tasks.settings import Settings, get_settings
 from tasks.ssrf import UrlPolicy, UrlRefused, check_url
@@ -168,7 +169,7 @@ class JobService:
     ) -> JobRecord:
         callback_url = check_callback_url(callback_url, self.url_policy)
         check_idempotency_key(idempotency_key)
-        job_id = str(uuid.uuid4())
+        job_id = random_uuid()
         # A REST body is the input model plus callback_url: keep only the input's fields.
         kwargs = params.model_dump(mode="json", include=set(spec.input_model.model_fields))
         input_json = orjson.dumps(kwargs)
@@ -195,7 +196,7 @@ class JobService:
             if message is None:
                 await self._publish_generic(spec.name, job_id, kwargs, expires, admission)
         JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
-        return record_from_fields(fields)
+        return queued_record(job_id, spec.name, kwargs, now, callback_url, caller.tenant)
 
     def _admission(self, caller: Caller, idempotency_key: str | None,
                    request_fingerprint: str) -> Admission:

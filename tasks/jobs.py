@@ -104,6 +104,21 @@ def new_record_fields(
     return fields
 
 
+def queued_record(
+    job_id: str,
+    function: str,
+    job_input: dict[str, Any],
+    now: float,
+    callback_url: str | None,
+    tenant: str,
+) -> JobRecord:
+    """The record `new_record_fields` stores, built without decoding it back (the submit
+    path answers with it)."""
+    return JobRecord(id=job_id, function=function, status=JobStatus.QUEUED, input=job_input,
+                     result=None, error=None, attempts=0, created_at=now, started_at=None,
+                     finished_at=None, callback_url=callback_url or None, tenant=tenant)
+
+
 def as_text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 

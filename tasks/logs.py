@@ -9,8 +9,10 @@ variable. Passwords in URLs are masked as a safety net: no log line may carry a 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+import threading
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -34,10 +36,18 @@ def mask_secrets(text: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
+    # The formatted time of the last whole second: a request log line per request at
+    # thousands of requests per second would otherwise call strftime for each.
+    _second = -1
+    _second_text = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
         line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._second_text}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": mask_secrets(record.getMessage()),
@@ -45,18 +55,68 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id is not None:
             line["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
+        attributes = record.__dict__
+        for key in attributes.keys() - _STANDARD:
+            if not key.startswith("_"):
+                line[key] = attributes[key]
         if record.exc_info:
             line["exc_info"] = mask_secrets(self.formatException(record.exc_info))
         return orjson.dumps(line, default=str).decode()
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that writes its lines in batches, like NGINX's buffered access log:
+    at thousands of requests per second a write per line cost the submit path about 5%.
+    A line waits at most FLUSH_SECONDS; WARNING and worse are written at once, with the
+    lines before them, and logging.shutdown() writes the rest at exit."""
+
+    FLUSH_SECONDS = 0.2
+    MAX_LINES = 256
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+        self._flusher_pid = 0  # the process whose flusher thread runs (none after a fork)
+        # A forked child (a Celery pool process) starts empty: the parent writes its lines.
+        os.register_at_fork(after_in_child=self._lines.clear)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(self.format(record))  # under the handler's lock
+            if record.levelno >= logging.WARNING or len(self._lines) >= self.MAX_LINES:
+                self._write()
+            elif self._flusher_pid != os.getpid():
+                self._flusher_pid = os.getpid()
+                threading.Thread(target=self._flush_every, name="log-flusher",
+                                 daemon=True).start()
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write()
+
+    def _write(self) -> None:
+        if self._lines:
+            self.stream.write("\n".join(self._lines) + "\n")
+            self._lines.clear()
+        self.stream.flush()
+
+    def _flush_every(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            if self._lines:
+                self.flush()
+
+
 def configure_logging(level: str | int) -> None:
     """JSON lines on stderr for the root logger; uvicorn's loggers propagate to it and its
     access log is replaced by the gateway's own request log."""
-    handler = logging.StreamHandler(sys.stderr)
+    # What LogRecord would look up for every record and no line of ours shows: the
+    # caller's frame, thread, process and multiprocessing names.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # the "Optimization" switch of the logging docs
+    handler = BatchingStreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers = [handler]

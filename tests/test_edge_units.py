@@ -4,6 +4,7 @@ shared metrics, the request-id header of the fast publish path."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import os
@@ -21,9 +22,9 @@ from pydantic import ValidationError
 from gateway.publish import REQUEST_ID_HEADER, celery_message
 from infra import htpasswd, nginx_conf
 from tasks import metrics
-from tasks.logs import JsonFormatter, mask_secrets, request_id_var
+from tasks.logs import BatchingStreamHandler, JsonFormatter, mask_secrets, request_id_var
 from tasks.settings import Settings
-from tests.servers import RedisServer
+from tests.servers import RedisServer, wait_until
 
 
 @pytest.mark.parametrize(("password", "salt", "expected"), [
@@ -195,3 +196,21 @@ def test_render_equals_the_official_images_envsubst_step() -> None:
     ours = nginx_conf.render(nginx_conf.TEMPLATE.read_text(), env)
     assert ours == image
     nginx_conf.check_rendered(ours)
+
+
+def test_log_lines_are_written_in_batches_and_warnings_at_once() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("test.batching")
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    logger.info("one")
+    logger.info("two")
+    assert stream.getvalue() == ""  # buffered...
+    logger.warning("three")  # ...until a warning, which keeps the order
+    assert stream.getvalue() == "INFO one\nINFO two\nWARNING three\n"
+    logger.info("four")
+    wait_until(lambda: stream.getvalue().endswith("INFO four\n"), 5, "the timed flush")
+    for n in range(BatchingStreamHandler.MAX_LINES):
+        logger.info("line %s", n)
+    assert f"INFO line {BatchingStreamHandler.MAX_LINES - 1}\n" in stream.getvalue()

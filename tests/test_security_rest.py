@@ -169,6 +169,14 @@ def test_cors_allow_list() -> None:
             other = c.options("/producer/api/sum",
                               headers={"Origin": "https://evil.example", **preflight})
             assert "access-control-allow-origin" not in other.headers
+            # The submit and poll themselves (the express lane hands them to CORS).
+            origin = {"Origin": "https://app.example.com"}
+            job = c.post("/producer/api/sum", json={"number": 3}, headers=origin)
+            assert job.status_code == 200
+            assert job.headers["access-control-allow-origin"] == "https://app.example.com"
+            poll = c.get(f"/producer/api/sum/{job.json()['job_id']}", headers=origin)
+            assert poll.status_code == 200
+            assert poll.headers["access-control-allow-origin"] == "https://app.example.com"
     finally:
         gateway.stop()
         redis_server.stop()

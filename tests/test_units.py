@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from typing import Any
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from pydantic import ValidationError
+from redis.exceptions import DataError
 
+from gateway.auth import presented_key_in
 from gateway.errors import InvalidInput
 from gateway.service import check_callback_url, parse_job_id
 from tasks.catalog import catalog
 from tasks.functions import sum_to_n_job
-from tasks.jobs import JobStatus, new_record_fields, record_from_event, record_from_fields
+from tasks.ids import random_hex, random_uuid
+from tasks.jobs import (
+    JobStatus,
+    new_record_fields,
+    queued_record,
+    record_from_event,
+    record_from_fields,
+)
+from tasks.redis_packing import pack_with_hiredis
 from tasks.settings import Settings
 from tasks.store import JobStore, event_channel, job_key
 from tests.servers import RedisServer
@@ -68,6 +81,33 @@ def test_record_codec_keeps_big_integers() -> None:
     record = record_from_fields(fields)
     assert record.result == 1250000025000000 and record.status is JobStatus.QUEUED
     assert record.to_public()["created_at"].startswith("1970-01-01T00:00:01.5")
+
+
+@pytest.mark.parametrize("callback", [None, "https://hooks.example.com/x"])
+def test_queued_record_is_what_the_stored_fields_decode_to(callback: str | None) -> None:
+    fields = new_record_fields("id1", "sum_to_n_job", b'{"number":7}', 2.25, callback, "acme")
+    assert record_from_fields(fields) == queued_record(
+        "id1", "sum_to_n_job", {"number": 7}, 2.25, callback, "acme")
+
+
+def test_pooled_random_ids_are_uuid4() -> None:
+    ids = [random_uuid() for _ in range(600)]  # past one pool of random bytes
+    assert len(set(ids)) == len(ids)
+    for text in ids[:5] + ids[-5:]:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+    assert uuid.UUID(hex=random_hex()).version == 4
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    random_uuid()  # the parent now holds a pool the child inherits
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_end, random_uuid().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 64).decode() != random_uuid()
 
 
 def test_transitions_against_real_redis(redis_server: RedisServer) -> None:
@@ -148,3 +188,37 @@ async def _check_pushed_back(redis_server: RedisServer) -> None:
     assert sync.zscore(QUEUED_KEY, started) is None  # out of the queue: no longer watched
     assert not sync.hexists(job_key(started), "message")
     await store.client.aclose()
+
+
+@pytest.mark.parametrize(("headers", "key"), [
+    ([], None),
+    ([(b"x-api-key", b" k1 ")], "k1"),
+    ([(b"authorization", b"Bearer k2")], "k2"),
+    ([(b"authorization", b"bearer k2")], "k2"),
+    ([(b"authorization", b"Basic abc")], None),
+    ([(b"authorization", b"Bearer k2"), (b"x-api-key", b"k1")], "k1"),  # X-API-Key first
+    ([(b"x-api-key", b"k1"), (b"x-api-key", b"k3")], "k1"),  # the first of a repeated one
+    ([(b"content-type", b"application/json")], None),
+])
+def test_presented_key_in_raw_headers(headers: list[tuple[bytes, bytes]],
+                                      key: str | None) -> None:
+    assert presented_key_in(headers) == key
+
+
+@pytest.mark.parametrize("args", [
+    ("SET", "k", "é", b"\x00\xff", 7, 2.5, 1e-05, 1763000000.123456, bytearray(b"ba"),
+     memoryview(b"mv")),
+    ("SCRIPT LOAD", "return 1"),
+    (b"CLIENT SETNAME", b"x"),
+])
+def test_hiredis_packing_sends_the_bytes_redis_py_would(args: tuple[Any, ...]) -> None:
+    plain = aioredis.Connection()
+    packed = pack_with_hiredis(aioredis.ConnectionPool()).connection_class()
+    assert b"".join(packed.pack_command(*args)) == b"".join(
+        bytes(chunk) for chunk in plain.pack_command(*args))
+
+
+def test_hiredis_packing_refuses_what_redis_py_refuses() -> None:
+    packed = pack_with_hiredis(aioredis.ConnectionPool()).connection_class()
+    with pytest.raises(DataError):
+        packed.pack_command("SET", "k", None)

@@ -2,7 +2,8 @@
 
 They are the hottest routes (the reference's load test hammers submit and poll), so they
 skip FastAPI's dependency solver (`service_of`, `caller_of` are plain calls) and answer
-pre-serialized JSON; the models still document them in OpenAPI.
+pre-serialized JSON; the models still document them in OpenAPI. Well-formed submits and
+polls reach them through gateway/express.py, past FastAPI's routing altogether.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from gateway.deps import IdempotencyKey, caller_of, service_of
+from gateway.express import PollRoute, SubmitLane
 from gateway.rest_models import (
     CALLBACK_URL_PATTERN,
     ERROR_RESPONSES,
@@ -90,3 +92,10 @@ async def poll(request: Request, job_id: str, function: str) -> Response:
     caller = await caller_of(request)
     await service.rate_limit(caller)  # a submit takes its token in the submit script
     return PollResult.response(await service.get(caller, job_id, function=function))
+
+
+# The routes gateway/express.py serves without FastAPI's machinery when the request is
+# well formed (paths under the API prefix).
+EXPRESS_SUBMITS = {"/sum": SubmitLane(SumBody, submit_sum)}
+EXPRESS_POLLS: dict[str, PollRoute] = {"/sum/": poll_sum,
+                                       "/wait_and_return/": poll_wait_and_return}

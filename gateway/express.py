@@ -1,0 +1,131 @@
+"""The express lane: the reference's hot routes (submit and poll) served without FastAPI's
+routing, middleware stack and parameter solving, which cost those routes more than half
+of their CPU (profile in bench/latest/summary.md).
+
+A request takes the lane only when it is plainly well formed: an exact method and path, a
+JSON body that parses and validates, no CORS to answer. It then runs the very same route
+function the FastAPI app would, and its errors go through the same handlers. Anything
+else (a body that is not JSON, invalid input, a cross-origin call, a root path) goes to
+the FastAPI app with its body replayed, so each error answer keeps one implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive, Scope, Send
+
+from gateway.errors import GatewayError
+from gateway.http_errors import gateway_error, unexpected_error
+
+# (request, body, idempotency key) and (request, job id): the FastAPI route functions.
+SubmitRoute = Callable[..., Awaitable[Response]]
+PollRoute = Callable[[Request, str], Awaitable[Response]]
+
+_CONTENT_TYPE = b"content-type"
+_IDEMPOTENCY_KEY = b"idempotency-key"
+_ORIGIN = b"origin"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitLane:
+    body_model: type[BaseModel]
+    route: SubmitRoute
+
+
+class ExpressLane:
+    """ASGI wrapper around the FastAPI app. `submits` maps a POST path to its body model
+    and route; `polls` maps a GET path prefix to a route taking the rest as the job id."""
+
+    def __init__(self, app: FastAPI, submits: dict[str, SubmitLane],
+                 polls: dict[str, PollRoute], cors: bool) -> None:
+        self.app = app
+        self.submits = submits
+        self.polls = tuple(polls.items())
+        self.cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path") and not (
+                self.cors and _header(scope, _ORIGIN) is not None):
+            method, path = scope["method"], scope["path"]
+            if method == "POST":
+                lane = self.submits.get(path)
+                if lane is not None:
+                    await self._submit(lane, scope, receive, send)
+                    return
+            elif method == "GET":
+                for prefix, route in self.polls:
+                    job_id = path[len(prefix):]
+                    if path.startswith(prefix) and job_id and "/" not in job_id:
+                        await self._answer(scope, receive, send, route, job_id)
+                        return
+        await self.app(scope, receive, send)
+
+    async def _submit(self, lane: SubmitLane, scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        content_type = _header(scope, _CONTENT_TYPE)
+        if content_type is None or not content_type.startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await _read_body(receive)
+        except ClientDisconnect:
+            return
+        try:
+            params = lane.body_model.model_validate(orjson.loads(body))
+        except (orjson.JSONDecodeError, ValidationError):
+            # FastAPI's own answer (the documented 422 shape), from the same bytes.
+            await self.app(scope, _replay(body, receive), send)
+            return
+        key = _header(scope, _IDEMPOTENCY_KEY)
+        await self._answer(scope, receive, send, lane.route, params,
+                           None if key is None else key.decode("latin-1"))
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send,
+                      route: Callable[..., Awaitable[Response]], *args: object) -> None:
+        scope["app"] = self.app  # what request.app (the service, the authenticator) reads
+        request = Request(scope, receive)
+        try:
+            response = await route(request, *args)
+        except GatewayError as exc:
+            response = await gateway_error(request, exc)
+        except Exception as exc:
+            response = await unexpected_error(request, exc)
+        await response(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over the already-read body first, then defers to the server."""
+    pending = True
+
+    async def again() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again

@@ -1,0 +1,98 @@
+"""The express lane (gateway/express.py) answers exactly as the FastAPI routes would: the
+same requests sent to the lane and to the bare FastAPI app, in process, on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.app import API_PREFIX, build_api, create_app
+from tasks.settings import Settings
+from tests.servers import RedisServer
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+KEY = "express-lane-test-key-0123456789"
+AUTH = {"X-API-Key": KEY}
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def normalized(response: httpx.Response) -> tuple[int, str, str]:
+    """Status, content type and body, with job ids replaced (each submit makes a new one)."""
+    return (response.status_code, response.headers.get("content-type", ""),
+            UUID.sub("<id>", response.text))
+
+
+# (method, path, headers, body): submits and polls, well formed and not.
+CASES: list[tuple[str, str, dict[str, str], bytes | None]] = [
+    ("POST", "/sum", AUTH, b'{"number": 10}'),
+    ("POST", "/sum", {**AUTH, "Idempotency-Key": "k-1"}, b'{"number": 10}'),
+    ("POST", "/sum", {**AUTH, "Idempotency-Key": "k-1"}, b'{"number": 11}'),  # 409
+    ("POST", "/sum", {**AUTH, "Idempotency-Key": "\x7f"}, b'{"number": 10}'),
+    ("POST", "/sum", AUTH, b'{"number": "10"}'),
+    ("POST", "/sum", AUTH, b'{"number": -1}'),
+    ("POST", "/sum", AUTH, b'{"number": 1e400}'),
+    ("POST", "/sum", AUTH, b'{"number": 100000000000000000000000}'),
+    ("POST", "/sum", AUTH, b'{"number": 10'),
+    ("POST", "/sum", AUTH, b"[]"),
+    ("POST", "/sum", AUTH, b""),
+    ("POST", "/sum", AUTH, b'{"number": 1, "callback_url": "http://127.0.0.1/x"}'),
+    ("POST", "/sum", {}, b'{"number": 10}'),  # no key: 401
+    ("POST", "/sum", {"X-API-Key": "wrong-key-0123456789"}, b'{"number": 10}'),
+    ("GET", "/sum/not-a-uuid", AUTH, None),
+    ("GET", "/sum/00000000-0000-4000-8000-000000000000", AUTH, None),
+    ("GET", "/wait_and_return/00000000-0000-4000-8000-000000000000", AUTH, None),
+    ("GET", "/sum/00000000-0000-4000-8000-000000000000", {}, None),
+]
+
+
+def test_the_lane_and_fastapi_answer_alike(redis_server: RedisServer) -> None:
+    settings = Settings(_env_file=None, redis_url=redis_server.url,
+                        api_keys=f"acme:{KEY}")
+    api = build_api(settings)
+    lane = create_app(settings)
+
+    async def compare() -> None:
+        async with api.router.lifespan_context(api):
+            # The lane's FastAPI app is another instance: give both one lifespan state.
+            lane_api = lane_inner(lane)
+            lane_api.state.__dict__.update(api.state.__dict__)
+            ours = httpx.AsyncClient(transport=httpx.ASGITransport(app=lane),
+                                     base_url="http://gw")
+            bare = httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
+                                     base_url="http://gw")
+            async with ours, bare:
+                for method, path, headers, body in CASES:
+                    headers = {**headers, "Content-Type": "application/json"}
+                    a = await ours.request(method, API_PREFIX + path, headers=headers,
+                                           content=body)
+                    b = await bare.request(method, API_PREFIX + path, headers=headers,
+                                           content=body)
+                    assert normalized(a) == normalized(b), (method, path, body)
+                # A job submitted through the lane polls alike through both.
+                job = (await ours.post(f"{API_PREFIX}/sum", json={"number": 5},
+                                       headers=AUTH)).json()["job_id"]
+                a = await ours.get(f"{API_PREFIX}/sum/{job}", headers=AUTH)
+                b = await bare.get(f"{API_PREFIX}/sum/{job}", headers=AUTH)
+                assert a.status_code == 200 and a.text == b.text
+                assert a.json()["status"] == "QUEUED"
+
+    asyncio.run(compare())
+
+
+def lane_inner(app: Any) -> FastAPI:
+    """The FastAPI app at the bottom of create_app's layers."""
+    while not isinstance(app, FastAPI):
+        app = app.app
+    return app
