@@ -113,7 +113,7 @@ def e2e(e2e_results: dict[str, Any], rate: float, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5),
                                       gridspec_kw={"width_ratios": [1, 1.4]})
     sides = (("ours", OURS, 1.0, "gateway worker (defaults)"),
-             ("ours_no_events", OURS, 0.5, "same, task events off"),
+             ("ours_events", OURS, 0.5, "same, task events on (Flower)"),
              ("bare", BARE, 1.0, "bare Celery"))
     for i, c in enumerate((1, 2)):
         for j, (side, colour, alpha, name) in enumerate(sides):

@@ -14,52 +14,53 @@ from bench.targets import Target
 MISS_NOTES: dict[str, tuple[str, str, str]] = {
     "rest_vs_hello": (
         "rest_submit",
-        "Besides the hello route's work, a submit is a POST whose body FastAPI reads, "
-        "parses (stdlib json, and a content-type parse through `email.message`) and "
-        "validates with pydantic; the gateway then builds the record and the Celery "
-        "message and awaits one Redis round trip (submit.lua, shared by the concurrent "
-        "requests of one event-loop turn). What is left is spread over FastAPI's request "
-        "handling and the socket writes (`RequestResponseCycle.send`), with no single "
-        "hot spot of our own (see the profile). On a busy machine the ratio also swings "
-        "with the other load (see the per-round range).",
-        "Validate the raw body in one pydantic-core step (`model_validate_json`) in a "
-        "plain Starlette route for the two reference submit/poll paths, keeping FastAPI "
-        "for the rest and for the OpenAPI document (about a third of the remaining "
-        "per-request cost); more gateway processes per machine (see the 2-process "
-        "figures).",
+        "Well-formed submits take the express lane (gateway/express.py) past FastAPI's "
+        "routing; besides the hello route's work a submit then reads and validates its "
+        "body, builds the record and the Celery message, writes a request log line and "
+        "awaits one Redis round trip (submit.lua, shared by the concurrent requests of one "
+        "event-loop turn). The socket writes (`RequestResponseCycle.send`) are the largest "
+        "single item; the rest has no hot spot of its own (see the profile). On a busy "
+        "machine the ratio also swings with the other load (see the per-round range).",
+        "More gateway processes per machine (see the 2-process figures); a request log "
+        "sampled instead of one line per request.",
     ),
     "rest_vs_reference": (
         "rest_submit",
-        "As for the hello ratio: the submit path's remaining cost is FastAPI's request "
-        "handling; the reference's figure also swings with the machine's other load.",
+        "As for the hello ratio; the reference's figure also swings with the machine's "
+        "other load.",
         "As for the hello ratio.",
     ),
     "graphql_vs_reference": (
         "graphql_submit",
-        "Strawberry parses and validates the GraphQL document and runs its resolver "
-        "machinery on every request.",
-        "Cache parsed and validated documents (strawberry's parser cache / persisted "
-        "queries); keep the resolver a thin call into JobService.",
+        "Parsing and validation are done once per document (gateway/graphql/"
+        "document_cache.py: they were about 45% of a request). What remains is "
+        "FastAPI's route and dependency solving for /graphql (about 40%) and Strawberry's "
+        "and graphql-core's execution: extension hooks, the executor, argument "
+        "conversion (most of the rest); the job service itself is about a tenth.",
+        "Serve POST /graphql through the express lane as well (Strawberry's view called "
+        "without FastAPI's dependency solving); beyond that the per-operation cost is "
+        "Strawberry's and graphql-core's executor, which no cache removes.",
     ),
     "poll_vs_reference": (
         "rest_poll",
-        "A poll is one HGETALL (pipelined with the other polls of the same loop turn) and "
-        "the record's decoding; the rest is FastAPI's request handling.",
-        "As for the submit: a plain Starlette route for the reference's poll path.",
+        "A poll takes the express lane too: one HGETALL (pipelined with the other polls "
+        "of the same loop turn), the record's decoding, the request log line and the "
+        "socket write.",
+        "As for the submit: more gateway processes, a sampled request log.",
     ),
     "e2e_c1": (
         "worker",
-        "Celery task events (on by default for Flower's live view) cost three event "
-        "publishes per job in the worker's main process (task-received, -started, "
-        "-succeeded); with WORKER_TASK_EVENTS=false the same worker reaches the figure in "
-        "the table above. Besides, each job carries the function's time limit "
+        "Each job costs the worker two Lua transitions (STARTED, SUCCEEDED) where bare "
+        "Celery stores one result, and the signal hooks around them; while Flower "
+        "watches, task events add three event publishes per job in the worker's main "
+        "process (the table's task-events row). Each job also carries the function's time limit "
         "(a timer entry in the main process) and two Lua transitions (STARTED, "
         "SUCCEEDED) where bare Celery stores one result; acks_late with a prefetch "
         "multiplier of 1 makes each pool process wait for its next message after "
         "every job.",
-        "WORKER_TASK_EVENTS=false where Flower's task view is not needed (Flower still "
-        "lists the workers); a prefetch multiplier above 1 on a queue of short jobs; "
-        "shorter hard time limits for short functions.",
+        "One transition (SUCCEEDED) instead of two for short functions; a prefetch "
+        "multiplier above 1 on a queue of short jobs; shorter hard time limits for short "
+        "functions.",
     ),
     "latency_p50": (
         "worker",
@@ -206,18 +207,18 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
         w("| | 1 worker process | 2 worker processes |")
         w("|---|---|---|")
         for side, label in (("ours", "gateway worker (hooks, job store), defaults"),
-                            ("ours_no_events", "same, WORKER_TASK_EVENTS=false"),
+                            ("ours_events", "same, task events on (as while Flower watches)"),
                             ("bare", "bare Celery")):
             cells = [_fmt_spread(e2e["drain"].get(f"{side}_c{c}", {}).get("jobs_per_s", {}),
                                  " jobs/s") for c in (1, 2)]
             w(f"| {label} | {cells[0]} | {cells[1]} |")
         w("")
         cpu = {side: e2e["drain"].get(f"{side}_c2", {}).get("redis_cpu_us_per_job", {})
-               for side in ("ours", "ours_no_events", "bare")}
+               for side in ("ours", "ours_events", "bare")}
         if cpu["ours"]:
             w("Redis CPU per job, submit to result (redis-server user + system time / "
               f"jobs, 2 worker processes): ours {_fmt_spread(cpu['ours'], ' µs')}, with "
-              f"task events off {_fmt_spread(cpu['ours_no_events'], ' µs')}, bare Celery "
+              f"task events on {_fmt_spread(cpu['ours_events'], ' µs')}, bare Celery "
               f"{_fmt_spread(cpu['bare'], ' µs')}.")
             w("")
         lat = e2e.get("latency", {})

@@ -346,10 +346,10 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
               graphql_available: bool) -> dict[str, Any]:
     log("phase B: jobs to SUCCEEDED (queue prefilled, then released to running workers)")
     ours_redis = procs.redis("e2e-ours")
-    quiet_redis = procs.redis("e2e-ours-no-events")
+    events_redis = procs.redis("e2e-ours-events")
     bare_redis = procs.redis("e2e-bare")
     gw_hold = start_gateway(procs, "gateway-e2e-prefill", ours_redis, 1, HOLD_QUEUE)
-    gw_quiet = start_gateway(procs, "gateway-e2e-prefill-no-events", quiet_redis, 1,
+    gw_events = start_gateway(procs, "gateway-e2e-prefill-events", events_redis, 1,
                              HOLD_QUEUE)
     gw_live = start_gateway(procs, "gateway-e2e-live", ours_redis, 1, WORK_QUEUE)
     drains: dict[str, list[dict[str, Any]]] = {}
@@ -357,14 +357,14 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
     worker_profile: dict[str, Any] = {}
     for concurrency in (1, 2):
         ours_w = start_our_worker(procs, f"ours-c{concurrency}", ours_redis, concurrency)
-        # The same worker with WORKER_TASK_EVENTS=false (no Flower task view).
-        quiet_w = start_our_worker(procs, f"ours-no-events-c{concurrency}", quiet_redis,
-                                   concurrency, WORKER_TASK_EVENTS="false")
+        # The same worker with task events on, as while Flower watches it.
+        events_w = start_our_worker(procs, f"ours-events-c{concurrency}", events_redis,
+                                    concurrency, WORKER_TASK_EVENTS="true")
         bare_w = start_bare_worker(procs, f"bare-c{concurrency}", bare_redis, concurrency)
         sides: dict[str, Callable[[], dict[str, Any]]] = {
             f"ours_c{concurrency}": lambda: _ours_drain(gw_hold, ours_redis, cfg.e2e_jobs),
-            f"ours_no_events_c{concurrency}":
-                lambda: _ours_drain(gw_quiet, quiet_redis, cfg.e2e_jobs),
+            f"ours_events_c{concurrency}":
+                lambda: _ours_drain(gw_events, events_redis, cfg.e2e_jobs),
             f"bare_c{concurrency}": lambda: _bare_drain(bare_redis, cfg.e2e_jobs),
         }
         for key in sides:
@@ -376,7 +376,7 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
                 log(f"  run {run + 1}/{cfg.runs} {key}: {result['jobs_per_s']:,.0f} jobs/s, "
                     f"{result['redis_bytes_per_job']:,.0f} Redis bytes/job"
                     + (f", {result['failed']} failed" if result["failed"] else ""))
-        procs.stop(quiet_w)
+        procs.stop(events_w)
         if concurrency == 2:
             log(f"phase C: submit-to-SUCCEEDED latency at {cfg.rate:.0f} jobs/s")
             for run in range(cfg.latency_runs):

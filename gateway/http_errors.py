@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 
 from gateway.errors import (
@@ -102,6 +103,12 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def client_gone(_: Request, exc: Exception) -> Response:
+    # The client hung up before its body arrived: nobody reads this answer, and it is no
+    # server error worth a traceback.
+    return Response(status_code=400)
+
+
 async def unexpected_error(_: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
     return JSONResponse({"error": "INTERNAL", "message": "internal error",
@@ -112,4 +119,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(RequestValidationError, request_validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected_error)

@@ -55,8 +55,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(2, ge=1, le=64)
     job_max_attempts: int = Field(3, ge=1, le=20)
     # Celery task events feed Flower's live task view; each job then costs three event
-    # publishes in the worker (about a quarter of its throughput on trivial jobs).
-    worker_task_events: bool = True
+    # publishes in the worker (about a quarter of its throughput on trivial jobs). Off by
+    # default: a running Flower turns them on in every worker it sees (its enable_events
+    # option, every few seconds), so they flow only while someone can watch them.
+    worker_task_events: bool = False
 
     # More modules of job functions to load besides tasks.functions (JSON list).
     extra_function_modules: list[str] = Field(default_factory=list)

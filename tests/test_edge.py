@@ -83,6 +83,22 @@ def test_dashboard_is_flower_under_its_prefix(edge: EdgeStack) -> None:
         assert "flower_" in client.get("/dashboard/metrics").text
 
 
+def test_flower_sees_tasks_with_worker_task_events_off(edge: EdgeStack) -> None:
+    """WORKER_TASK_EVENTS is off by default; Flower turns the workers' events on while it
+    runs (its enable_events option), so its task view still fills."""
+    with edge.client(auth=edge.auth) as client:
+        job_ids: list[str] = []
+
+        def listed() -> bool:
+            # A new job each time: the first ones may run before Flower turned events on.
+            job = client.post("/producer/api/sum", json={"number": 4})
+            job_ids.append(job.json()["job_id"])
+            tasks = client.get("/dashboard/api/tasks").text
+            return any(job_id in tasks for job_id in job_ids)
+
+        wait_until(listed, 30, "Flower listing a task")
+
+
 def test_load_test_is_locust_under_its_prefix(edge: EdgeStack) -> None:
     with edge.client(auth=edge.auth) as client:
         page = client.get("/load-test/")

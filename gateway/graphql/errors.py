@@ -94,9 +94,11 @@ class GatewayErrors(SchemaExtension):
     """Codes for parse and validation errors; bad-input codes for bad argument literals."""
 
     def on_parse(self) -> Iterator[None]:
-        yield
         context = self.execution_context
-        if context.pre_execution_errors is None and context.graphql_document is not None:
+        cached = context.graphql_document is not None  # known good (document_cache.py)
+        yield
+        if (not cached and context.pre_execution_errors is None
+                and context.graphql_document is not None):
             empty = _empty_selection_set(context.graphql_document)
             if empty is not None:
                 # graphql-core 3.3 parses `{ }`, which the spec calls a syntax error and

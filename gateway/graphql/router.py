@@ -4,6 +4,7 @@ Apollo `graphql-ws` one, which allows subscriptions only)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from cross_web import HTTPException
@@ -19,7 +20,8 @@ from strawberry.types.unset import UnsetType
 from gateway.errors import Unauthorized
 from gateway.graphiql_assets import local_html
 from gateway.graphql.context import GatewayContext, get_context
-from gateway.graphql.limits import limit_extensions
+from gateway.graphql.document_cache import DocumentCache, ValidDocuments
+from gateway.graphql.limits import DocumentLimits
 from gateway.graphql.schema import build_schema
 from tasks.settings import Settings
 
@@ -66,7 +68,10 @@ class GatewayGraphQLRouter(GraphQLRouter[GatewayContext, None]):
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter[GatewayContext, None]:
-    schema = build_schema(limit_extensions(settings), settings.graphql_introspection)
+    # One cache of valid documents per schema, shared by every operation's extension.
+    documents = ValidDocuments()
+    schema = build_schema([partial(DocumentCache, documents), DocumentLimits.factory(settings)],
+                          settings.graphql_introspection)
     return GatewayGraphQLRouter(schema, path=PATH, context_getter=get_context,
                                 tags=["graphql"],
                                 # GraphQL documents itself (introspection, schema.graphql);

@@ -165,7 +165,8 @@ def build_schema(extensions: list[Callable[[], SchemaExtension]] | None = None,
                  introspection: bool = True) -> GatewaySchema:
     return GatewaySchema(
         query=Query, mutation=Mutation, subscription=Subscription,
-        extensions=[GatewayErrors, *(extensions or [])],
+        # GatewayErrors last: it sees what the others did (a cached document, added rules).
+        extensions=[*(extensions or []), GatewayErrors],
         config=StrawberryConfig(scalar_map={BigInt: BIG_INT},
                                 # Suggestions ("did you mean ...") reveal the schema.
                                 disable_field_suggestions=not introspection),
