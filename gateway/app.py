@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway import http_errors
@@ -20,7 +21,8 @@ from gateway.auth import Authenticator
 from gateway.body_limit import BodyLimitMiddleware
 from gateway.express import ExpressLane
 from gateway.graphiql_assets import ASSETS_DIR, ASSETS_PATH
-from gateway.graphql.router import graphql_router
+from gateway.graphql.router import PATH as GRAPHQL_PATH
+from gateway.graphql.router import graphql_app
 from gateway.job_events import JobEventHub
 from gateway.request_log import RequestLogMiddleware
 from gateway.routes import health, jobs, metrics, producer, webhooks
@@ -45,7 +47,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     asgi: ASGIApp = ExpressLane(
         api, {API_PREFIX + path: lane for path, lane in producer.EXPRESS_SUBMITS.items()},
         {API_PREFIX + path: route for path, route in producer.EXPRESS_POLLS.items()},
-        cors=bool(settings.cors_origins))
+        {GRAPHQL_PATH: api.state.graphql}, cors=bool(settings.cors_origins))
     asgi = WebSocketMessageLimit(asgi, max_bytes=settings.max_body_bytes)
     asgi = BodyLimitMiddleware(asgi, max_bytes=settings.max_body_bytes)
     return RequestLogMiddleware(asgi)
@@ -94,7 +96,11 @@ def build_api(settings: Settings) -> FastAPI:
     app.include_router(jobs.router, prefix=API_PREFIX)
     app.include_router(webhooks.router, prefix=API_PREFIX)
     app.include_router(health.router)
-    app.include_router(graphql_router(settings))
+    # GraphQL documents itself (introspection, schema.graphql): no OpenAPI entry.
+    app.state.graphql = graphql = graphql_app(settings)
+    app.router.routes += [
+        Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"], include_in_schema=False),
+        WebSocketRoute(GRAPHQL_PATH, graphql)]
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")
     if settings.cors_origins:
         app.add_middleware(

@@ -7,6 +7,7 @@ JSON body that parses and validates, no CORS to answer. It then runs the very sa
 function the FastAPI app would, and its errors go through the same handlers. Anything
 else (a body that is not JSON, invalid input, a cross-origin call, a root path) goes to
 the FastAPI app with its body replayed, so each error answer keeps one implementation.
+GraphQL POSTs go straight to Strawberry's ASGI app, which answers every case itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError
 from gateway.http_errors import gateway_error, unexpected_error
@@ -40,13 +41,16 @@ class SubmitLane:
 
 class ExpressLane:
     """ASGI wrapper around the FastAPI app. `submits` maps a POST path to its body model
-    and route; `polls` maps a GET path prefix to a route taking the rest as the job id."""
+    and route; `polls` maps a GET path prefix to a route taking the rest as the job id;
+    `posts` maps a POST path to a plain ASGI app the FastAPI app also routes there (GraphQL,
+    which answers every error itself)."""
 
     def __init__(self, app: FastAPI, submits: dict[str, SubmitLane],
-                 polls: dict[str, PollRoute], cors: bool) -> None:
+                 polls: dict[str, PollRoute], posts: dict[str, ASGIApp], cors: bool) -> None:
         self.app = app
         self.submits = submits
         self.polls = tuple(polls.items())
+        self.posts = posts
         self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,6 +61,10 @@ class ExpressLane:
                 lane = self.submits.get(path)
                 if lane is not None:
                     await self._submit(lane, scope, receive, send)
+                    return
+                app = self.posts.get(path)
+                if app is not None:
+                    await self._mounted(app, scope, receive, send)
                     return
             elif method == "GET":
                 for prefix, route in self.polls:
@@ -97,6 +105,26 @@ class ExpressLane:
         except Exception as exc:
             response = await unexpected_error(request, exc)
         await response(scope, receive, send)
+
+
+    async def _mounted(self, app: ASGIApp, scope: Scope, receive: Receive,
+                       send: Send) -> None:
+        scope["app"] = self.app
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            # What FastAPI's error middleware would answer: a logged, masked 500.
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -57,6 +57,18 @@ CASES: list[tuple[str, str, dict[str, str], bytes | None]] = [
 ]
 
 
+MUTATION = b'{"query": "mutation { submitSum(number: 3) { status } }"}'
+GRAPHQL_CASES: list[tuple[dict[str, str], bytes]] = [
+    (AUTH, MUTATION),
+    (AUTH, b'{"query": "mutation { submitSum(number: -1) { status } }"}'),
+    (AUTH, b'{"query": "{ nope }"}'),
+    (AUTH, b'{"query": "subscription { jobUpdated(id: \\"x\\") { status } }"}'),
+    (AUTH, b'{"query": '),
+    (AUTH, b""),
+    ({}, MUTATION),  # no key: 401
+]
+
+
 def test_the_lane_and_fastapi_answer_alike(redis_server: RedisServer) -> None:
     settings = Settings(_env_file=None, redis_url=redis_server.url,
                         api_keys=f"acme:{KEY}")
@@ -80,6 +92,12 @@ def test_the_lane_and_fastapi_answer_alike(redis_server: RedisServer) -> None:
                     b = await bare.request(method, API_PREFIX + path, headers=headers,
                                            content=body)
                     assert normalized(a) == normalized(b), (method, path, body)
+                for headers, body in GRAPHQL_CASES:
+                    headers = {**headers, "Content-Type": "application/json"}
+                    a = await ours.post("/graphql", headers=headers, content=body)
+                    b = await bare.post("/graphql", headers=headers, content=body)
+                    assert normalized(a) == normalized(b), body
+                    assert a.status_code < 500, (a.status_code, a.text)
                 # A job submitted through the lane polls alike through both.
                 job = (await ours.post(f"{API_PREFIX}/sum", json={"number": 5},
                                        headers=AUTH)).json()["job_id"]

@@ -3,8 +3,10 @@ and the caller (the API key's tenant)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import HTTPConnection
-from strawberry.fastapi import BaseContext
+from starlette.responses import Response
 
 from gateway.auth import Authenticator, Caller, presented_key
 from gateway.errors import Unauthorized
@@ -13,10 +15,12 @@ from gateway.service import JobService
 from gateway.webhooks_service import WebhookService
 
 
-class GatewayContext(BaseContext):
+class GatewayContext:
     def __init__(self, service: JobService, events: JobEventHub, webhooks: WebhookService,
                  authenticator: Authenticator, caller: Caller | None) -> None:
-        super().__init__()
+        self.request: HTTPConnection | None = None
+        self.response: Response | None = None  # Strawberry's sub-response (HTTP only)
+        self.connection_params: Any = None  # a WebSocket's connection_init payload
         self.service = service
         self.events = events
         self.webhooks = webhooks
@@ -37,7 +41,7 @@ class GatewayContext(BaseContext):
             presented_key(payload) or presented_key(headers))
 
 
-async def get_context(connection: HTTPConnection) -> GatewayContext:
+async def context_of(connection: HTTPConnection) -> GatewayContext:
     # HTTPConnection, not Request: the same getter serves WebSocket subscriptions.
     state = connection.app.state
     caller = None
