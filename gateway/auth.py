@@ -8,6 +8,7 @@ gateway is open and everything belongs to the tenant `public` (local development
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -71,15 +72,20 @@ class Authenticator:
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._stored_keys_checked_at = -CACHE_SECONDS
         self._stored_keys_exist = False
+        self._refresh_lock = asyncio.Lock()
 
     async def required(self) -> bool:
         """Keys are required as soon as any is configured, in settings or in Redis."""
         if self._static:
             return True
-        now = time.monotonic()
-        if now - self._stored_keys_checked_at >= CACHE_SECONDS:
-            self._stored_keys_exist = bool(await self._redis.exists(API_KEYS_KEY))
-            self._stored_keys_checked_at = now
+        if time.monotonic() - self._stored_keys_checked_at >= CACHE_SECONDS:
+            # One check at a time: when the cached answer expires under load, the requests
+            # of that moment wait for one EXISTS instead of each sending its own (a burst
+            # of hundreds, each opening a Redis connection, stalled the gateway every 5 s).
+            async with self._refresh_lock:
+                if time.monotonic() - self._stored_keys_checked_at >= CACHE_SECONDS:
+                    self._stored_keys_exist = bool(await self._redis.exists(API_KEYS_KEY))
+                    self._stored_keys_checked_at = time.monotonic()
         return self._stored_keys_exist
 
     async def caller(self, presented: str | None) -> Caller:

@@ -23,12 +23,7 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_retry_on_worker_lost=True,
-        # Redis: never hold more jobs than free processes (Celery 5.7's disable_prefetch)
-        # while kombu may fetch ahead; with a multiplier of 1 instead, kombu's fetch after
-        # each acknowledgement stalled the queue for 50-200 ms at a time under a steady
-        # 200 jobs/s (bench/). Other brokers: one job per process, the same fairness.
-        worker_prefetch_multiplier=4 if settings.broker_is_redis else 1,
-        worker_disable_prefetch=settings.broker_is_redis,
+        worker_prefetch_multiplier=1,
         worker_send_task_events=settings.worker_task_events,  # Flower's live view
         task_send_sent_event=False,
         broker_connection_retry_on_startup=True,

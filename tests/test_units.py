@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import DataError
 
-from gateway.auth import presented_key_in
+from gateway.auth import Authenticator, presented_key_in
 from gateway.errors import InvalidInput
 from gateway.service import check_callback_url, parse_job_id
 from tasks.catalog import catalog
@@ -222,3 +223,24 @@ def test_hiredis_packing_refuses_what_redis_py_refuses() -> None:
     packed = pack_with_hiredis(aioredis.ConnectionPool()).connection_class()
     with pytest.raises(DataError):
         packed.pack_command("SET", "k", None)
+
+
+def test_concurrent_requests_share_one_check_for_stored_keys(redis_server: RedisServer) -> None:
+    """When the cached "are keys stored in Redis?" answer expires, the requests of that
+    moment wait for one EXISTS, not one each (a burst that used to stall the gateway)."""
+
+    async def burst() -> list[bool]:
+        client = aioredis.Redis.from_url(redis_server.url)
+        authenticator = Authenticator("", client)
+        try:
+            return await asyncio.gather(*(authenticator.required() for _ in range(200)))
+        finally:
+            await client.aclose()
+
+    def exists_calls() -> int:
+        stats = redis_server.client().info("commandstats").get("cmdstat_exists", {})
+        return int(stats.get("calls", 0))
+
+    before = exists_calls()
+    assert asyncio.run(burst()) == [False] * 200
+    assert exists_calls() - before == 1

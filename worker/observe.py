@@ -69,6 +69,14 @@ def json_logs(loglevel: Any = None, **_: Any) -> None:
     configure_logging(loglevel or logging.INFO)
 
 
+@signals.worker_process_shutdown.connect
+def write_buffered_logs(**_: Any) -> None:
+    """A pool process ends with os._exit, which skips logging's own flush at exit: write
+    the lines it still holds (tasks/logs.py batches them)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 @signals.task_prerun.connect
 def enter_request_context(task: Any, **_: Any) -> None:
     request_id_var.set(request_id(task.request))
