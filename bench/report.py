@@ -33,13 +33,15 @@ MISS_NOTES: dict[str, tuple[str, str, str]] = {
     "graphql_vs_reference": (
         "graphql_submit",
         "Parsing and validation are done once per document (gateway/graphql/"
-        "document_cache.py: they were about 45% of a request). What remains is "
-        "FastAPI's route and dependency solving for /graphql (about 40%) and Strawberry's "
-        "and graphql-core's execution: extension hooks, the executor, argument "
-        "conversion (most of the rest); the job service itself is about a tenth.",
-        "Serve POST /graphql through the express lane as well (Strawberry's view called "
-        "without FastAPI's dependency solving); beyond that the per-operation cost is "
-        "Strawberry's and graphql-core's executor, which no cache removes.",
+        "document_cache.py: they were about 45% of a request), and POST /graphql takes "
+        "the express lane to Strawberry's ASGI app (FastAPI's routing and dependency "
+        "solving were about 40% of what was left). What remains is Strawberry's view and "
+        "graphql-core's executor (collecting fields, running the resolver, completing "
+        "values, extension hooks): about three quarters of the CPU, the job service "
+        "itself under a tenth (profile below).",
+        "Beyond this the per-operation cost is Strawberry's and graphql-core's own "
+        "execution, which no cache removes: more gateway processes (the 2-process figure "
+        "is twice the 1-process one), or a leaner GraphQL executor.",
     ),
     "poll_vs_reference": (
         "rest_poll",
@@ -53,20 +55,32 @@ MISS_NOTES: dict[str, tuple[str, str, str]] = {
         "Each job costs the worker two Lua transitions (STARTED, SUCCEEDED) where bare "
         "Celery stores one result, and the signal hooks around them; while Flower "
         "watches, task events add three event publishes per job in the worker's main "
-        "process (the table's task-events row). Each job also carries the function's time limit "
-        "(a timer entry in the main process) and two Lua transitions (STARTED, "
-        "SUCCEEDED) where bare Celery stores one result; acks_late with a prefetch "
-        "multiplier of 1 makes each pool process wait for its next message after "
-        "every job.",
-        "One transition (SUCCEEDED) instead of two for short functions; a prefetch "
-        "multiplier above 1 on a queue of short jobs; shorter hard time limits for short "
-        "functions.",
+        "process (the table's task-events row). Each job also carries the function's "
+        "time limit (a timer entry in the main process), and acks_late with a prefetch "
+        "multiplier of 1 makes each pool process wait for its next message after every "
+        "job (a multiplier of 4 with Celery 5.7's worker_disable_prefetch was tried: "
+        "fewer jobs/s and no better latency here).",
+        "One transition (SUCCEEDED) instead of two for short functions; shorter hard "
+        "time limits for short functions; with 2 pool processes the target holds, so "
+        "for trivial jobs run at least 2 per worker.",
     ),
     "latency_p50": (
         "worker",
         "Each job passes the gateway (an HTTP hop for the submit and for each poll) and "
-        "two Redis round trips in the worker's hooks.",
-        "Subscriptions (pushed, no polling) and the worker-side changes above.",
+        "two Redis round trips in the worker's hooks. The figure is the median of runs "
+        "that split in two: quiet runs at about +2 to +4 ms over bare Celery, and runs "
+        "where queue waits grow (a job's started_at - created_at of 10-100 ms while its "
+        "run time stays under 2 ms). The harness polls every outstanding job over HTTP "
+        "every millisecond and holds a GraphQL subscription per job, so any stall grows "
+        "its own load: bare Celery's client polls Redis directly. Seen and fixed on the "
+        "way: every 5 s the gateway's cached 'are API keys stored?' answer expired and "
+        "each request of that moment sent its own EXISTS on a new Redis connection. The "
+        "slow runs come more often when Redis already holds the earlier phases' jobs "
+        "(reproduced with 6,000 prefilled jobs: no slow Redis command in SLOWLOG at "
+        "0.5 ms), which the profile above does not explain yet.",
+        "Profile the worker's main process in a slow run with a prefilled Redis; poll "
+        "with backoff in the harness (as real clients do), or compare by subscription, "
+        "which needs no polling.",
     ),
     "gateway_rss_flat": (
         "rest_submit",
