@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel
 
 from gateway.deps import IdempotencyKey, caller_of, service_of
 from gateway.express import PollRoute, SubmitLane
@@ -46,10 +47,7 @@ async def queue_wait_and_return(
         str | None, Query(max_length=2048, pattern=CALLBACK_URL_PATTERN)] = None,
 ) -> Response:
     """Queue `wait_and_return` with its default 20 seconds (the reference's bodiless GET)."""
-    service = service_of(request)
-    record = await service.submit_validated(await caller_of(request), service.function(WAIT),
-                                            WaitInput(), callback_url, idempotency_key)
-    return published_response(record.id)
+    return await queue(request, WAIT, WaitInput(), callback_url, idempotency_key)
 
 
 @router.post("/wait_and_return", response_model=Published, openapi_extra=SECURED)
@@ -59,11 +57,8 @@ async def submit_wait_and_return(
     body: Annotated[WaitBody | None, Body()] = None,
 ) -> Response:
     """Queue `wait_and_return`; the body `{"seconds": n}` is optional."""
-    service = service_of(request)
     body = body or WaitBody()
-    record = await service.submit_validated(await caller_of(request), service.function(WAIT),
-                                            body, body.callback_url, idempotency_key)
-    return published_response(record.id)
+    return await queue(request, WAIT, body, body.callback_url, idempotency_key)
 
 
 @router.get("/wait_and_return/{job_id}", response_model=PollResult, openapi_extra=SECURED)
@@ -76,15 +71,20 @@ async def submit_sum(
     request: Request, body: SumBody, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Queue `sum_to_n_job`: 1 + 2 + ... + number."""
-    service = service_of(request)
-    record = await service.submit_validated(await caller_of(request), service.function(SUM),
-                                            body, body.callback_url, idempotency_key)
-    return published_response(record.id)
+    return await queue(request, SUM, body, body.callback_url, idempotency_key)
 
 
 @router.get("/sum/{job_id}", response_model=PollResult, openapi_extra=SECURED)
 async def poll_sum(request: Request, job_id: str) -> Response:
     return await poll(request, job_id, SUM)
+
+
+async def queue(request: Request, function: str, params: BaseModel, callback_url: str | None,
+                idempotency_key: str | None) -> Response:
+    service = service_of(request)
+    record = await service.submit_validated(await caller_of(request), service.function(function),
+                                            params, callback_url, idempotency_key)
+    return published_response(record.id)
 
 
 async def poll(request: Request, job_id: str, function: str) -> Response:
