@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.asgi_headers import first_header
 from gateway.errors import GatewayError
 from gateway.http_errors import gateway_error, unexpected_error
 
@@ -55,7 +56,7 @@ class ExpressLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path") and not (
-                self.cors and _header(scope, _ORIGIN) is not None):
+                self.cors and first_header(scope, _ORIGIN) is not None):
             method, path = scope["method"], scope["path"]
             if method == "POST":
                 lane = self.submits.get(path)
@@ -76,7 +77,7 @@ class ExpressLane:
 
     async def _submit(self, lane: SubmitLane, scope: Scope, receive: Receive,
                       send: Send) -> None:
-        content_type = _header(scope, _CONTENT_TYPE)
+        content_type = first_header(scope, _CONTENT_TYPE)
         if content_type is None or not content_type.startswith(b"application/json"):
             await self.app(scope, receive, send)
             return
@@ -90,7 +91,7 @@ class ExpressLane:
             # FastAPI's own answer (the documented 422 shape), from the same bytes.
             await self.app(scope, _replay(body, receive), send)
             return
-        key = _header(scope, _IDEMPOTENCY_KEY)
+        key = first_header(scope, _IDEMPOTENCY_KEY)
         await self._answer(scope, receive, send, lane.route, params,
                            None if key is None else key.decode("latin-1"))
 
@@ -105,7 +106,6 @@ class ExpressLane:
         except Exception as exc:
             response = await unexpected_error(request, exc)
         await response(scope, receive, send)
-
 
     async def _mounted(self, app: ASGIApp, scope: Scope, receive: Receive,
                        send: Send) -> None:
@@ -125,13 +125,6 @@ class ExpressLane:
             # What FastAPI's error middleware would answer: a logged, masked 500.
             response = await unexpected_error(Request(scope), exc)
             await response(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
 
 
 async def _read_body(receive: Receive) -> bytes:

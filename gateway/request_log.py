@@ -14,6 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.asgi_headers import first_header
 from gateway.metrics import observe_request
 from tasks.ids import random_hex
 from tasks.logs import request_id_var
@@ -24,12 +25,10 @@ _VALID_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 def request_id_of(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == HEADER:
-            if _VALID_ID.fullmatch(value):
-                return bytes(value).decode()
-            break  # something else (too long, odd characters): not trusted into logs
-    return random_hex()
+    given = first_header(scope, HEADER)
+    if given is not None and _VALID_ID.fullmatch(given):
+        return given.decode()
+    return random_hex()  # none, or something else (too long, odd characters): not trusted
 
 
 class RequestLogMiddleware:
