@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from bench.report import OBSERVER_NAMES
+
 OURS = "#1f77b4"
 REFERENCE = "#d62728"
 CEILING = "#7f7f7f"
@@ -132,8 +134,7 @@ def e2e(e2e_results: dict[str, Any], rate: float, path: Path) -> None:
     left.grid(axis="y", alpha=0.3)
 
     rows: list[tuple[str, list[float], str]] = []
-    names = {"poll": "polling", "event": "Redis job event",
-             "graphql_subscription": "GraphQL subscription"}
+    names = OBSERVER_NAMES
     for side, colour, who in (("ours", OURS, "gateway"), ("bare", BARE, "bare Celery")):
         observers = latency.get(side, {}).get("observers", {})
         for obs in sorted(observers, key=list(names).index):

@@ -24,6 +24,7 @@ SUBMIT_BODY = b'{"number": 1}'
 JSON_HEADERS = {"content-type": "application/json"}
 EVENT_PATTERN = "gw:job-events:*"  # tasks.store.event_channel
 BARE_RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis result backend keys/channels
+SUBSCRIPTION_SOCKETS = 8
 
 
 async def prefill(base_url: str, count: int, concurrency: int = 32) -> list[str]:
@@ -64,6 +65,16 @@ class LatencyRun:
         return {"jobs": self.jobs, "rate": self.rate, "poll_interval_ms": self.poll_interval_ms,
                 "latencies_ms": self.latencies_ms, "missing": self.missing,
                 "notes": self.notes}
+
+
+def merged(runs: list[LatencyRun]) -> LatencyRun:
+    """Runs of one round watched different ways, as one run with all their observers."""
+    out = LatencyRun(runs[0].jobs, runs[0].rate, runs[0].poll_interval_ms)
+    for run in runs:
+        out.latencies_ms.update(run.latencies_ms)
+        out.missing.update(run.missing)
+        out.notes.extend(run.notes)
+    return out
 
 
 def poll_delay(interval: float, polls_done: int) -> float:
@@ -157,28 +168,33 @@ class _GraphQLWatch:
 
 
 async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
-                       poll_interval: float, graphql_ws: bool) -> LatencyRun:
+                       poll_interval: float, watch: str) -> LatencyRun:
     """Submit `jobs` at `rate`/s over REST; per job, the time from just before the POST
-    until SUCCEEDED is visible: polling GET /producer/api/sum/{id} every `poll_interval`;
-    the job's Redis event; and the GraphQL subscription (when `graphql_ws`)."""
+    until SUCCEEDED is visible, the way one client would watch it: `watch="poll"` polls
+    GET /producer/api/sum/{id} every `poll_interval` (and records when the submit was
+    answered and when the job's Redis event was published); `watch="subscription"` opens
+    a GraphQL `jobUpdated` subscription instead. One run never does both: a client watches
+    a job one way, and doing both at once doubles the harness's own load on 2 cores."""
+    if watch not in ("poll", "subscription"):
+        raise ValueError(f"watch must be poll or subscription, not {watch!r}")
     run = LatencyRun(jobs, rate, poll_interval * 1000)
     sent: dict[str, float] = {}
+    answered: dict[str, float] = {}
     polled: dict[str, float] = {}
     client = aioredis.Redis.from_url(redis_url)
     events = _EventWatch(client, EVENT_PATTERN, b'"SUCCEEDED"')
     await events.start()
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(base_url, connector=connector) as session:
-        gql: _GraphQLWatch | None = None
-        if graphql_ws:
-            try:
-                gql = _GraphQLWatch(session, base_url + "/graphql")
-                await gql.start()
-            except Exception as exc:
-                run.notes.append(f"GraphQL subscription could not start: {exc!r}")
-                gql = None
+        sockets: list[_GraphQLWatch] = []
+        if watch == "subscription":
+            # Several sockets, as from several browser tabs: one socket's subscriptions
+            # are capped (Strawberry's default, 100 per connection).
+            sockets = [_GraphQLWatch(session, base_url + "/graphql")
+                       for _ in range(SUBSCRIPTION_SOCKETS)]
+            await asyncio.gather(*(s.start() for s in sockets))
 
-        async def one_job() -> None:
+        async def one_job(i: int) -> None:
             t0 = time.monotonic()
             async with session.post(SUBMIT_PATH, data=SUBMIT_BODY,
                                     headers=JSON_HEADERS) as resp:
@@ -186,9 +202,10 @@ async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
             if resp.status != 200:
                 raise RuntimeError(f"submit answered {resp.status}: {body[:300]!r}")
             job_id = orjson.loads(body)["job_id"]
-            sent[job_id] = t0
-            if gql is not None:
-                await gql.subscribe(job_id)
+            sent[job_id], answered[job_id] = t0, time.monotonic()
+            if sockets:
+                await sockets[i % len(sockets)].subscribe(job_id)
+                return
             deadline = t0 + 30
             polls = 0
             while time.monotonic() < deadline:
@@ -204,17 +221,21 @@ async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
         tasks = []
         for i in range(jobs):
             await _sleep_until(start + i / rate)
-            tasks.append(asyncio.create_task(one_job()))
+            tasks.append(asyncio.create_task(one_job(i)))
         results = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             run.notes.append(f"{len(failures)} jobs failed, first: {failures[0]!r}")
         await asyncio.sleep(0.5)  # late events and subscription messages
-        observers: dict[str, dict[str, float]] = {"poll": polled, "event": events.seen}
-        if gql is not None:
-            observers["graphql_subscription"] = gql.seen
-            run.notes.extend(gql.errors)
-            await gql.stop()
+        observers: dict[str, dict[str, float]]
+        if sockets:
+            observers = {"graphql_subscription": {
+                job: seen for s in sockets for job, seen in s.seen.items()}}
+            for s in sockets:
+                run.notes.extend(s.errors)
+                await s.stop()
+        else:
+            observers = {"submit_answered": answered, "poll": polled, "event": events.seen}
     await events.stop()
     await client.aclose()
     _collect(run, sent, observers)

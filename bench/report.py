@@ -9,6 +9,10 @@ from typing import Any
 from bench.profiling import Profile
 from bench.targets import Target
 
+# The latency observers (bench.clients), in the order the tables and charts show them.
+OBSERVER_NAMES = {"submit_answered": "submit answered", "poll": "polling",
+                  "event": "Redis job event", "graphql_subscription": "GraphQL subscription"}
+
 # Why a target can miss on this design, and what would close it; the profile named is
 # printed under it as evidence.
 MISS_NOTES: dict[str, tuple[str, str, str]] = {
@@ -240,17 +244,18 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
           f"({cfg.get('latency_runs', cfg['runs'])} runs of {cfg['latency_jobs']:,} jobs, "
           f"polls every {cfg['poll_interval_ms']:g} ms, backing off after 20 polls)")
         w("")
-        w("Ours: from just before the REST POST until a poll of `GET /producer/api/sum/{id}` "
-          "answers ready, until the job's Redis event (what the GraphQL subscription "
-          "relays) arrives, and until the GraphQL `jobUpdated` subscription delivers "
-          "SUCCEEDED. Bare Celery: a separate process calls `apply_async` at the same rate; "
+        w("Ours: from just before the REST POST until the POST is answered, until a poll "
+          "of `GET /producer/api/sum/{id}` answers ready, and until the job's Redis event "
+          "(what the GraphQL subscription relays) is published; in a separate run of each "
+          "round, as a client that subscribes instead of polling, until the GraphQL "
+          "`jobUpdated` subscription (8 sockets) delivers SUCCEEDED. Bare Celery: a "
+          "separate process calls `apply_async` at the same rate; "
           "from just before that call until a poll of the result key finds SUCCESS, and "
           "until the result backend's pub/sub message arrives.")
         w("")
         w("| observer | p50 ms | p99 ms | not seen |")
         w("|---|---|---|---|")
-        names = {"poll": "polling", "event": "Redis job event",
-                 "graphql_subscription": "GraphQL subscription"}
+        names = OBSERVER_NAMES
         for side, who in (("ours", "gateway"), ("bare", "bare Celery")):
             observers = lat.get(side, {}).get("observers", {})
             for obs in sorted(observers, key=list(names).index):

@@ -35,7 +35,7 @@ from prometheus_client.core import (
 )
 from redis.exceptions import RedisError
 
-from tasks.store import KEY_PREFIX
+from tasks.store import KEY_PREFIX, CounterUpdate
 
 log = logging.getLogger("tasks.metrics")
 
@@ -44,7 +44,7 @@ _SEP = "|"
 INF = math.inf
 
 # One Redis command of an update: (command, key, field, amount).
-Command = tuple[str, str, str, float]
+Command = CounterUpdate
 
 
 def _field(labelvalues: Sequence[str], suffix: str | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -91,13 +92,22 @@ class Transition:
     attempts: int
 
 
+# A counter update made with a transition, only if it applies: (hincrby or hincrbyfloat,
+# key, field, amount), as tasks/metrics.py builds them.
+CounterUpdate = tuple[str, str, str, float]
+
+
 def transition_args(
-    status: JobStatus, fields: dict[str, str | bytes], count_attempt: bool
+    status: JobStatus, fields: dict[str, str | bytes], count_attempt: bool,
+    counters: Sequence[CounterUpdate] = (),
 ) -> list[str | bytes]:
     # The prefix lets a terminal transition derive the webhook keys (tasks/webhooks.py).
-    args: list[str | bytes] = [status.value, "1" if count_attempt else "0", KEY_PREFIX]
+    args: list[str | bytes] = [status.value, "1" if count_attempt else "0", KEY_PREFIX,
+                               str(2 * len(fields))]
     for name, value in fields.items():
         args += [name, value]
+    for command, key, field, amount in counters:
+        args += [command, key, field, repr(amount)]
     return args
 
 
@@ -164,11 +174,13 @@ class JobStore:
         status: JobStatus,
         fields: dict[str, str | bytes] | None = None,
         count_attempt: bool = False,
+        counters: Sequence[CounterUpdate] = (),
     ) -> Transition:
+        """Apply the transition; `counters` are made in the same call if it applies."""
         all_fields = {**timestamp_fields(status), **(fields or {})}
         reply = self._transition(
             keys=[job_key(job_id), event_channel(job_id)],
-            args=transition_args(status, all_fields, count_attempt),
+            args=transition_args(status, all_fields, count_attempt, counters),
         )
         return parse_transition(reply)
 

@@ -2,7 +2,10 @@
 -- A terminal transition also creates the job's webhook deliveries, here and only here.
 -- KEYS[1] job hash, KEYS[2] event channel
 -- ARGV[1] new status, ARGV[2] "1" to count an attempt, ARGV[3] key prefix ("gw:"),
--- ARGV[4..] field/value pairs to set
+-- ARGV[4] n, then n arguments: field/value pairs to set; then counter updates in fours
+-- (hincrby or hincrbyfloat, key, field, amount: tasks/metrics.py), made only when the
+-- transition applies, so a refused late event counts nothing and the worker needs no
+-- second round trip for its metrics
 -- The webhook keys are derived from the prefix as tasks/webhooks.py names them (a single
 -- Redis, not a cluster: like Celery's Redis transport).
 -- Returns {applied (0/1), status before, attempts}. A terminal status is never overwritten, and a
@@ -20,8 +23,14 @@ if current == 'QUEUED' then
   redis.call('HDEL', KEYS[1], 'message', 'queue')
   redis.call('ZREM', ARGV[3] .. 'queued', redis.call('HGET', KEYS[1], 'id') or '')
 end
-for i = 4, #ARGV, 2 do
+local counters_from = 5 + tonumber(ARGV[4])
+for i = 5, counters_from - 1, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+for i = counters_from, #ARGV, 4 do
+  if ARGV[i] == 'hincrby' or ARGV[i] == 'hincrbyfloat' then
+    redis.call(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+  end
 end
 local attempts
 if ARGV[2] == '1' then

@@ -126,10 +126,14 @@ def test_transitions_against_real_redis(redis_server: RedisServer) -> None:
                 mapping=new_record_fields(job_id, "sum_to_n_job", b"{}", time.time(), None))
     started = store.transition(job_id, JobStatus.STARTED, count_attempt=True)
     assert started.applied and started.previous is JobStatus.QUEUED and started.attempts == 1
-    done = store.transition(job_id, JobStatus.SUCCEEDED, {"result": b"3"})
+    # A job's end is counted by its transition's own call, and only if it applies.
+    done = store.transition(job_id, JobStatus.SUCCEEDED, {"result": b"3"}, counters=[
+        ("hincrby", "gw:metrics:t", "SUCCEEDED", 1), ("hincrbyfloat", "gw:metrics:t", "s", 0.25)])
     assert done.applied
-    late = store.transition(job_id, JobStatus.FAILED, {"error": b'{"type":"X","message":""}'})
+    late = store.transition(job_id, JobStatus.FAILED, {"error": b'{"type":"X","message":""}'},
+                            counters=[("hincrby", "gw:metrics:t", "FAILED", 1)])
     assert not late.applied and late.previous is JobStatus.SUCCEEDED
+    assert client.hgetall("gw:metrics:t") == {b"SUCCEEDED": b"1", b"s": b"0.25"}
     record = store.get(job_id)
     assert record is not None
     assert record.status is JobStatus.SUCCEEDED and record.result == 3 and record.error is None

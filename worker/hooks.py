@@ -44,10 +44,15 @@ def store() -> JobStore:
 def _transition(job_id: str, task: Any, status: JobStatus,
                 fields: dict[str, str | bytes] | None = None, count_attempt: bool = False,
                 request: Any = None) -> Transition:
-    """Apply a transition, then log it and count it (worker/observe.py)."""
-    outcome = store().transition(job_id, status, fields, count_attempt=count_attempt)
-    observe.transition(store(), job_id, observe.function_name(task), status, outcome,
-                       request if request is not None else getattr(task, "request", None))
+    """Apply a transition, counted in the same Redis call when it ends the job, then log
+    it (worker/observe.py)."""
+    function = observe.function_name(task)
+    request = request if request is not None else getattr(task, "request", None)
+    counters = observe.counters(job_id, function, status, request)
+    outcome = store().transition(job_id, status, fields, count_attempt=count_attempt,
+                                 counters=counters)
+    observe.transition(store(), job_id, function, status, outcome, request,
+                       counted=bool(counters))
     return outcome
 
 

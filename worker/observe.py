@@ -2,7 +2,8 @@
 id, function, status, attempts, the submitting request's id) and the shared metrics (jobs
 finished by function and status, run time), counted in Redis for the gateway's /metrics.
 
-The hooks call `transition()` after each store transition; it never raises.
+The hooks pass `counters()` to each store transition (a job's end is counted in the
+same Redis call) and call `transition()` after it, which never raises.
 """
 
 from __future__ import annotations
@@ -32,16 +33,31 @@ def function_name(task: Any) -> str:
     return name if isinstance(name, str) else "unknown"
 
 
+def counters(job_id: str, function: str, status: JobStatus,
+             request: Any = None) -> list[metrics.Command]:
+    """The metric updates of a transition that ends a job, made by the transition's own
+    Redis call (only if it applies). None for other transitions, or when the function
+    is not known yet (`transition` then counts after reading the record)."""
+    if not status.is_terminal or function == "unknown":
+        return []
+    updates = metrics.JOBS_FINISHED.inc(function, status.value)
+    started = getattr(request, STARTED_AT, None)
+    if isinstance(started, float) and getattr(request, "id", None) == job_id:
+        updates += metrics.JOB_RUN_SECONDS.observe(time.monotonic() - started, function)
+    return updates
+
+
 def transition(store: JobStore, job_id: str, function: str, status: JobStatus,
-               outcome: Transition, request: Any = None) -> None:
+               outcome: Transition, request: Any = None, counted: bool = False) -> None:
+    """Log an applied transition; count it too, unless its `counters` went with it."""
     try:
-        _observe(store, job_id, function, status, outcome, request)
+        _observe(store, job_id, function, status, outcome, request, counted)
     except Exception:  # a hook must go on (e.g. to skip a cancelled job) whatever happens
         log.exception("observing job %s failed", job_id)
 
 
 def _observe(store: JobStore, job_id: str, function: str, status: JobStatus,
-             outcome: Transition, request: Any) -> None:
+             outcome: Transition, request: Any, counted: bool) -> None:
     if not outcome.applied:
         log.debug("job %s stays %s (no %s)", job_id, outcome.previous, status.value)
         return
@@ -53,13 +69,8 @@ def _observe(store: JobStore, job_id: str, function: str, status: JobStatus,
         "status": status.value, "previous": outcome.previous and outcome.previous.value,
         "attempts": outcome.attempts, "request_id": request_id(request),
     })
-    if not status.is_terminal:
-        return
-    updates = [metrics.JOBS_FINISHED.inc(function, status.value)]
-    started = getattr(request, STARTED_AT, None)
-    if isinstance(started, float) and getattr(request, "id", None) == job_id:
-        updates.append(metrics.JOB_RUN_SECONDS.observe(time.monotonic() - started, function))
-    metrics.record(store.client, *updates)
+    if status.is_terminal and not counted:
+        metrics.record(store.client, counters(job_id, function, status, request))
 
 
 @signals.setup_logging.connect
