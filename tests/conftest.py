@@ -21,6 +21,14 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the module's own, for tests that count what is in it."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def env(redis_server: RedisServer) -> dict[str, str]:
     return stack_env(redis_server.url)

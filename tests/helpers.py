@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import httpx
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def normalized(response: httpx.Response) -> tuple[int, str, str]:
+    """Status, content type and body, with job ids replaced (each submit makes a new one):
+    for comparing two ways of answering the same request."""
+    return (response.status_code, response.headers.get("content-type", ""),
+            UUID.sub("<id>", response.text))
 
 
 def job(client: httpx.Client, job_id: str) -> dict[str, Any]:

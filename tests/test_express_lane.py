@@ -4,34 +4,18 @@ same requests sent to the lane and to the bare FastAPI app, in process, on a rea
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from gateway.app import API_PREFIX, build_api, create_app
 from tasks.settings import Settings
+from tests.helpers import normalized
 from tests.servers import RedisServer
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEY = "express-lane-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-def normalized(response: httpx.Response) -> tuple[int, str, str]:
-    """Status, content type and body, with job ids replaced (each submit makes a new one)."""
-    return (response.status_code, response.headers.get("content-type", ""),
-            UUID.sub("<id>", response.text))
 
 
 # (method, path, headers, body): submits and polls, well formed and not.
@@ -69,8 +53,8 @@ GRAPHQL_CASES: list[tuple[dict[str, str], bytes]] = [
 ]
 
 
-def test_the_lane_and_fastapi_answer_alike(redis_server: RedisServer) -> None:
-    settings = Settings(_env_file=None, redis_url=redis_server.url,
+def test_the_lane_and_fastapi_answer_alike(own_redis: RedisServer) -> None:
+    settings = Settings(_env_file=None, redis_url=own_redis.url,
                         api_keys=f"acme:{KEY}")
     api = build_api(settings)
     lane = create_app(settings)

@@ -21,8 +21,10 @@ from strawberry.types.unset import UnsetType
 
 from gateway.errors import GatewayError, Unauthorized
 from gateway.graphiql_assets import local_html
+from gateway.graphql import prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
+from gateway.graphql.errors import GatewaySchema
 from gateway.graphql.limits import DocumentLimits
 from gateway.graphql.schema import build_schema
 from gateway.http_errors import gateway_error
@@ -45,18 +47,43 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     """Strawberry's plain ASGI app, routed by the FastAPI app (and by the express lane)
     without FastAPI's dependency solving, which cost each operation about 40%."""
 
+    def __init__(self, schema: GatewaySchema, documents: ValidDocuments) -> None:
+        super().__init__(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+        self.documents = documents
+        self.graphql_schema = schema._schema
+        # Known-good documents skip Strawberry's per-operation machinery (prepared.py),
+        # unless an extension needs it.
+        self.prepared_path = prepared.only_parse_and_validate(schema.extensions)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
-            response = await self.run(request)
+            response = None
+            if self.prepared_path and scope["method"] == "POST":
+                response = await self._run_prepared(request)
+            if response is None:
+                response = await self.run(request)  # the body read above is kept for it
         except HTTPException as exc:
             response = PlainTextResponse(exc.reason, status_code=exc.status_code)
         except GatewayError as exc:  # from get_context: no key (401), rate limited (429)
             response = await gateway_error(request, exc)
         await response(scope, receive, send)
+
+    async def _run_prepared(self, request: Request) -> Response | None:
+        operation = prepared.prepare(self.documents, request.headers.get("content-type", ""),
+                                     await request.body(), self.decode_json)
+        if operation is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        result = await prepared.run(self.graphql_schema, operation, context)
+        if result.errors:
+            self.schema.process_errors(result.errors)
+        data = await self.process_result(request, result)  # type: ignore[arg-type]
+        return self.create_response(data, sub_response)
 
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket) -> GatewayContext:
@@ -98,4 +125,4 @@ def graphql_app(settings: Settings) -> GatewayGraphQL:
     documents = ValidDocuments()
     schema = build_schema([partial(DocumentCache, documents), DocumentLimits.factory(settings)],
                           settings.graphql_introspection)
-    return GatewayGraphQL(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+    return GatewayGraphQL(schema, documents)

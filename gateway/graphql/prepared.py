@@ -1,0 +1,94 @@
+"""Operations whose document is already known good, run on graphql-core directly.
+
+A POSTed query or mutation whose text is in the cache of valid documents
+(document_cache.py) has nothing left for Strawberry's per-operation machinery to do:
+parsing and validation are done, and the schema's extensions only act on those two steps.
+Skipping that machinery (the extension hooks, the request adapter, the execution context)
+made a `submitSum` request about a third cheaper. The resolvers, the variable coercion,
+the error codes (`GatewaySchema.process_errors`) and the response body are the same ones;
+tests/test_graphql_prepared.py compares both paths request by request.
+
+Anything else (a new document, GET, a batch, a subscription, `extensions` in the body, a
+body that is not a JSON object, another content type) goes the full Strawberry way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLSchema,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
+from strawberry.execution import optimized_is_awaitable
+
+from gateway.graphql.document_cache import DocumentCache, ValidDocuments
+from gateway.graphql.errors import GatewayErrors
+from gateway.graphql.limits import DocumentLimits
+
+# Extensions that only act on parsing and validation: with any other one in the schema
+# (a tracer, a resolver hook), every operation takes Strawberry's full path.
+PARSE_AND_VALIDATE_ONLY = (DocumentCache, DocumentLimits, GatewayErrors)
+REQUEST_KEYS = frozenset({"query", "variables", "operationName"})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    document: DocumentNode
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+def only_parse_and_validate(extensions: Sequence[Any]) -> bool:
+    """True when every extension (a class or a partial of one) is one of ours that only
+    acts on parsing and validation."""
+    def cls(extension: Any) -> Any:
+        return extension.func if isinstance(extension, partial) else extension
+    return all(cls(e) in PARSE_AND_VALIDATE_ONLY for e in extensions)
+
+
+def prepare(documents: ValidDocuments, content_type: str, body: bytes,
+            decode: Callable[[bytes], object] = json.loads) -> Prepared | None:
+    """The operation of a JSON POST body, if its document is known good and it is a query
+    or a mutation; None sends the request the full way (which also explains any error).
+    `decode` is the view's own JSON decoder: the standard library's keeps a big integer
+    whole, where orjson would make it a float and change the error a client sees."""
+    if not content_type.startswith("application/json"):
+        return None
+    try:
+        data = decode(body)
+    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+        return None
+    if not isinstance(data, dict) or not data.keys() <= REQUEST_KEYS:
+        return None
+    query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+    if (not isinstance(query, str) or not isinstance(variables, dict | None)
+            or not isinstance(name, str | None)):
+        return None
+    document = documents.get(query)
+    if document is None:
+        return None
+    operation = get_operation_ast(document, name)
+    if operation is None or operation.operation is OperationType.SUBSCRIPTION:
+        return None
+    return Prepared(document, variables, name)
+
+
+async def run(schema: GraphQLSchema, prepared: Prepared, context: Any) -> ExecutionResult:
+    """Execute as Strawberry's Schema.execute does (same schema, resolvers and
+    awaitable check), without its extension hooks."""
+    result = execute(schema, prepared.document, context_value=context,
+                     variable_values=prepared.variables,
+                     operation_name=prepared.operation_name,
+                     is_awaitable=optimized_is_awaitable)  # type: ignore[arg-type]
+    if isinstance(result, ExecutionResult):
+        return result
+    return await result
