@@ -37,15 +37,17 @@ MISS_NOTES: dict[str, tuple[str, str, str]] = {
     "graphql_vs_reference": (
         "graphql_submit",
         "Parsing and validation are done once per document (gateway/graphql/"
-        "document_cache.py: they were about 45% of a request), and POST /graphql takes "
-        "the express lane to Strawberry's ASGI app (FastAPI's routing and dependency "
-        "solving were about 40% of what was left). What remains is Strawberry's view and "
-        "graphql-core's executor (collecting fields, running the resolver, completing "
-        "values, extension hooks): about three quarters of the CPU, the job service "
-        "itself under a tenth (profile below).",
-        "Beyond this the per-operation cost is Strawberry's and graphql-core's own "
-        "execution, which no cache removes: more gateway processes (the 2-process figure "
-        "is twice the 1-process one), or a leaner GraphQL executor.",
+        "document_cache.py: they were about 45% of a request); POST /graphql takes the "
+        "express lane to Strawberry's ASGI app (FastAPI's routing and dependency solving "
+        "were about 40% of what was left); and a known-good document runs on "
+        "graphql-core directly (gateway/graphql/prepared.py), past Strawberry's view and "
+        "extension hooks (about a third of what was left). What remains is graphql-core's "
+        "executor (building the execution context, coercing variables, running the "
+        "mutation's fields serially, completing values) and Strawberry's resolver "
+        "wrappers: about half of the CPU, the job service under a fifth (profile below).",
+        "Beyond this the per-operation cost is graphql-core's own execution, which no "
+        "cache removes: more gateway processes (the 2-process figure is about twice the "
+        "1-process one), or a compiled executor for known documents.",
     ),
     "poll_vs_reference": (
         "rest_poll",
@@ -56,35 +58,36 @@ MISS_NOTES: dict[str, tuple[str, str, str]] = {
     ),
     "e2e_c1": (
         "worker",
-        "Each job costs the worker two Lua transitions (STARTED, SUCCEEDED) where bare "
-        "Celery stores one result, and the signal hooks around them; while Flower "
-        "watches, task events add three event publishes per job in the worker's main "
-        "process (the table's task-events row). Each job also carries the function's "
-        "time limit (a timer entry in the main process), and acks_late with a prefetch "
-        "multiplier of 1 makes each pool process wait for its next message after every "
-        "job (a multiplier of 4 with Celery 5.7's worker_disable_prefetch was tried: "
-        "fewer jobs/s and no better latency here).",
-        "One transition (SUCCEEDED) instead of two for short functions; shorter hard "
-        "time limits for short functions; with 2 pool processes the target holds, so "
-        "for trivial jobs run at least 2 per worker.",
+        "Each job costs the worker's pool process two Lua transitions (STARTED, then "
+        "SUCCEEDED with the job's metrics in the same call) where bare Celery stores one "
+        "result, and the signal hooks around them; while Flower watches, task events add "
+        "three event publishes per job in the worker's main process (the table's "
+        "task-events row). With one pool process the jobs run strictly one after "
+        "another, and acks_late with a prefetch multiplier of 1 puts the main process's "
+        "ack and its next BRPOP (two Redis round trips, profile below: QoS.ack, "
+        "_brpop_read) between every two jobs, where bare Celery (prefetch 4, early ack) "
+        "has its next message at hand. Measured on the way: a multiplier of 4 gives "
+        "about 15-20% more jobs/s with one process, but then a worker busy with long jobs "
+        "holds up to 4 messages per process that an idle worker could run.",
+        "A higher prefetch for deployments of short jobs only; one transition instead of "
+        "two for short functions; with 2 pool processes the target holds, so for trivial "
+        "jobs run at least 2 per worker.",
     ),
     "latency_p50": (
         "worker",
-        "Each job passes the gateway (an HTTP hop for the submit and for each poll) and "
-        "two Redis round trips in the worker's hooks. The figure is the median of runs "
-        "that split in two: quiet runs at about +2 to +4 ms over bare Celery, and runs "
-        "where queue waits grow (a job's started_at - created_at of 10-100 ms while its "
-        "run time stays under 2 ms). The harness polls every outstanding job over HTTP "
-        "every millisecond and holds a GraphQL subscription per job, so any stall grows "
-        "its own load: bare Celery's client polls Redis directly. Seen and fixed on the "
-        "way: every 5 s the gateway's cached 'are API keys stored?' answer expired and "
-        "each request of that moment sent its own EXISTS on a new Redis connection. The "
-        "slow runs come more often when Redis already holds the earlier phases' jobs "
-        "(reproduced with 6,000 prefilled jobs: no slow Redis command in SLOWLOG at "
-        "0.5 ms), which the profile above does not explain yet.",
-        "Profile the worker's main process in a slow run with a prefilled Redis; poll "
-        "with backoff in the harness (as real clients do), or compare by subscription, "
-        "which needs no polling.",
+        "Measured on the way with the queue sampled every 10 ms: when runs are slow, both "
+        "of the worker's slots are taken (2 unacknowledged messages) and the queue holds "
+        "up to 15-95 jobs while each job still runs in about 1 ms: the time a slot is "
+        "taken per job (the main process's BRPOP, hand-off to the pool, the pool's two "
+        "Lua transitions, the result back, the ack) grows under CPU contention, because "
+        "each of its roughly ten process wake-ups waits for a CPU that the load client, "
+        "the gateway and Redis share on 2 cores. The harness's 1 ms polls over HTTP "
+        "(bare Celery's client reads Redis directly, far cheaper) add that contention, "
+        "and a backlog multiplies them. Without the polls (a poll every 20 ms) the job's "
+        "Redis event is as fast as bare Celery's (p50 4.0 against 4.2 ms).",
+        "Fewer Redis round trips and wake-ups per job in the worker (one transition for "
+        "short functions); the load client on another machine; the subscription instead "
+        "of polling (no polls at all).",
     ),
     "gateway_rss_flat": (
         "rest_submit",
