@@ -62,7 +62,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-## bench: the side-by-side benchmark, about 8 minutes on loopback (BENCH_QUICK=1: a short
+## bench: the side-by-side benchmark, about 9.5 minutes on loopback (BENCH_QUICK=1: a short
 ## check of the harness); writes bench/results/<date-time>/ and refreshes bench/latest/
 bench: $(BENCH_STAMP)
 	bash infra/ensure-binaries.sh redis-server wrk

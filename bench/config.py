@@ -1,5 +1,5 @@
 """The benchmark's knobs, from BENCH_* environment variables (defaults: the full run,
-about 8 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness)."""
+about 9.5 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ class Config:
     connections: int = 64
     e2e_jobs: int = 2000  # jobs per worker-throughput run
     rate: float = 200.0  # jobs/s of the fixed-rate latency runs
-    latency_jobs: int = 600  # per latency run (3 s at 200/s)
+    latency_jobs: int = 400  # per latency run (2 s at 200/s), once per way of watching
     latency_runs: int = 5  # short runs, interleaved: a noisy moment spoils one, not the median
     poll_interval_ms: float = 1.0
     memory_submits: int = 100_000
-    memory_drain_seconds: float = 30.0  # worker sampling after the last submit
+    memory_drain_seconds: float = 15.0  # worker sampling after the last submit
     webhooks_timeout: float = 240.0
-    profile_seconds: float = 4.0  # 0 disables the py-spy excerpts
+    profile_seconds: float = 3.0  # 0 disables the py-spy excerpts
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -373,6 +373,6 @@ def render(results: dict[str, Any], targets: list[Target]) -> str:
             w("```")
             w("</details>")
             w("")
-    w("Reproduce: `make bench` (about 8 minutes; `BENCH_QUICK=1 make bench` for a short "
+    w("Reproduce: `make bench` (about 9.5 minutes; `BENCH_QUICK=1 make bench` for a short "
       "check of the harness). Knobs: `bench/config.py`.")
     return "\n".join(out) + "\n"

@@ -23,7 +23,7 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_retry_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=settings.worker_prefetch_multiplier,
         worker_send_task_events=settings.worker_task_events,  # Flower's live view
         task_send_sent_event=False,
         broker_connection_retry_on_startup=True,

@@ -18,6 +18,7 @@ from gateway.auth import Authenticator, presented_key_in
 from gateway.errors import InvalidInput
 from gateway.service import check_callback_url, parse_job_id
 from tasks.catalog import catalog
+from tasks.celery_app import create_celery
 from tasks.functions import sum_to_n_job
 from tasks.ids import random_hex, random_uuid
 from tasks.jobs import (
@@ -48,6 +49,14 @@ def test_catalog_lists_both_functions() -> None:
 def test_settings_refuse_visibility_below_longest_job() -> None:
     with pytest.raises(ValidationError, match="CELERY_VISIBILITY_TIMEOUT"):
         Settings(wait_max_seconds=100, celery_visibility_timeout=50)
+
+
+def test_prefetch_multiplier_setting_reaches_celery() -> None:
+    assert create_celery(Settings(_env_file=None)).conf.worker_prefetch_multiplier == 1
+    app = create_celery(Settings(_env_file=None, worker_prefetch_multiplier=4))
+    assert app.conf.worker_prefetch_multiplier == 4
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        Settings(_env_file=None, worker_prefetch_multiplier=0)
 
 
 def test_settings_urls() -> None:
