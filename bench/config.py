@@ -13,7 +13,7 @@ class Config:
     runs: int = 3  # repetitions of each measurement (median and min-max are reported)
     seconds: int = 5  # each wrk run
     connections: int = 64
-    e2e_jobs: int = 2000  # jobs per worker-throughput run
+    e2e_jobs: int = 1500  # jobs per worker-throughput run
     rate: float = 200.0  # jobs/s of the fixed-rate latency runs
     latency_jobs: int = 400  # per latency run (2 s at 200/s), once per way of watching
     latency_runs: int = 5  # short runs, interleaved: a noisy moment spoils one, not the median
