@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     celery_visibility_timeout: int = Field(3600, ge=10)
     worker_concurrency: int = Field(2, ge=1, le=64)
     # Messages each pool process reserves ahead. 1: a worker busy with long jobs holds
-    # no message that an idle worker could run. Higher (Celery's default is 4): about
-    # 15-20% more trivial jobs/s with one pool process, for deployments of short jobs.
+    # no message that an idle worker could run. Higher (Celery's default is 4): about a
+    # third more trivial jobs/s with one pool process, for deployments of short jobs.
     worker_prefetch_multiplier: int = Field(1, ge=1, le=64)
     job_max_attempts: int = Field(3, ge=1, le=20)
     # Celery task events feed Flower's live task view; each job then costs three event
