@@ -182,8 +182,11 @@ async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
     answered: dict[str, float] = {}
     polled: dict[str, float] = {}
     client = aioredis.Redis.from_url(redis_url)
-    events = _EventWatch(client, EVENT_PATTERN, b'"SUCCEEDED"')
-    await events.start()
+    # The Redis event is recorded in the polling run only: the subscription run has no
+    # use for it, and its reader would add to the client's load.
+    events = _EventWatch(client, EVENT_PATTERN, b'"SUCCEEDED"') if watch == "poll" else None
+    if events is not None:
+        await events.start()
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(base_url, connector=connector) as session:
         sockets: list[_GraphQLWatch] = []
@@ -228,7 +231,7 @@ async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
             run.notes.append(f"{len(failures)} jobs failed, first: {failures[0]!r}")
         await asyncio.sleep(0.5)  # late events and subscription messages
         observers: dict[str, dict[str, float]]
-        if sockets:
+        if events is None:
             observers = {"graphql_subscription": {
                 job: seen for s in sockets for job, seen in s.seen.items()}}
             for s in sockets:
@@ -236,7 +239,7 @@ async def ours_latency(base_url: str, redis_url: str, rate: float, jobs: int,
                 await s.stop()
         else:
             observers = {"submit_answered": answered, "poll": polled, "event": events.seen}
-    await events.stop()
+            await events.stop()
     await client.aclose()
     _collect(run, sent, observers)
     return run

@@ -381,16 +381,16 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
             log(f"phase C: submit-to-SUCCEEDED latency at {cfg.rate:.0f} jobs/s")
             watches = ["poll", "subscription"] if graphql_available else ["poll"]
             for run in range(cfg.latency_runs):
-                ours = [asyncio.run(clients.ours_latency(
+                ours = clients.merged([asyncio.run(clients.ours_latency(
                     gw_live.url, ours_redis.url, cfg.rate, cfg.latency_jobs,
-                    cfg.poll_interval_ms / 1000, watch)) for watch in watches]
+                    cfg.poll_interval_ms / 1000, watch)) for watch in watches])
                 bare = asyncio.run(clients.bare_latency(
                     bare_redis.url, cfg.rate, cfg.latency_jobs, cfg.poll_interval_ms / 1000))
-                latency["ours"].append(clients.merged(ours).as_dict())
+                latency["ours"].append(ours.as_dict())
                 latency["bare"].append(bare.as_dict())
                 log(f"  run {run + 1}/{cfg.latency_runs}: " + ", ".join(
                     f"{side} {name} p50 {percentile(v, 50):.2f} ms"
-                    for side, r in (("ours", clients.merged(ours)), ("bare", bare))
+                    for side, r in (("ours", ours), ("bare", bare))
                     for name, v in r.latencies_ms.items()))
             if cfg.profile_seconds:
                 worker_profile = _profile_worker(ours_w, gw_hold, ours_redis, cfg)

@@ -49,9 +49,10 @@ def _transition(job_id: str, task: Any, status: JobStatus,
     function = observe.function_name(task)
     request = request if request is not None else getattr(task, "request", None)
     counters = observe.counters(job_id, function, status, request)
-    outcome = store().transition(job_id, status, fields, count_attempt=count_attempt,
-                                 counters=counters)
-    observe.transition(store(), job_id, function, status, outcome, request,
+    job_store = store()
+    outcome = job_store.transition(job_id, status, fields, count_attempt=count_attempt,
+                                   counters=counters)
+    observe.transition(job_store, job_id, function, status, outcome, request,
                        counted=bool(counters))
     return outcome
 

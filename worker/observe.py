@@ -36,7 +36,7 @@ def function_name(task: Any) -> str:
 def counters(job_id: str, function: str, status: JobStatus,
              request: Any = None) -> list[metrics.Command]:
     """The metric updates of a transition that ends a job, made by the transition's own
-    Redis call (only if it applies). None for other transitions, or when the function
+    Redis call (only if it applies). Empty for other transitions, or when the function
     is not known yet (`transition` then counts after reading the record)."""
     if not status.is_terminal or function == "unknown":
         return []
