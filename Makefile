@@ -5,15 +5,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint venv fuzz load clean
+.PHONY: up test lint venv fuzz load clean lock
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+# Installs come from the lock (requirements/*.txt, exported from uv.lock), never from
+# pyproject.toml's open ranges: see infra/install.sh.
+$(STAMP): requirements/install.txt requirements/dev.txt pyproject.toml
+	PYTHON=$(PYTHON) bash infra/install.sh dev
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## lock: re-resolve every dependency to its newest allowed release (uv.lock) and re-export
+## requirements/*.txt; `make lock UPGRADE=redis` moves only that package. Then `make test`.
+lock: venv
+	bash infra/lock.sh $(if $(UPGRADE),--upgrade-package $(UPGRADE))
 
 ## up: set up everything and run the whole local stack in the foreground (Ctrl-C stops it)
 up: venv
@@ -58,8 +63,8 @@ bench-webhooks: venv
 .PHONY: bench
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-$(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(PY) -m pip install -q -e '.[dev,bench]'
+$(BENCH_STAMP): requirements/bench.txt $(STAMP)
+	bash infra/install.sh bench
 	touch $(BENCH_STAMP)
 
 ## bench: the side-by-side benchmark, about 9.5 minutes on loopback (BENCH_QUICK=1: a short

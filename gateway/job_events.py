@@ -227,7 +227,7 @@ class JobEventHub:
     async def _close(pubsub: PubSub | None) -> None:
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def aclose(self) -> None:
         await self._close(self._detach(Unavailable("the gateway is shutting down")))

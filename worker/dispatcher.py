@@ -130,7 +130,7 @@ class Dispatcher:
                 await asyncio.sleep(1.0)
             finally:
                 with contextlib.suppress(RedisError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     async def _record_outcomes(self) -> None:
         """Write attempt outcomes in batches: one script call for all that finished
