@@ -1,17 +1,52 @@
 """Session-wide real servers: one redis-server, one Celery worker, one gateway.
 
 Tests that stop or kill a server build their own with the factories in tests/servers.py.
+
+With CI=true a test that skips or xfails (a missing browser, RabbitMQ, envsubst...) fails
+instead, with the reason: a green CI means every test ran and passed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 
 import httpx
 import pytest
 
 from tests.edge import EdgeStack
 from tests.servers import Gateway, RedisServer, Service, stack_env, start_worker
+
+STRICT = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
+
+
+def _must_run(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI, turn a skipped or xfailed outcome into a failure that gives the reason."""
+    if not (STRICT and report.skipped):
+        return
+    if hasattr(report, "wasxfail"):
+        reason = f"xfailed: {report.wasxfail or 'no reason given'}"
+        del report.wasxfail
+    elif isinstance(report.longrepr, tuple):  # (path, line, "Skipped: reason")
+        reason = "was skipped: " + report.longrepr[2].removeprefix("Skipped: ")
+    else:
+        reason = f"was skipped: {report.longrepr}"
+    report.outcome = "failed"
+    report.longrepr = f"CI=true: every test must run, but this one {reason}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    _must_run(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_make_collect_report() -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _must_run(report)
+    return report
 
 
 @pytest.fixture(scope="session")

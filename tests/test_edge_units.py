@@ -183,7 +183,8 @@ def test_render_equals_the_official_images_envsubst_step() -> None:
     """The image's 20-envsubst-on-templates.sh: awk lists the variables matching the
     filter, envsubst substitutes those. Ours must give the same text, byte for byte."""
     if shutil.which("envsubst") is None:
-        pytest.skip("envsubst (Debian's gettext-base) is not installed")
+        pytest.skip("envsubst (Debian's gettext-base) is not installed; `make test` installs "
+                    "it where it can")
     env = {"GATEWAY_UPSTREAM": "gateway:8000", "FLOWER_UPSTREAM": "flower:5555",
            "LOCUST_UPSTREAM": "locust:8089", "NGINX_LISTEN": "80",
            "NGINX_MAX_BODY_BYTES": "65536", "NGINX_ACCESS_LOG": "/dev/stdout",
