@@ -1,8 +1,10 @@
-"""Job functions only the tests load (EXTRA_FUNCTION_MODULES), to drive the failure paths
-that the shipped functions never take."""
+"""Job functions only the tests load (EXTRA_FUNCTION_MODULES): to drive the failure paths
+that the shipped functions never take, and to see from outside how far a run got."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,3 +39,20 @@ class BoomInput(BaseModel):
 @job_function(input_model=BoomInput, description="Always fail with ValueError.")
 def boom(message: str) -> None:
     raise ValueError(message)
+
+
+class MarkedInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    marker_dir: str = Field(..., max_length=500)
+    seconds: float = Field(..., ge=0, le=60)
+
+
+@job_function(input_model=MarkedInput, description="Write `start` (with the pid), sleep, "
+              "write `end`: shows whether a run was stopped before its end, and where.")
+def marked(marker_dir: str, seconds: float) -> int:
+    directory = Path(marker_dir)
+    (directory / "start").write_text(str(os.getpid()))
+    time.sleep(seconds)
+    (directory / "end").write_text(str(os.getpid()))
+    return os.getpid()

@@ -1,15 +1,19 @@
-"""Cancel: a queued job never runs; a running one stops; a finished one is 409."""
+"""Cancel: a queued job never runs; a running one's process is stopped before the job's
+function ends; a finished one is 409."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests import servers
 from tests.helpers import job, submit_sum, submit_wait, wait_for_status
-from tests.servers import Gateway, RedisServer, start_worker, wait_until
+from tests.servers import Gateway, RedisServer, Service, stack_env, start_worker, wait_until
+
+MARKED_SECONDS = 30  # how long the cancelled job's function would run if nothing stopped it
 
 
 @pytest.fixture()
@@ -40,14 +44,59 @@ def test_cancelled_queued_job_never_runs(
             worker.stop()
 
 
-def test_cancel_running_job(client: httpx.Client) -> None:
-    job_id = submit_wait(client, 20)
-    wait_for_status(client, job_id, {"STARTED"})
+@pytest.fixture(scope="module")
+def one_process() -> Iterator[tuple[httpx.Client, Service]]:
+    """A gateway and a worker with ONE pool process that know the test functions
+    (tests/fixture_functions.py): a job can only run after the one before it has ended or
+    its process was replaced."""
+    redis_server = RedisServer().start()
+    env = stack_env(redis_server.url, WORKER_CONCURRENCY="1",
+                    EXTRA_FUNCTION_MODULES='["tests.fixture_functions"]')
+    worker = start_worker(env, name="cancel-one-process")
+    try:
+        gateway = Gateway(env).start()
+        try:
+            with httpx.Client(base_url=gateway.url, timeout=10) as client:
+                yield client, worker
+        finally:
+            gateway.stop()
+    finally:
+        worker.stop()
+        redis_server.stop()
+
+
+def submit_marked(client: httpx.Client, marker_dir: Path, seconds: float) -> str:
+    marker_dir.mkdir()
+    r = client.post("/producer/api/jobs", json={"function": "marked", "input": {
+        "marker_dir": str(marker_dir), "seconds": seconds}})
+    assert r.status_code == 202, r.text
+    job_id: str = r.json()["id"]
+    return job_id
+
+
+def test_cancel_stops_the_running_jobs_process(one_process: tuple[httpx.Client, Service],
+                                               tmp_path: Path) -> None:
+    """The running job's pool process is stopped: its function never writes its end
+    marker, and the worker's one slot runs the next job in a new process. Were the process
+    left running, the next job could only start once the cancelled function had ended, so
+    waiting for the next job to finish is a bounded wait on the end marker too."""
+    client, worker = one_process
+    cancelled = tmp_path / "cancelled"
+    job_id = submit_marked(client, cancelled, MARKED_SECONDS)
+    wait_until(lambda: (cancelled / "start").exists(), 30, "the job's function to start")
+    pid = int((cancelled / "start").read_text())
+    assert [p.pid for p in worker.children()] == [pid]  # the worker's only pool process
+
     r = client.delete(f"/producer/api/jobs/{job_id}")
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
-    # The worker is free again well before the 20 s sleep would have ended.
-    follow = submit_sum(client, 10)
-    assert wait_for_status(client, follow, timeout=10)["result"] == 55
+    following = tmp_path / "following"
+    follow = submit_marked(client, following, 0)
+    # Longer than MARKED_SECONDS: a cancel that stopped nothing shows as the end marker.
+    record = wait_for_status(client, follow, timeout=2 * MARKED_SECONDS)
+    assert record["status"] == "SUCCEEDED", record
+    assert not (cancelled / "end").exists(), "the cancelled job's function ran to its end"
+    assert record["result"] != pid and (following / "end").exists()
+    assert pid not in [p.pid for p in worker.children()]
     assert job(client, job_id)["status"] == "CANCELLED"
 
 
