@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.asgi_headers import first_header
 from gateway.errors import GatewayError
 from gateway.http_errors import gateway_error, unexpected_error
+from gateway.metrics import EXPRESS_LANE_REQUESTS
 
 # (request, body, idempotency key) and (request, job id): the FastAPI route functions.
 SubmitRoute = Callable[..., Awaitable[Response]]
@@ -32,6 +33,8 @@ PollRoute = Callable[[Request, str], Awaitable[Response]]
 _CONTENT_TYPE = b"content-type"
 _IDEMPOTENCY_KEY = b"idempotency-key"
 _ORIGIN = b"origin"
+_SERVED_SUBMIT, _SERVED_POLL, _SERVED_GRAPHQL = (
+    EXPRESS_LANE_REQUESTS.labels(route) for route in ("submit", "poll", "graphql"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +68,14 @@ class ExpressLane:
                     return
                 app = self.posts.get(path)
                 if app is not None:
+                    _SERVED_GRAPHQL.inc()
                     await self._mounted(app, scope, receive, send)
                     return
             elif method == "GET":
                 for prefix, route in self.polls:
                     job_id = path[len(prefix):]
                     if path.startswith(prefix) and job_id and "/" not in job_id:
+                        _SERVED_POLL.inc()
                         await self._answer(scope, receive, send, route, job_id)
                         return
         await self.app(scope, receive, send)
@@ -92,6 +97,7 @@ class ExpressLane:
             await self.app(scope, _replay(body, receive), send)
             return
         key = first_header(scope, _IDEMPOTENCY_KEY)
+        _SERVED_SUBMIT.inc()
         await self._answer(scope, receive, send, lane.route, params,
                            None if key is None else key.decode("latin-1"))
 

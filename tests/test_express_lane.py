@@ -1,5 +1,7 @@
 """The express lane (gateway/express.py) answers exactly as the FastAPI routes would: the
-same requests sent to the lane and to the bare FastAPI app, in process, on a real Redis."""
+same requests sent to the lane and to the bare FastAPI app, in process, on a real Redis.
+The lane's own counter (gateway_express_lane_requests_total) shows which requests the lane
+answered itself and which it handed to the FastAPI app."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.app import API_PREFIX, build_api, create_app
+from gateway.metrics import REGISTRY
 from tasks.settings import Settings
 from tests.helpers import normalized
 from tests.servers import RedisServer
@@ -18,30 +21,33 @@ KEY = "express-lane-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
 
 
-# (method, path, headers, body): submits and polls, well formed and not.
-CASES: list[tuple[str, str, dict[str, str], bytes | None]] = [
-    ("POST", "/sum", AUTH, b'{"number": 10}'),
-    ("POST", "/sum", {**AUTH, "Idempotency-Key": "k-1"}, b'{"number": 10}'),
-    ("POST", "/sum", {**AUTH, "Idempotency-Key": "k-1"}, b'{"number": 11}'),  # 409
-    ("POST", "/sum", {**AUTH, "Idempotency-Key": "\x7f"}, b'{"number": 10}'),
-    ("POST", "/sum", AUTH, b'{"number": "10"}'),
-    ("POST", "/sum", AUTH, b'{"number": -1}'),
-    ("POST", "/sum", AUTH, b'{"number": 1e400}'),
-    ("POST", "/sum", AUTH, b'{"number": 100000000000000000000000}'),
-    ("POST", "/sum", AUTH, b'{"number": 10'),
-    ("POST", "/sum", AUTH, b"[]"),
-    ("POST", "/sum", AUTH, b""),
-    ("POST", "/sum", AUTH, b'{"number": 1, "callback_url": "http://127.0.0.1/x"}'),
-    ("POST", "/sum", {}, b'{"number": 10}'),  # no key: 401
-    ("POST", "/sum", {"X-API-Key": "wrong-key-0123456789"}, b'{"number": 10}'),
-    ("GET", "/sum/not-a-uuid", AUTH, None),
-    ("GET", "/sum/00000000-0000-4000-8000-000000000000", AUTH, None),
-    ("GET", "/wait_and_return/00000000-0000-4000-8000-000000000000", AUTH, None),
-    ("GET", "/sum/00000000-0000-4000-8000-000000000000", {}, None),
+# (method, path, headers, body, the lane route that answers it or None for the FastAPI
+# app): submits and polls, well formed and not.
+CASES: list[tuple[str, str, dict[str, str], bytes | None, str | None]] = [
+    ("POST", "/sum", AUTH, b'{"number": 10}', "submit"),
+    ("POST", "/sum", {**AUTH, "Idempotency-Key": "k-1"}, b'{"number": 10}', "submit"),
+    ("POST", "/sum", {**AUTH, "Idempotency-Key": "k-1"}, b'{"number": 11}', "submit"),  # 409
+    ("POST", "/sum", {**AUTH, "Idempotency-Key": "\x7f"}, b'{"number": 10}', "submit"),
+    ("POST", "/sum", AUTH, b'{"number": "10"}', None),
+    ("POST", "/sum", AUTH, b'{"number": -1}', None),
+    ("POST", "/sum", AUTH, b'{"number": 1e400}', None),
+    ("POST", "/sum", AUTH, b'{"number": 100000000000000000000000}', None),
+    ("POST", "/sum", AUTH, b'{"number": 10', None),
+    ("POST", "/sum", AUTH, b"[]", None),
+    ("POST", "/sum", AUTH, b"", None),
+    ("POST", "/sum", AUTH, b'{"number": 1, "callback_url": "http://127.0.0.1/x"}',
+     "submit"),  # refused by the service: 422
+    ("POST", "/sum", {}, b'{"number": 10}', "submit"),  # no key: 401
+    ("POST", "/sum", {"X-API-Key": "wrong-key-0123456789"}, b'{"number": 10}', "submit"),
+    ("GET", "/sum/not-a-uuid", AUTH, None, "poll"),
+    ("GET", "/sum/00000000-0000-4000-8000-000000000000", AUTH, None, "poll"),
+    ("GET", "/wait_and_return/00000000-0000-4000-8000-000000000000", AUTH, None, "poll"),
+    ("GET", "/sum/00000000-0000-4000-8000-000000000000", {}, None, "poll"),
 ]
 
 
 MUTATION = b'{"query": "mutation { submitSum(number: 3) { status } }"}'
+# GraphQL POSTs: the lane hands every one to Strawberry's ASGI app itself.
 GRAPHQL_CASES: list[tuple[dict[str, str], bytes]] = [
     (AUTH, MUTATION),
     (AUTH, b'{"query": "mutation { submitSum(number: -1) { status } }"}'),
@@ -51,6 +57,20 @@ GRAPHQL_CASES: list[tuple[dict[str, str], bytes]] = [
     (AUTH, b""),
     ({}, MUTATION),  # no key: 401
 ]
+LANE_ROUTES = ("submit", "poll", "graphql")
+
+
+def lane_counts() -> dict[str, float]:
+    return {route: REGISTRY.get_sample_value("gateway_express_lane_requests_total",
+                                             {"route": route}) or 0.0
+            for route in LANE_ROUTES}
+
+
+def served_by_lane(before: dict[str, float]) -> dict[str, float]:
+    """The lane's counts that grew since `before`: {route: by how much}."""
+    after = lane_counts()
+    return {route: after[route] - before[route] for route in LANE_ROUTES
+            if after[route] != before[route]}
 
 
 def test_the_lane_and_fastapi_answer_alike(own_redis: RedisServer) -> None:
@@ -69,23 +89,32 @@ def test_the_lane_and_fastapi_answer_alike(own_redis: RedisServer) -> None:
             bare = httpx.AsyncClient(transport=httpx.ASGITransport(app=api),
                                      base_url="http://gw")
             async with ours, bare:
-                for method, path, headers, body in CASES:
+                for method, path, headers, body, lane_route in CASES:
                     headers = {**headers, "Content-Type": "application/json"}
+                    before = lane_counts()
                     a = await ours.request(method, API_PREFIX + path, headers=headers,
                                            content=body)
+                    assert served_by_lane(before) == ({lane_route: 1} if lane_route else {}), \
+                        (method, path, body)
+                    before = lane_counts()
                     b = await bare.request(method, API_PREFIX + path, headers=headers,
                                            content=body)
+                    assert served_by_lane(before) == {}
                     assert normalized(a) == normalized(b), (method, path, body)
                 for headers, body in GRAPHQL_CASES:
                     headers = {**headers, "Content-Type": "application/json"}
+                    before = lane_counts()
                     a = await ours.post("/graphql", headers=headers, content=body)
+                    assert served_by_lane(before) == {"graphql": 1}, body
                     b = await bare.post("/graphql", headers=headers, content=body)
                     assert normalized(a) == normalized(b), body
                     assert a.status_code < 500, (a.status_code, a.text)
                 # A job submitted through the lane polls alike through both.
+                before = lane_counts()
                 job = (await ours.post(f"{API_PREFIX}/sum", json={"number": 5},
                                        headers=AUTH)).json()["job_id"]
                 a = await ours.get(f"{API_PREFIX}/sum/{job}", headers=AUTH)
+                assert served_by_lane(before) == {"submit": 1, "poll": 1}
                 b = await bare.get(f"{API_PREFIX}/sum/{job}", headers=AUTH)
                 assert a.status_code == 200 and a.text == b.text
                 assert a.json()["status"] == "QUEUED"
