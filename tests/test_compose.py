@@ -21,8 +21,6 @@ COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 VENV_BIN = Path(sys.executable).parent
-# Modules that other features add; their services are checked for real once they exist.
-PENDING_MODULES = {"worker.dispatcher": "the webhook dispatcher (issue 4)"}
 APP_SERVICES = ["gateway", "worker", "dispatcher", "flower", "locust", "locust-worker",
                 "nginx-auth"]
 
@@ -68,8 +66,6 @@ def test_redis_persists_append_only_on_a_volume() -> None:
 
 def check_python_module(module: str) -> None:
     if importlib.util.find_spec(module) is None:
-        if module in PENDING_MODULES:
-            pytest.xfail(f"{module} comes with {PENDING_MODULES[module]}")
         raise AssertionError(f"no module {module}")
 
 
