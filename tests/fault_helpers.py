@@ -1,6 +1,7 @@
-"""Helpers for the webhook fault tests: a listening socket that only records who connected
-(IPv4 or IPv6), a port free on several loopback addresses at once, and bulk reads of job
-and delivery state straight from Redis (500 jobs are too many to poll one by one)."""
+"""Helpers for the fault tests: a listening socket that only records who connected (IPv4 or
+IPv6), a port free on several loopback addresses at once, bulk reads of job and delivery
+state straight from Redis (500 jobs are too many to poll one by one), and a worker started
+with its measured start-up time (what the worker-loss limits scale with)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import re
 import select
 import socket
 import threading
+import time
 from typing import Any
 
 import redis
 
 from tasks.store import job_key
 from tasks.webhooks import delivery_key, job_deliveries_key
-from tests.servers import ARTIFACTS, Service, wait_until
+from tests.servers import ARTIFACTS, Service, start_worker, wait_until
 
 READY = re.compile(rb"@\S+ ready\.")  # Celery's "celery@host ready." line
 
@@ -136,3 +138,14 @@ def log_size(name: str) -> int:
     """The size of the log a Service called `name` appends to (tests/servers.py)."""
     path = ARTIFACTS / f"{name}.log"
     return path.stat().st_size if path.exists() else 0
+
+
+def start_ready_worker(env: dict[str, str], name: str) -> tuple[Service, float]:
+    """A Celery worker once it consumes, and the seconds it took to get there: this
+    machine's start-up time now, which limits on recovering from a lost worker scale with
+    (a slow, busy machine gets longer limits, never a fixed number of seconds)."""
+    offset = log_size(name)
+    began = time.monotonic()
+    worker = start_worker(env, name=name)
+    wait_worker_ready(worker, offset, timeout=120)
+    return worker, time.monotonic() - began

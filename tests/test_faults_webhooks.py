@@ -36,6 +36,7 @@ from tests.fault_helpers import (
     job_fields,
     log_size,
     port_free_on,
+    start_ready_worker,
     wait_worker_ready,
 )
 from tests.helpers import TERMINAL
@@ -149,7 +150,10 @@ def wait_jobs_end(client: redis.Redis, job_ids: list[str], timeout: float) -> di
 KILL_JOBS = 500
 KILL_SUBMIT_SECONDS = 20.0  # the submits are spread over this long, so kills hit them all
 MIN_KILLS = 8
-KILL_PHASE_LIMIT_SECONDS = 45.0
+KILL_AFTER_READY = (0.2, 1.5)  # seconds from a worker's "ready" to its kill
+# The kill phase may last the submits plus MIN_KILLS cycles, each a pause before the kill and
+# this many start-ups of a worker as measured here: room for a busy machine, no fixed limit.
+STARTUPS = 4
 
 
 @dataclass
@@ -180,19 +184,26 @@ def kill_and_restart(stack: Stack, offset: int, submitter: threading.Thread,
                      run: KillRun) -> None:
     """SIGKILL the whole worker (main process and pool children) a random 0.2-1.5 s after
     it is ready, start a new one, and again, while the submits go on (and at least
-    MIN_KILLS times). `offset`: the size of the worker's log before it started. The last
-    worker is left running."""
+    MIN_KILLS times). `offset`: the size of the first worker's log before it started. The
+    phase's limit grows with the slowest start-up of a worker seen. The last worker is left
+    running."""
     rng = random.Random(6)
     client = stack.redis.client()
-    deadline = time.monotonic() + KILL_PHASE_LIMIT_SECONDS
-    while (submitter.is_alive() or run.kills < MIN_KILLS) and time.monotonic() < deadline:
-        wait_worker_ready(run.worker, offset)
-        time.sleep(rng.uniform(0.2, 1.5))  # the fault's timing: let it take some jobs
+    wait_worker_ready(run.worker, offset)
+    began = time.monotonic()
+    slowest = 0.0  # measured from the first restart on
+
+    def within_limit() -> bool:
+        cycle = KILL_AFTER_READY[1] + STARTUPS * slowest
+        return time.monotonic() < began + KILL_SUBMIT_SECONDS + MIN_KILLS * cycle
+
+    while (submitter.is_alive() or run.kills < MIN_KILLS) and within_limit():
+        time.sleep(rng.uniform(*KILL_AFTER_READY))  # the fault's timing: let it take some jobs
         run.worker.kill()
         run.kills += 1
         run.held_at_kill.append(int(client.hlen("unacked")))  # kombu's unacknowledged
-        offset = log_size(run.worker.name)
-        run.worker = start_worker(stack.env, name=run.worker.name)
+        run.worker, startup = start_ready_worker(stack.env, run.worker.name)
+        slowest = max(slowest, startup)
 
 
 @pytest.mark.timeout(180)
