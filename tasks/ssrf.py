@@ -97,11 +97,17 @@ def parse_ports(text: str) -> tuple[tuple[int, int], ...]:
 class UrlPolicy:
     allowed_networks: tuple[IPNetwork, ...] = ()
     allowed_ports: tuple[tuple[int, int], ...] = ((80, 80), (443, 443), (1024, 65535))
+    # In development a refused loopback or private address names the setting that allows
+    # it (trying webhooks with a receiver on this machine). Not elsewhere: the message goes
+    # to API clients, who need not learn the operator's settings, and the way to open a
+    # deployment to its own network is not something to advertise to them.
+    name_the_setting: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UrlPolicy:
         return cls(parse_networks(settings.webhook_allowed_networks),
-                   parse_ports(settings.webhook_allowed_ports))
+                   parse_ports(settings.webhook_allowed_ports),
+                   name_the_setting=settings.environment == "development")
 
     def port_allowed(self, port: int) -> bool:
         return any(low <= port <= high for low, high in self.allowed_ports)
@@ -125,12 +131,32 @@ class UrlPolicy:
                     return f"{why} ({inner} inside {address})"
         return special_purpose(address)
 
+    def refused(self, address: IPAddress, why: str) -> UrlRefused:
+        message = f"the address {address} is refused: {why}"
+        network = allowing_network(address, why) if self.name_the_setting else None
+        if network is not None:
+            message += f" (in development, WEBHOOK_ALLOWED_NETWORKS={network} allows it)"
+        return UrlRefused("blocked", message)
+
     def check_addresses(self, addresses: Iterable[IPAddress]) -> None:
         """Raise UrlRefused unless EVERY address may be connected to."""
         for address in addresses:
             why = self.address_refusal(address)
             if why is not None:
-                raise UrlRefused("blocked", f"the address {address} is refused: {why}")
+                raise self.refused(address, why)
+
+
+def allowing_network(address: IPAddress, why: str) -> str | None:
+    """The allowlist entry that would let a loopback or private address through: all of
+    IPv4 loopback, or just that address. None for the others (link-local is the cloud
+    metadata service: no hint to open it)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # checked as the IPv4 address it is on the wire
+    if why == "loopback":
+        return "127.0.0.0/8" if address.version == 4 else f"{address}/128"
+    if why == "private":
+        return f"{address}/{address.max_prefixlen}"
+    return None
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -240,5 +266,5 @@ def check_url(url: str, policy: UrlPolicy) -> CheckedUrl:
     if literal is not None:
         why = policy.address_refusal(literal)
         if why is not None:
-            raise UrlRefused("blocked", f"the address {literal} is refused: {why}")
+            raise policy.refused(literal, why)
     return CheckedUrl(url, scheme, host, port, literal)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 
 import pytest
 
+from tasks.settings import Settings
 from tasks.ssrf import UrlPolicy, UrlRefused, check_url, numeric_host, parse_networks, parse_ports
 from worker.webhook_client import BlockedAddress, GuardedResolver
 
@@ -175,3 +177,50 @@ def test_resolver_refuses_a_name_that_resolves_to_a_refused_address() -> None:
     with pytest.raises(BlockedAddress, match="loopback"):
         asyncio.run(resolve(DEFAULT))
     assert "127.0.0.1" in asyncio.run(resolve(LOOPBACK_ALLOWED))
+
+
+SETTING_NAMED = re.compile(r"\(in development, WEBHOOK_ALLOWED_NETWORKS=(\S+) allows it\)")
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def refusal(url: str, policy: UrlPolicy) -> str:
+    with pytest.raises(UrlRefused) as refused:
+        check_url(url, policy)
+    return refused.value.message
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/hook", "http://127.1:8000/", "http://localhost:8000/",
+    "http://[::ffff:127.0.0.1]:8000/", "http://[::1]:8000/", "http://10.1.2.3/",
+    "http://192.168.0.5:8080/", "http://[fd00::1]/",
+])
+def test_in_development_a_refusal_names_the_setting_that_allows_it(url: str) -> None:
+    """A loopback or private callback_url is refused in development too, with the
+    allowlist entry that lets it in; and that entry really does."""
+    policy = UrlPolicy.from_settings(Settings(_env_file=None, environment="development"))
+    named = SETTING_NAMED.search(refusal(url, policy))
+    assert named, refusal(url, policy)
+    allowing = UrlPolicy(allowed_networks=parse_networks(named.group(1)))
+    checked = check_url(url, allowing)  # no refusal now
+    if checked.literal is not None:  # the dispatcher's check of the address, at send time
+        allowing.check_addresses([checked.literal])
+        with pytest.raises(UrlRefused, match="WEBHOOK_ALLOWED_NETWORKS="):
+            policy.check_addresses([checked.literal])
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/",
+                                 "http://100.64.0.1/", "http://[64:ff9b::7f00:1]/"])
+def test_no_setting_is_named_for_metadata_or_other_special_addresses(url: str) -> None:
+    policy = UrlPolicy.from_settings(Settings(_env_file=None, environment="development"))
+    assert "WEBHOOK_ALLOWED_NETWORKS" not in refusal(url, policy)
+
+
+@pytest.mark.parametrize("settings", [
+    Settings(_env_file=None, environment="test"),
+    Settings(_env_file=None, environment="production", webhook_secret=SECRET,
+             api_keys="acme:k8Jw2N5qT7rV1xZ4bC6dF9gH3jL0mP2s"),
+], ids=["test", "production"])
+def test_outside_development_no_setting_is_named(settings: Settings) -> None:
+    """The refusal reaches API clients: outside development it names no internal knob."""
+    message = refusal("http://127.0.0.1:8000/", UrlPolicy.from_settings(settings))
+    assert message == "the address 127.0.0.1 is refused: loopback"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.helpers import submit_sum, wait_for_status
-from tests.servers import RedisServer
+from tests.servers import Gateway, RedisServer, stack_env
 
 API = "/producer/api"
 
@@ -54,6 +54,27 @@ def test_submit_refuses_ssrf_urls(client: httpx.Client, redis_server: RedisServe
         assert r.json()["error"] == "BAD_USER_INPUT"
         assert r.json()["message"].startswith("callback_url: ")
     assert jobs_accepted(redis_server) == before
+
+
+def test_loopback_refusal_names_the_setting_only_in_development(
+    client: httpx.Client, redis_server: RedisServer,
+) -> None:
+    """Trying webhooks on one machine: a development gateway's refusal of a loopback
+    callback_url says which setting allows it; the session's (ENVIRONMENT=test) does not."""
+    body = {"number": 1, "callback_url": "http://127.0.0.1:9000/hook"}
+    hint = "(in development, WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8 allows it)"
+    r = client.post(f"{API}/sum", json=body)
+    assert r.status_code == 422 and "WEBHOOK_ALLOWED_NETWORKS" not in r.text, r.text
+    development = Gateway(stack_env(redis_server.url, ENVIRONMENT="development")).start(
+        require_workers=False)
+    try:
+        with httpx.Client(base_url=development.url, timeout=10) as dev:
+            for r in (dev.post(f"{API}/sum", json=body),
+                      dev.post(f"{API}/webhooks", json={"url": body["callback_url"]})):
+                assert r.status_code == 422, r.text
+                assert r.json()["message"].endswith(hint), r.text
+    finally:
+        development.stop()
 
 
 @pytest.mark.parametrize("url", SSRF_URLS)
