@@ -121,6 +121,9 @@ def test_input_errors_carry_their_path_and_details(client: httpx.Client) -> None
     [
         (b"{not json", {"content-type": "application/json"}, 400),
         (b"[]", {"content-type": "application/json"}, 400),
+        (b"9", {"content-type": "application/json"}, 400),
+        (b'"query"', {"content-type": "application/json"}, 400),
+        (b"null", {"content-type": "application/json"}, 400),
         (b'{"variables": {}}', {"content-type": "application/json"}, 400),
         (b'{"query": 5}', {"content-type": "application/json"}, 400),
         (b'{"query": "{ functions { name } }", "variables": [1]}',
@@ -128,8 +131,8 @@ def test_input_errors_carry_their_path_and_details(client: httpx.Client) -> None
         (b"query=x", {"content-type": "text/plain"}, 400),
         (b'{"query": "' + b"#" * 70_000 + b'"}', {"content-type": "application/json"}, 413),
     ],
-    ids=["malformed json", "json list", "no query", "query not a string",
-         "variables not an object", "wrong content type", "oversize body"],
+    ids=["malformed json", "json list", "json number", "json string", "json null", "no query",
+         "query not a string", "variables not an object", "wrong content type", "oversize body"],
 )
 def test_malformed_requests_are_4xx(
     content: bytes, headers: dict[str, str], status: int, client: httpx.Client

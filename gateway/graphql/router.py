@@ -91,6 +91,15 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def decode_json(self, data: str | bytes) -> object:
         return json_input.loads(data)
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body, or a GET's `variables` or `extensions`: an object (or a list,
+        a batch, which Strawberry refuses with its own message). Strawberry took any
+        other JSON value for a request and failed on it with a 500."""
+        decoded = super().parse_json(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, f"expected a JSON object, got {_json_kind(decoded)}")
+        return decoded
+
     async def _run_prepared(self, request: Request) -> Response | None:
         operation = prepared.prepare(self.documents, request.headers.get("content-type", ""),
                                      await request.body(), self.decode_json)
@@ -137,6 +146,14 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         except Unauthorized as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return None  # acknowledge with no payload
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 def graphql_app(settings: Settings) -> GatewayGraphQL:
