@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http_errors import error_body
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(ClientDisconnect):
+    """Raised to the app reading a body over the limit, once the 413 is sent. To the app,
+    the request ends as when its client leaves (nothing more to read, nobody to answer),
+    and every face already ends that quietly, without an error in the log."""
 
 
 class BodyLimitMiddleware:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from gateway.auth import Authenticator, Caller, presented_key_in
 from gateway.service import JobService
@@ -35,12 +36,20 @@ def service_of(request: Request) -> JobService:
     return service
 
 
-async def caller_of(request: Request) -> Caller:
+_CALLER = "gateway.caller"  # the scope's key for the caller, once checked
+
+
+async def caller_of(request: HTTPConnection) -> Caller:
     """The caller a request's API key names (Unauthorized when keys are on and it has
     none or a wrong one), without FastAPI's dependency machinery: the hottest routes call
-    it directly."""
-    authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.caller(presented_key_in(request.scope["headers"]))
+    it directly. Checked once per request: the faces check the key before they read a
+    body, and the route's own call then finds it in the scope."""
+    caller: Caller | None = request.scope.get(_CALLER)
+    if caller is None:
+        authenticator: Authenticator = request.app.state.authenticator
+        caller = await authenticator.caller(presented_key_in(request.scope["headers"]))
+        request.scope[_CALLER] = caller
+    return caller
 
 
 async def get_caller(

@@ -23,6 +23,15 @@ class InvalidInput(GatewayError):
         self.details = details or []
 
 
+class InvalidJson(InvalidInput):
+    """JSON the gateway does not decode (gateway/json_input.py): not UTF-8, nested too
+    deep, or an integer too long. REST answers 422, GraphQL over HTTP 400, and a
+    WebSocket closes with 4400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"loc": ["body"], "msg": message, "type": "json_invalid"}])
+
+
 class NotFound(GatewayError):
     code = "NOT_FOUND"
 

@@ -2,11 +2,14 @@
 routing, middleware stack and parameter solving, which cost those routes more than half
 of their CPU (profile in bench/latest/summary.md).
 
-A request takes the lane only when it is plainly well formed: an exact method and path, a
-JSON body that parses and validates, no CORS to answer. It then runs the very same route
-function the FastAPI app would, and its errors go through the same handlers. Anything
-else (a body that is not JSON, invalid input, a cross-origin call, a root path) goes to
-the FastAPI app with its body replayed, so each error answer keeps one implementation.
+A request takes the lane only when it is plainly well formed: an exact method and path, an
+accepted API key (checked before the body is read), a JSON body that parses and validates,
+no CORS to answer. It then runs the very same route function the FastAPI app would, and
+its errors go through the same handlers. Anything else (no key, a body that is not JSON,
+invalid input, a cross-origin call, a root path) goes to the FastAPI app, with the body
+replayed if it was read, so each error answer keeps one implementation. (orjson bounds
+nesting itself, and a lane's body model holds plain fields only: a body nested deeper
+than gateway/json_input.py allows never validates, and FastAPI refuses it.)
 GraphQL POSTs go straight to Strawberry's ASGI app, which answers every case itself.
 """
 
@@ -22,6 +25,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.asgi_headers import first_header
+from gateway.deps import caller_of
 from gateway.errors import GatewayError
 from gateway.http_errors import gateway_error, unexpected_error
 from gateway.metrics import EXPRESS_LANE_REQUESTS
@@ -83,7 +87,8 @@ class ExpressLane:
     async def _submit(self, lane: SubmitLane, scope: Scope, receive: Receive,
                       send: Send) -> None:
         content_type = first_header(scope, _CONTENT_TYPE)
-        if content_type is None or not content_type.startswith(b"application/json"):
+        if (content_type is None or not content_type.startswith(b"application/json")
+                or not await self._key_accepted(scope)):
             await self.app(scope, receive, send)
             return
         try:
@@ -100,6 +105,17 @@ class ExpressLane:
         _SERVED_SUBMIT.inc()
         await self._answer(scope, receive, send, lane.route, params,
                            None if key is None else key.decode("latin-1"))
+
+    async def _key_accepted(self, scope: Scope) -> bool:
+        """The API key, checked before the body is read (the route finds the caller in
+        the scope). A refusal (401, or 503 when Redis is down) is FastAPI's route's to
+        answer: it checks the key first too, and reads no body either."""
+        scope["app"] = self.app  # what request.app (the authenticator) reads
+        try:
+            await caller_of(Request(scope))
+        except Exception:
+            return False
+        return True
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send,
                       route: Callable[..., Awaitable[Response]], *args: object) -> None:

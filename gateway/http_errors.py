@@ -83,9 +83,9 @@ async def request_validation_error(_: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
-        # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): bad input like any.
-        return _json(422, error_body(InvalidInput.code, "the request body could not be read "
-                                     "as JSON (is it UTF-8?)"))
+        # FastAPI's answer to a body it could not read (JSON out of bounds is InvalidJson,
+        # gateway/rest_route.py): bad input like any.
+        return _json(422, error_body(InvalidInput.code, "the request body could not be read"))
     headers = dict(exc.headers) if exc.headers else {}
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))

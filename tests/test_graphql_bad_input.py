@@ -3,13 +3,16 @@ nothing enqueued, and never an HTTP 500."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.gateway_log import LogWatch
 from tests.graphql_helpers import SUBMIT_SUM, SUBMIT_WAIT, index_size, only_error, post
-from tests.servers import RedisServer
+from tests.servers import Gateway, RedisServer
 
 SUBMIT_JOB = """mutation($f: String!, $input: JSON!, $url: String) {
     submitJob(function: $f, input: $input, callbackUrl: $url) { id } }"""
@@ -118,6 +121,9 @@ def test_input_errors_carry_their_path_and_details(client: httpx.Client) -> None
     [
         (b"{not json", {"content-type": "application/json"}, 400),
         (b"[]", {"content-type": "application/json"}, 400),
+        (b"9", {"content-type": "application/json"}, 400),
+        (b'"query"', {"content-type": "application/json"}, 400),
+        (b"null", {"content-type": "application/json"}, 400),
         (b'{"variables": {}}', {"content-type": "application/json"}, 400),
         (b'{"query": 5}', {"content-type": "application/json"}, 400),
         (b'{"query": "{ functions { name } }", "variables": [1]}',
@@ -125,8 +131,8 @@ def test_input_errors_carry_their_path_and_details(client: httpx.Client) -> None
         (b"query=x", {"content-type": "text/plain"}, 400),
         (b'{"query": "' + b"#" * 70_000 + b'"}', {"content-type": "application/json"}, 413),
     ],
-    ids=["malformed json", "json list", "no query", "query not a string",
-         "variables not an object", "wrong content type", "oversize body"],
+    ids=["malformed json", "json list", "json number", "json string", "json null", "no query",
+         "query not a string", "variables not an object", "wrong content type", "oversize body"],
 )
 def test_malformed_requests_are_4xx(
     content: bytes, headers: dict[str, str], status: int, client: httpx.Client
@@ -155,3 +161,75 @@ def test_subscription_over_plain_http_is_a_clear_400(client: httpx.Client) -> No
                  "{ status } }"})
     assert r.status_code == 400
     assert "WebSocket" in r.text
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+# JSON out of the decoder's bounds (gateway/json_input.py): a 400 saying what is wrong,
+# whether the document is new (Strawberry's way) or known good (the prepared path).
+JSON_OUT_OF_BOUNDS = {
+    "variables nested 1000 deep": ('"variables": {"n": ' + deep(1000) + "}",
+                                   "nested deeper than 64 levels"),
+    "extensions nested 1000 deep": ('"extensions": {"x": ' + deep(1000) + "}",
+                                    "nested deeper than 64 levels"),
+    "JSON input nested 100 deep": ('"variables": {"n": {"a": ' + deep(100) + "}}",
+                                   "nested deeper than 64 levels"),
+    "5000-digit integer": ('"variables": {"n": ' + "9" * 5000 + "}",
+                           "integer of more than 500 digits"),
+}
+
+
+@pytest.mark.parametrize("document", [SUBMIT_SUM, "query($n: JSON) { functions { name } }"],
+                         ids=["known document", "new document"])
+@pytest.mark.parametrize("case", list(JSON_OUT_OF_BOUNDS))
+def test_json_out_of_bounds_is_400(case: str, document: str, client: httpx.Client,
+                                   gateway: Gateway, redis_server: RedisServer) -> None:
+    post(client, SUBMIT_SUM, {"n": 1})  # the document is known good from here on
+    fields, message = JSON_OUT_OF_BOUNDS[case]
+    watch = LogWatch(gateway)
+    before = index_size(redis_server)
+    body = '{"query": ' + json.dumps(document) + ", " + fields + "}"
+    r = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert message in r.text
+    assert index_size(redis_server) == before
+    assert watch.errors() == []
+
+
+def test_body_not_utf8_is_400(client: httpx.Client, gateway: Gateway) -> None:
+    watch = LogWatch(gateway)
+    for body in (b'{"query": "{ functions { name } }", "x": "\xff"}',
+                 json.dumps({"query": SUBMIT_SUM, "variables": {"n": "é"}},
+                            ensure_ascii=False).encode("latin-1")):
+        r = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "not UTF-8" in r.text, r.text
+    assert watch.errors() == []
+
+
+@pytest.mark.parametrize(("param", "value", "message"), [
+    ("variables", '{"n": ' + deep(1000) + "}", "nested deeper than 64 levels"),
+    ("extensions", '{"x": ' + deep(1000) + "}", "nested deeper than 64 levels"),
+    ("variables", '{"n": ' + "9" * 5000 + "}", "integer of more than 500 digits"),
+])
+def test_get_parameters_out_of_bounds_are_400(param: str, value: str, message: str,
+                                              client: httpx.Client, gateway: Gateway) -> None:
+    watch = LogWatch(gateway)
+    r = client.get("/graphql", params={"query": "{ functions { name } }", param: value})
+    assert r.status_code == 400 and message in r.text, r.text
+    assert watch.errors() == []
+
+
+def test_chunked_oversize_body_is_413_without_an_error(client: httpx.Client,
+                                                       gateway: Gateway) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"query": "'
+        for _ in range(100):
+            yield b"#" * 1000
+        yield b'"}'
+
+    watch = LogWatch(gateway)
+    r = client.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json()["message"]
+    assert watch.errors() == []

@@ -5,9 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.servers import RedisServer
+from tests.gateway_log import LogWatch
+from tests.servers import Gateway, RedisServer
 
 JOB_INDEX = "gw:jobs:public"
+WEBHOOKS = "gw:webhooks:public"
 
 
 def counts(redis_server: RedisServer) -> int:
@@ -135,3 +137,50 @@ def test_wrong_method_is_json_405(client: httpx.Client) -> None:
     r = client.put("/producer/api/sum")
     assert r.status_code == 405
     assert r.json()["error"] == "METHOD_NOT_ALLOWED"
+
+
+# JSON out of the decoder's bounds (gateway/json_input.py) on every route with a body: the
+# express lane's /sum, FastAPI's /jobs, /wait_and_return and /webhooks.
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+OUT_OF_BOUNDS = {
+    "nested 1000 deep": ('{"number": ' + deep(1000) + "}", "nested deeper than 64 levels"),
+    "input nested 100 deep": ('{"function": "sum_to_n_job", "input": {"number": '
+                              + deep(100) + "}}", "nested deeper than 64 levels"),
+    "5000-digit integer": ('{"number": ' + "9" * 5000 + "}",
+                           "integer of more than 500 digits"),
+    "not UTF-8": (b'{"number": 5, "callback_url": "http://h/\xff"}',
+                  "not UTF-8 (byte 0xff at position 40)"),
+    "latin-1 text": ('{"function": "é"}'.encode("latin-1"), "not UTF-8"),
+}
+BODY_ROUTES = ["/producer/api/sum", "/producer/api/jobs", "/producer/api/wait_and_return",
+               "/producer/api/webhooks"]
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES)
+@pytest.mark.parametrize("case", list(OUT_OF_BOUNDS))
+def test_json_out_of_bounds(client: httpx.Client, gateway: Gateway, redis_server: RedisServer,
+                            route: str, case: str) -> None:
+    body, message = OUT_OF_BOUNDS[case]
+    watch = LogWatch(gateway)
+    before = counts(redis_server), redis_server.client().scard(WEBHOOKS)
+    r = client.post(route, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "BAD_USER_INPUT"
+    assert message in r.json()["message"]
+    assert r.json()["detail"][0]["loc"] == ["body"]
+    assert (counts(redis_server), redis_server.client().scard(WEBHOOKS)) == before
+    assert watch.errors() == []
+
+
+def test_the_limits_hold_at_their_edge(client: httpx.Client) -> None:
+    """64 levels and 500 digits are still read: the refusal is past them, not before."""
+    at_edge = '{"function": "sum_to_n_job", "input": {"number": 1, "x": ' + deep(62) + "}}"
+    r = client.post("/producer/api/jobs", content=at_edge,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "x: Extra inputs are not permitted" in r.json()["message"]
+    r = client.post("/producer/api/sum", content='{"number": ' + "9" * 500 + "}",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "less than or equal" in r.json()["message"]

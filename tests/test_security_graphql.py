@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
+from tests.gateway_log import LogWatch
 from tests.graphql_helpers import post
 from tests.servers import Gateway, RedisServer, stack_env
 
@@ -39,6 +42,36 @@ def test_rate_limit_over_graphql() -> None:
             assert limited["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
             r = c.post("/graphql", json={"query": "{ functions { name } }"})
             assert r.status_code == 429 and r.headers["retry-after"].isdigit()
+    finally:
+        gateway.stop()
+        redis_server.stop()
+
+
+def test_the_key_is_checked_before_the_body() -> None:
+    """Without a key no GraphQL body is read, known document (the prepared path) or not:
+    a body nested 1,000 deep is a 401 like any other; with the key, a 400 saying why."""
+    key = "graphql-key-0123456789abcdef"
+    redis_server = RedisServer().start()
+    gateway = Gateway(stack_env(redis_server.url, API_KEYS=f"t:{key}")).start(
+        require_workers=False)
+    watch = LogWatch(gateway)
+    deep = "[" * 1000 + "]" * 1000
+    wrong = {"Authorization": "Bearer wrong-key-0123456789"}
+    try:
+        keyed = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=gateway.url) as c:
+            r = c.post("/graphql", json={"query": SUBMIT, "variables": {"n": 1}}, headers=keyed)
+            assert r.json()["data"]["submitSum"]["status"] == "QUEUED"  # a known document now
+            for document in (SUBMIT, "{ functions { name } }"):
+                body = '{"query": ' + json.dumps(document) + ', "variables": {"n": ' + deep + "}}"
+                for headers, status in (({}, 401), (wrong, 401), (keyed, 400)):
+                    r = c.post("/graphql", content=body,
+                               headers={"content-type": "application/json", **headers})
+                    assert r.status_code == status, (document, headers, r.text)
+            r = c.get("/graphql", params={"query": "{ functions { name } }",
+                                          "variables": '{"n": ' + deep + "}"})
+            assert r.status_code == 401, r.text
+        assert watch.errors() == []
     finally:
         gateway.stop()
         redis_server.stop()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.gateway_log import LogWatch
 from tests.helpers import wait_for_status
 from tests.servers import ROOT, Gateway, RedisServer, stack_env, start_worker, wait_until
 
@@ -46,6 +47,32 @@ def test_every_call_needs_a_key(keyed: tuple[Gateway, RedisServer, dict[str, str
                 assert r.headers["www-authenticate"] == "Bearer"
                 assert "API key" in r.json()["message"]
         assert c.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("body", [
+    b'{"number": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b'{"number": ' + b"9" * 5000 + b"}",
+    b'{"number": "\xff"}',
+    b"{not json",
+], ids=["nested 1000 deep", "5000-digit integer", "not UTF-8", "malformed"])
+def test_the_key_is_checked_before_the_body(
+    keyed: tuple[Gateway, RedisServer, dict[str, str]], body: bytes,
+) -> None:
+    """No body is read without a key: whatever it holds, the answer is 401 (the express
+    lane's /sum and FastAPI's routes alike)."""
+    gateway, _, _ = keyed
+    watch = LogWatch(gateway)
+    with httpx.Client(base_url=gateway.url) as c:
+        for path in ("/producer/api/sum", "/producer/api/jobs", "/producer/api/wait_and_return",
+                     "/producer/api/webhooks"):
+            for headers in ({}, as_("wrong-key-0123456789")):
+                r = c.post(path, content=body,
+                           headers={"content-type": "application/json", **headers})
+                assert r.status_code == 401, (path, headers, r.text)
+            r = c.post(path, content=body,
+                       headers={"content-type": "application/json", **as_(ALPHA)})
+            assert r.status_code == 422, (path, r.text)
+    assert watch.errors() == []
 
 
 def test_tenants_cannot_see_each_others_jobs(

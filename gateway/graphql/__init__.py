@@ -2,5 +2,7 @@
 
 `schema.py` holds the operations (thin resolvers over gateway/service.py), `types.py` the
 object types, `scalars.py` BigInt, `errors.py` the error codes and masking, `limits.py` the
-cost limits, `router.py` the FastAPI router (GraphiQL, POST, graphql-transport-ws).
+cost limits, `router.py` the ASGI app (GraphiQL, POST, GET, graphql-transport-ws),
+`transport_ws.py` its checks of WebSocket messages, `prepared.py` the fast path of known
+documents, `document_cache.py` the cache of valid documents.
 """

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from gateway.auth import Authenticator, Caller, presented_key
+from gateway.deps import caller_of
 from gateway.errors import Unauthorized
 from gateway.job_events import JobEventHub
 from gateway.service import JobService
@@ -48,7 +49,7 @@ async def context_of(connection: HTTPConnection) -> GatewayContext:
     if connection.scope["type"] == "http":
         # Over HTTP the key is checked here: no key (when keys are on) is a 401 before any
         # GraphQL runs, and the request takes one token of the caller's rate limit.
-        caller = await state.authenticator.caller(presented_key(connection.headers))
+        caller = await caller_of(connection)  # checked already, before the body was read
         await state.service.rate_limit(caller)
     return GatewayContext(state.service, state.job_events, state.webhooks, state.authenticator,
                           caller)

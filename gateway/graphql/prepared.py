@@ -30,6 +30,7 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 
+from gateway import json_input
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewayErrors
 from gateway.graphql.limits import DocumentLimits
@@ -56,16 +57,17 @@ def only_parse_and_validate(extensions: Sequence[Any]) -> bool:
 
 
 def prepare(documents: ValidDocuments, content_type: str, body: bytes,
-            decode: Callable[[bytes], object] = json.loads) -> Prepared | None:
+            decode: Callable[[bytes], object] = json_input.loads) -> Prepared | None:
     """The operation of a JSON POST body, if its document is known good and it is a query
     or a mutation; None sends the request the full way (which also explains any error).
-    `decode` is the view's own JSON decoder: the standard library's keeps a big integer
-    whole, where orjson would make it a float and change the error a client sees."""
+    `decode` is the view's own JSON decoder (bounded; its InvalidJson is the caller's to
+    answer): the standard library's keeps a big integer whole, where orjson would make it
+    a float and change the error a client sees."""
     if not content_type.startswith("application/json"):
         return None
     try:
         data = decode(body)
-    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+    except json.JSONDecodeError:
         return None
     if not isinstance(data, dict) or not data.keys() <= REQUEST_KEYS:
         return None

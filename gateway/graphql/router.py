@@ -9,7 +9,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -19,7 +19,9 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from gateway.errors import GatewayError, Unauthorized
+from gateway import json_input
+from gateway.deps import caller_of
+from gateway.errors import GatewayError, InvalidJson, Unauthorized
 from gateway.graphiql_assets import local_html
 from gateway.graphql import prepared
 from gateway.graphql.context import GatewayContext, context_of
@@ -27,6 +29,7 @@ from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
 from gateway.graphql.limits import DocumentLimits
 from gateway.graphql.schema import build_schema
+from gateway.graphql.transport_ws import BoundedWebSocketAdapter, CheckedTransportWS
 from gateway.http_errors import gateway_error
 from tasks.settings import Settings
 
@@ -45,7 +48,15 @@ def _is_subscription(data: GraphQLRequestData) -> bool:
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
     """Strawberry's plain ASGI app, routed by the FastAPI app (and by the express lane)
-    without FastAPI's dependency solving, which cost each operation about 40%."""
+    without FastAPI's dependency solving, which cost each operation about 40%.
+
+    Over HTTP the API key is checked before the body is read; JSON (bodies, the
+    `variables` and `extensions` of a GET, WebSocket messages) is decoded within the
+    bounds of gateway/json_input.py, and JSON out of them is a 400 like any body that is
+    not a GraphQL request (a WebSocket closes with 4400: transport_ws.py)."""
+
+    websocket_adapter_class = BoundedWebSocketAdapter
+    graphql_transport_ws_handler_class = CheckedTransportWS
 
     def __init__(self, schema: GatewaySchema, documents: ValidDocuments) -> None:
         super().__init__(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
@@ -61,6 +72,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             return
         request = Request(scope, receive)
         try:
+            await caller_of(request)  # no key (when keys are on): 401, no body read
             response = None
             if self.prepared_path and scope["method"] == "POST":
                 response = await self._run_prepared(request)
@@ -68,9 +80,25 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
                 response = await self.run(request)  # the body read above is kept for it
         except HTTPException as exc:
             response = PlainTextResponse(exc.reason, status_code=exc.status_code)
-        except GatewayError as exc:  # from get_context: no key (401), rate limited (429)
+        except InvalidJson as exc:
+            response = PlainTextResponse(exc.message, status_code=400)
+        except GatewayError as exc:  # no key (401), rate limited (429), Redis down (503)
             response = await gateway_error(request, exc)
+        except ClientDisconnect:
+            return  # the client left, or its body was over the limit (answered 413)
         await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return json_input.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body, or a GET's `variables` or `extensions`: an object (or a list,
+        a batch, which Strawberry refuses with its own message). Strawberry took any
+        other JSON value for a request and failed on it with a 500."""
+        decoded = super().parse_json(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, f"expected a JSON object, got {_json_kind(decoded)}")
+        return decoded
 
     async def _run_prepared(self, request: Request) -> Response | None:
         operation = prepared.prepare(self.documents, request.headers.get("content-type", ""),
@@ -118,6 +146,14 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         except Unauthorized as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return None  # acknowledge with no payload
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 def graphql_app(settings: Settings) -> GatewayGraphQL:

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Response
 from gateway.deps import ApiCaller, IdempotencyKey, Service, SubmitCaller
 from gateway.errors import Conflict
 from gateway.rest_models import ERROR_RESPONSES, FunctionOut, JobOut, SubmitJob
+from gateway.rest_route import GatewayRoute
 from tasks.jobs import JobStatus
 
-router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
 
 
 @router.get("/functions", response_model=list[FunctionOut])

@@ -24,11 +24,12 @@ from gateway.rest_models import (
     WaitBody,
     published_response,
 )
+from gateway.rest_route import GatewayRoute
 from tasks.functions import WaitInput
 
 # The security the routes enforce through caller_of, for the OpenAPI document.
 SECURED: dict[str, Any] = {"security": [{"HTTPBearer": []}, {"APIKeyHeader": []}]}
-router = APIRouter(tags=["reference routes"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["reference routes"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
 
 WAIT = "wait_and_return"
 SUM = "sum_to_n_job"

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from gateway.deps import ApiCaller, Webhooks
 from gateway.rest_models import ERROR_RESPONSES
+from gateway.rest_route import GatewayRoute
 from gateway.webhook_rest_models import (
     DeliveryOut,
     EnabledWebhookOut,
@@ -16,7 +17,7 @@ from gateway.webhook_rest_models import (
     WebhookWithSecret,
 )
 
-router = APIRouter(tags=["webhooks"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["webhooks"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"description": "Not possible in the current state."}}
 
