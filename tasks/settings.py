@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # default: a running Flower turns them on in every worker it sees (its enable_events
     # option, every few seconds), so they flow only while someone can watch them.
     worker_task_events: bool = False
+    # A stopping worker (SIGTERM, Ctrl-C) takes no new job and lets the running ones finish
+    # for this long; those still running then go back to the queue and run again on the
+    # next worker (worker/shutdown.py). 0: back to the queue at once.
+    worker_shutdown_grace_seconds: float = Field(10.0, ge=0, le=3600)
 
     # More modules of job functions to load besides tasks.functions (JSON list).
     extra_function_modules: list[str] = Field(default_factory=list)
