@@ -109,10 +109,13 @@ class Settings(BaseSettings):
 
     # The edge (`make up`): NGINX on one port in front of the gateway, Flower and Locust.
     nginx_port: int = Field(8080, ge=1, le=65535)
-    flower_port: int = Field(5555, ge=1, le=65535)
     locust_port: int = Field(8089, ge=1, le=65535)
+    # Where `make up` keeps Redis's data, logs, sockets and generated configs (owner-only);
+    # relative to the repository root.
+    stack_run_dir: str = Field("run", min_length=1)
     # `user:password` (several separated by commas) for /dashboard/, /load-test/ and
-    # /metrics behind NGINX, and Flower's own basic auth. Empty: `make up` makes one up.
+    # /metrics: NGINX checks them, and so do Flower, Locust's web UI and the gateway's
+    # /metrics themselves (tasks/dashboard_auth.py). Empty: `make up` makes one up.
     flower_basic_auth: SecretStr = SecretStr("")
 
     # `make load`: a bounded headless Locust run against a stack it starts.
