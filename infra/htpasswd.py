@@ -14,6 +14,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from tasks.dashboard_auth import pairs
+
 _ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -46,14 +48,6 @@ def apr1(password: str, salt: str | None = None) -> str:
     encoded = "".join(_to64((d[a] << 16) | (d[b] << 8) | d[c], 4) for a, b, c in
                       ((0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5)))
     return f"$apr1${salt}${encoded}{_to64(d[11], 2)}"
-
-
-def pairs(basic_auth: str) -> list[tuple[str, str]]:
-    out = []
-    for pair in filter(None, basic_auth.split(",")):
-        user, _, password = pair.partition(":")
-        out.append((user, password))
-    return out
 
 
 def render(basic_auth: str) -> str:

@@ -19,15 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from honcho.manager import Manager
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from infra import stack  # noqa: E402
+from infra.supervisor import OrderedManager  # noqa: E402
 from tasks.settings import Settings, get_settings  # noqa: E402
 
-RUNTIME = stack.RUNTIME / "load"
 REPORTS = ROOT / "reports" / "load"
 ALL_USERS = ("ReferenceUser", "GraphQLUser", "WebhookUser")
 STOP_TIMEOUT = "30s"  # users finish the job they are polling before the run ends
@@ -91,7 +90,7 @@ def main() -> int:
     # unless set), so a load run neither disturbs nor is disturbed by `make up`.
     for name in ("REDIS_URL", "CELERY_BROKER_URL"):
         os.environ[name] = ""
-    for name in ("REDIS_PORT", "GATEWAY_PORT", "NGINX_PORT", "FLOWER_PORT", "LOCUST_PORT"):
+    for name in ("REDIS_PORT", "GATEWAY_PORT", "NGINX_PORT", "LOCUST_PORT"):
         os.environ[name] = str(free_port())
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["GATEWAY_HOST"] = "127.0.0.1"
@@ -100,18 +99,21 @@ def main() -> int:
     os.environ["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
     get_settings.cache_clear()
     settings = get_settings()
-    os.environ["REDIS_URL"] = settings.effective_redis_url
-    shutil.rmtree(RUNTIME, ignore_errors=True)
+    runtime = stack.run_dir(settings) / "load"
+    shutil.rmtree(runtime, ignore_errors=True)
+    for directory in (runtime.parent, runtime):  # owner-only, as `make up` keeps them
+        stack.prepare_run_dir(directory)
+    os.environ["REDIS_URL"] = stack.prepare_redis(settings, runtime)
     report_dir = REPORTS / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report_dir.mkdir(parents=True)
     basic_auth, _ = stack.ensure_credentials(settings)
-    stack.prepare_edge(settings, basic_auth, RUNTIME)
-    manager = Manager()
+    stack.prepare_edge(settings, basic_auth, runtime)
+    manager = OrderedManager(stack.stop_order(settings))
     env = dict(os.environ)
-    for name, cmd in stack.processes(settings, RUNTIME,
+    for name, cmd in stack.processes(settings, runtime,
                                      {"redis", "worker", "dispatcher", "gateway", "nginx"}).items():
         manager.add_process(name, cmd, env=env, cwd=str(ROOT))
-    manager.add_process("locust", f"{stack.PY} -m infra.load --run-locust "
+    manager.add_process("locust", f"exec {stack.PY} -m infra.load --run-locust "
                         f"{report_dir}", env=env, cwd=str(ROOT))
     print(f"load run: {' '.join(user_classes(settings))}, {settings.load_users} users for "
           f"{settings.load_run_time}, through {stack.nginx_url(settings)}", flush=True)

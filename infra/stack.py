@@ -1,9 +1,21 @@
 """The local stack behind `make up`: every process in the foreground under honcho.
 
-Redis, a Celery worker, the gateway, Flower, Locust's web UI, and NGINX in front of them on
-NGINX_PORT. Ctrl-C or SIGTERM stops them all (honcho signals each process group). Settings
-come from the same pydantic-settings class as the services: environment, then `.env`, then
-defaults.
+Redis, a Celery worker, the webhook dispatcher, the gateway, Flower, Locust's web UI, and
+NGINX in front of them on NGINX_PORT. Settings come from the same pydantic-settings class
+as the services: environment, then `.env`, then defaults.
+
+Closed by default. The run directory (STACK_RUN_DIR, `run/`: Redis's data, logs, the
+sockets, generated configs) is its owner's only, and what the stack writes in it too
+(umask 077). Redis needs a password made up for each run: it is in the owner-only
+run/redis/ (redis.conf, and the URL in `url`), never on a command line. Flower listens
+only on a unix socket in the run directory, which NGINX proxies to; Locust's web UI and
+the gateway's /metrics check the dashboard credentials themselves. The gateway's REST API
+and GraphQL stay on GATEWAY_PORT for API-key clients.
+
+Ctrl-C or SIGTERM stops the processes in order (`stop_order`, infra/supervisor.py): NGINX,
+the gateway, Flower and Locust; then the worker, which lets its running jobs finish for
+WORKER_SHUTDOWN_GRACE_SECONDS and gives the others back to the queue (worker/shutdown.py);
+then the webhook dispatcher; Redis last, so the worker can still hand its jobs back.
 """
 
 from __future__ import annotations
@@ -17,51 +29,124 @@ import time
 from pathlib import Path
 
 import httpx
-from honcho.manager import Manager
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from infra import nginx_conf  # noqa: E402
+from infra.supervisor import OrderedManager, Stage  # noqa: E402
+from tasks.dashboard_auth import pairs  # noqa: E402
 from tasks.settings import Settings, get_settings  # noqa: E402
+from worker.dispatcher import SHUTDOWN_GRACE_SECONDS as DISPATCHER_GRACE_SECONDS  # noqa: E402
 
-RUNTIME = ROOT / "run"  # git-ignored: Redis data, logs, generated configs
 PY = shlex.quote(sys.executable)
+FRONT = ("nginx", "gateway", "flower", "locust")  # the first to stop: no new work comes in
+STOP_SECONDS = 10.0  # for a process to exit after SIGTERM, beyond its own grace period
+# Longest path of a unix socket (sun_path is 108 bytes with its terminating NUL).
+MAX_SOCKET_PATH = 107
+
+REDIS_CONFIG = """\
+# Written by infra/stack.py for `make up`, with a password made up for this run.
+bind 127.0.0.1
+port {port}
+protected-mode yes
+dir {dir}
+# Append-only persistence: a Redis restart loses no accepted job or record.
+appendonly yes
+appendfsync everysec
+save ""
+requirepass {password}
+"""
+
+
+def run_dir(settings: Settings) -> Path:
+    path = Path(settings.stack_run_dir)
+    return path if path.is_absolute() else ROOT / path
+
+
+def prepare_run_dir(runtime: Path) -> None:
+    """The run directory, its owner's only (what is already in it becomes unreachable to
+    others too)."""
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    path.chmod(0o600)  # a file from an older run may have had another mode
+
+
+def redis_config(runtime: Path) -> Path:
+    return runtime / "redis" / "redis.conf"
+
+
+def prepare_redis(settings: Settings, runtime: Path) -> str:
+    """Write the local Redis's configuration with a password made up for this run, and
+    runtime/redis/url; return that URL (it carries the password): every process uses it."""
+    data = runtime / "redis"
+    data.mkdir(mode=0o700, exist_ok=True)
+    data.chmod(0o700)
+    password = secrets.token_urlsafe(24)
+    _write_private(redis_config(runtime), REDIS_CONFIG.format(
+        port=settings.redis_port, dir=_quoted(str(data)), password=password))
+    # The user `default` named: redis-cli -u sends an empty one otherwise, which Redis refuses.
+    url = f"redis://default:{password}@127.0.0.1:{settings.redis_port}/0"
+    _write_private(data / "url", url + "\n")
+    return url
+
+
+def _quoted(value: str) -> str:
+    """A string in redis.conf's double-quoted form."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def flower_socket(runtime: Path) -> Path:
+    return runtime / "flower.sock"
 
 
 def processes(
-    settings: Settings, runtime: Path = RUNTIME, include: set[str] | None = None
+    settings: Settings, runtime: Path, include: set[str] | None = None
 ) -> dict[str, str]:
-    """The stack's commands by name (`include`: only these). Call `prepare_edge()` first:
-    nginx's configuration is written by it."""
+    """The stack's commands by name (`include`: only these), each `exec`ed by its shell so
+    that signals reach the program. Call `prepare_redis()` (unless REDIS_URL names another
+    Redis) and `prepare_edge()` first: they write the configurations."""
     procs: dict[str, str] = {}
     if not settings.redis_url:
-        data = runtime / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        # Append-only persistence: a Redis restart loses no accepted job or record.
-        procs["redis"] = (
-            f"redis-server --bind 127.0.0.1 --port {settings.redis_port} "
-            f"--dir {shlex.quote(str(data))} --appendonly yes --appendfsync everysec "
-            "--save '' --protected-mode yes"
-        )
+        procs["redis"] = f"redis-server {shlex.quote(str(redis_config(runtime)))}"
     procs["worker"] = f"{PY} -m worker"
     procs["dispatcher"] = f"{PY} -m worker.dispatcher"  # webhook delivery
     procs["gateway"] = (
         f"{PY} -m uvicorn gateway.app:app --host {settings.gateway_host} "
         f"--port {settings.gateway_port} --no-access-log"
     )
-    # Flower reads FLOWER_BASIC_AUTH from the environment itself (kept off the command line).
+    # Flower reads FLOWER_BASIC_AUTH from the environment itself (kept off the command line),
+    # but its /dashboard/metrics and /dashboard/healthcheck skip it: a unix socket in the
+    # owner-only run directory is all it listens on.
     procs["flower"] = (
-        f"{PY} -m celery --app tasks.celery_app:celery_app flower --address=127.0.0.1 "
-        f"--port={settings.flower_port} --url_prefix=dashboard"
+        f"{PY} -m celery --app tasks.celery_app:celery_app flower "
+        f"--unix_socket={shlex.quote(str(flower_socket(runtime)))} --url_prefix=dashboard"
     )
     procs["locust"] = (
-        f"{PY} -m locust -f infra/locustfile.py --web-host 127.0.0.1 "
+        f"{PY} -m locust -f infra/locustfile.py,infra/locust_auth.py --web-host 127.0.0.1 "
         f"--web-port {settings.locust_port} --web-base-path /load-test "
         f"--host {nginx_url(settings)}"
     )
     procs["nginx"] = nginx_conf.command(runtime / "nginx")
-    return {name: cmd for name, cmd in procs.items() if include is None or name in include}
+    return {name: f"exec {cmd}" for name, cmd in procs.items()
+            if include is None or name in include}
+
+
+def stop_order(settings: Settings) -> list[Stage]:
+    """Front first (nothing new comes in), then the worker (its grace period, then a cold
+    shutdown that hands jobs back), the dispatcher (its in-flight webhooks), Redis last."""
+    return [
+        Stage(FRONT, STOP_SECONDS),
+        Stage(("worker",), settings.worker_shutdown_grace_seconds + STOP_SECONDS),
+        Stage(("dispatcher",), DISPATCHER_GRACE_SECONDS + STOP_SECONDS),
+        Stage(("redis",), STOP_SECONDS),
+    ]
 
 
 def nginx_url(settings: Settings) -> str:
@@ -79,13 +164,17 @@ def ensure_credentials(settings: Settings) -> tuple[str, bool]:
     return basic_auth, True
 
 
-def prepare_edge(settings: Settings, basic_auth: str, runtime: Path = RUNTIME) -> None:
+def prepare_edge(settings: Settings, basic_auth: str, runtime: Path) -> None:
     """Render nginx's configuration for these ports under runtime/nginx."""
+    socket = flower_socket(runtime)
+    if len(str(socket)) > MAX_SOCKET_PATH:
+        raise SystemExit(f"{socket} is too long a path for a unix socket: set STACK_RUN_DIR "
+                         "to a shorter directory")
     upstream_host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else (
         settings.gateway_host)
     nginx_conf.write_local(runtime / "nginx", {
         "GATEWAY_UPSTREAM": f"{upstream_host}:{settings.gateway_port}",
-        "FLOWER_UPSTREAM": f"127.0.0.1:{settings.flower_port}",
+        "FLOWER_UPSTREAM": f"unix:{socket}",
         "LOCUST_UPSTREAM": f"127.0.0.1:{settings.locust_port}",
         "NGINX_LISTEN": f"127.0.0.1:{settings.nginx_port}",
         "NGINX_MAX_BODY_BYTES": str(settings.max_body_bytes),
@@ -109,28 +198,31 @@ def urls(settings: Settings) -> dict[str, str]:
 def ready(settings: Settings, basic_auth: str) -> bool:
     """Every route answers through NGINX: the gateway (with Redis and a worker), Flower and
     Locust."""
-    user, _, password = basic_auth.split(",")[0].partition(":")
+    login = pairs(basic_auth)[0]
     links = urls(settings)
     try:
         return (httpx.get(links["health"], timeout=2).status_code == 200
-                and all(httpx.get(links[name], auth=(user, password), timeout=2).status_code
+                and all(httpx.get(links[name], auth=login, timeout=2).status_code
                         == 200 for name in ("dashboard", "load test", "metrics")))
     except httpx.HTTPError:
         return False
 
 
-def announce_when_ready(settings: Settings, manager: Manager, basic_auth: str,
+def announce_when_ready(settings: Settings, manager: OrderedManager, basic_auth: str,
                         made_up: bool, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready(settings, basic_auth):
             lines = "\n".join(f"  {name:<14} {url}" for name, url in urls(settings).items())
-            user, _, password = basic_auth.split(",")[0].partition(":")
+            user, password = pairs(basic_auth)[0]
             login = (f"user {user}, password {password} (made up for this run; set "
                      "FLOWER_BASIC_AUTH=user:password to choose)" if made_up else
                      f"user {user}, password from FLOWER_BASIC_AUTH")
+            redis = ("" if settings.redis_url else
+                     f"Redis: 127.0.0.1:{settings.redis_port}, with a password made up for "
+                     f"this run (the URL is in {run_dir(settings) / 'redis' / 'url'})\n")
             print(f"\nThe job gateway is ready:\n{lines}\n"
-                  f"dashboard, load test and metrics: {login}\n"
+                  f"dashboard, load test and metrics: {login}\n{redis}"
                   "Ctrl-C stops everything.\n", flush=True)
             return
         time.sleep(0.5)
@@ -140,13 +232,16 @@ def announce_when_ready(settings: Settings, manager: Manager, basic_auth: str,
 
 
 def main() -> int:
+    os.umask(0o077)  # every file and directory the stack makes is its owner's only
     settings = get_settings()
+    runtime = run_dir(settings)
+    prepare_run_dir(runtime)
     if not settings.redis_url:
-        os.environ["REDIS_URL"] = settings.effective_redis_url  # every process agrees
+        os.environ["REDIS_URL"] = prepare_redis(settings, runtime)  # every process agrees
     basic_auth, made_up = ensure_credentials(settings)
-    prepare_edge(settings, basic_auth)
-    manager = Manager()
-    for name, cmd in processes(settings).items():
+    prepare_edge(settings, basic_auth, runtime)
+    manager = OrderedManager(stop_order(settings))
+    for name, cmd in processes(settings, runtime).items():
         manager.add_process(name, cmd, env=dict(os.environ), cwd=str(ROOT))
     threading.Thread(target=announce_when_ready, args=(settings, manager, basic_auth, made_up),
                      daemon=True).start()

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # default: a running Flower turns them on in every worker it sees (its enable_events
     # option, every few seconds), so they flow only while someone can watch them.
     worker_task_events: bool = False
+    # A stopping worker (SIGTERM, Ctrl-C) takes no new job and lets the running ones finish
+    # for this long; those still running then go back to the queue and run again on the
+    # next worker (worker/shutdown.py). 0: back to the queue at once.
+    worker_shutdown_grace_seconds: float = Field(10.0, ge=0, le=3600)
 
     # More modules of job functions to load besides tasks.functions (JSON list).
     extra_function_modules: list[str] = Field(default_factory=list)
@@ -105,10 +109,13 @@ class Settings(BaseSettings):
 
     # The edge (`make up`): NGINX on one port in front of the gateway, Flower and Locust.
     nginx_port: int = Field(8080, ge=1, le=65535)
-    flower_port: int = Field(5555, ge=1, le=65535)
     locust_port: int = Field(8089, ge=1, le=65535)
+    # Where `make up` keeps Redis's data, logs, sockets and generated configs (owner-only);
+    # relative to the repository root.
+    stack_run_dir: str = Field("run", min_length=1)
     # `user:password` (several separated by commas) for /dashboard/, /load-test/ and
-    # /metrics behind NGINX, and Flower's own basic auth. Empty: `make up` makes one up.
+    # /metrics: NGINX checks them, and so do Flower, Locust's web UI and the gateway's
+    # /metrics themselves (tasks/dashboard_auth.py). Empty: `make up` makes one up.
     flower_basic_auth: SecretStr = SecretStr("")
 
     # `make load`: a bounded headless Locust run against a stack it starts.

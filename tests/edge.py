@@ -1,6 +1,8 @@
-"""The whole stack behind NGINX, for the edge and browser tests: a password-protected
-redis-server, a worker, the gateway, Flower, Locust's web UI and nginx, each on a free
-loopback port, started with the same commands as `make up` (infra/stack.py)."""
+"""The whole stack behind NGINX, for the edge and browser tests: Redis with a password made
+up for the run, a worker, the dispatcher, the gateway, Flower on its unix socket, Locust's
+web UI and nginx, on free loopback ports, in an owner-only run directory. Everything is
+prepared and started with the functions and commands of `make up` (infra/stack.py); only
+the supervision differs: each service is a tests.servers.Service with a log of its own."""
 
 from __future__ import annotations
 
@@ -10,55 +12,32 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import redis
 
 from infra import stack
 from tasks.settings import Settings
-from tests.servers import ARTIFACTS, ROOT, Service, free_port, stack_env, wait_until
+from tests.servers import ARTIFACTS, Service, free_port, stack_env, wait_until
 
-# Written into the stack's configuration; a test checks that no log shows them.
-REDIS_PASSWORD = f"redis-pw-{secrets.token_hex(8)}"
 DASHBOARD_USER = "ops"
+# Written into the stack's configuration; a test checks that no log shows it.
 DASHBOARD_PASSWORD = f"dash-pw-{secrets.token_hex(8)}"
-
-
-class PasswordRedis(Service):
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.data_dir = tempfile.mkdtemp(prefix="gw-edge-redis-")
-        argv = [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
-                "--port", str(self.port), "--dir", self.data_dir, "--save", "",
-                "--appendonly", "no", "--requirepass", REDIS_PASSWORD]
-        super().__init__("edge-redis", argv, dict(os.environ))
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{REDIS_PASSWORD}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> PasswordRedis:
-        super().start()
-
-        def answers() -> bool:
-            try:
-                return bool(redis.Redis(port=self.port, password=REDIS_PASSWORD).ping())
-            except redis.RedisError:
-                return False
-
-        wait_until(answers, 10, "the edge stack's redis")
-        return self
 
 
 class EdgeStack:
     def __init__(self, **extra_env: str) -> None:
         self.extra_env = extra_env  # more settings for every service, e.g. API_KEYS
-        self.redis = PasswordRedis()
-        self.runtime = ARTIFACTS / "edge"
+        # Its own run directory: two stacks of a session (tests/test_tenants_nginx.py has
+        # one more) must not share Flower's socket or nginx's files.
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.runtime = Path(tempfile.mkdtemp(prefix="edge-run-", dir=ARTIFACTS))
         self.basic_auth = f"{DASHBOARD_USER}:{DASHBOARD_PASSWORD}"
         self.worker_name = f"edge-worker-{free_port()}"
-        self.services: list[Service] = []
+        self.services: dict[str, Service] = {}
         self.settings: Settings | None = None
+        self.redis_url = ""  # carries the password made up by stack.prepare_redis
 
     @property
     def url(self) -> str:
@@ -70,52 +49,65 @@ class EdgeStack:
         return DASHBOARD_USER, DASHBOARD_PASSWORD
 
     @property
+    def redis_password(self) -> str:
+        return urlsplit(self.redis_url).password or ""
+
+    @property
     def nginx_access_log(self) -> Path:
         return self.runtime / "nginx" / "logs" / "access.log"
 
     def start(self) -> EdgeStack:
-        self.redis.log_path.unlink(missing_ok=True)
-        self.redis.start()
-        self.services.append(self.redis)
         ports = {name: free_port() for name in
-                 ("GATEWAY_PORT", "FLOWER_PORT", "LOCUST_PORT", "NGINX_PORT")}
+                 ("REDIS_PORT", "GATEWAY_PORT", "LOCUST_PORT", "NGINX_PORT")}
+        self.settings = Settings(_env_file=None, stack_run_dir=str(self.runtime),
+                                 **{k.lower(): v for k, v in ports.items()})
+        stack.prepare_run_dir(self.runtime)
+        self.redis_url = stack.prepare_redis(self.settings, self.runtime)
+        stack.prepare_edge(self.settings, self.basic_auth, self.runtime)
         # The load test's webhook receiver listens on loopback.
-        env = stack_env(self.redis.url, FLOWER_BASIC_AUTH=self.basic_auth,
+        env = stack_env(self.redis_url, FLOWER_BASIC_AUTH=self.basic_auth,
                         WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
                         **{k: str(v) for k, v in ports.items()}, **self.extra_env)
-        self.settings = Settings(_env_file=None, redis_url=self.redis.url,
-                                 **{k.lower(): v for k, v in ports.items()})
-        shutil.rmtree(self.runtime, ignore_errors=True)
-        stack.prepare_edge(self.settings, self.basic_auth, self.runtime)
+        env["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
         commands = stack.processes(self.settings, self.runtime)
         commands["worker"] += f" --hostname={self.worker_name}@%h --without-mingle"
         for name, command in commands.items():
             (ARTIFACTS / f"edge-{name}.log").unlink(missing_ok=True)  # this run's lines only
-            # `exec`: the service is the process itself, so stopping it stops it.
-            self.services.append(Service(f"edge-{name}", ["/bin/sh", "-c", f"exec {command}"],
-                                         {**env, "PYTHONPATH": str(ROOT),
-                                          "PATH": f"{Path(sys.executable).parent}:"
-                                                  f"{os.environ.get('PATH', '')}"}).start())
+            self.services[name] = Service(f"edge-{name}", ["/bin/sh", "-c", command],
+                                          env).start()
+            if name == "redis":
+                wait_until(self._redis_answers, 10, "the edge stack's redis")
         try:
             wait_until(lambda: stack.ready(self.settings, self.basic_auth),
                        90, "the edge stack through nginx", interval=0.3)
         except TimeoutError:
-            tails = "\n".join(f"--- {s.name}\n{s.log_tail(15)}" for s in self.services)
+            tails = "\n".join(f"--- {s.name}\n{s.log_tail(15)}" for s in self.services.values())
             self.stop()
             raise TimeoutError(tails) from None
         return self
+
+    def _redis_answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.redis_url).ping())
+        except redis.RedisError:
+            return False
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=15, **kwargs)
 
     def logs(self) -> dict[str, str]:
         """Every log the stack wrote: service output and nginx's access log."""
-        out = {s.name: s.log_path.read_text(errors="replace") for s in self.services
+        out = {s.name: s.log_path.read_text(errors="replace") for s in self.services.values()
                if s.log_path.exists()}
         if self.nginx_access_log.exists():
             out["nginx-access"] = self.nginx_access_log.read_text(errors="replace")
         return out
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
+        """In `make up`'s order (Redis last)."""
+        assert self.settings is not None
+        for stage in stack.stop_order(self.settings):
+            for name in stage.names:
+                if name in self.services:
+                    self.services[name].stop()
+        shutil.rmtree(self.runtime, ignore_errors=True)

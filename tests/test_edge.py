@@ -20,7 +20,7 @@ import websockets.sync.client
 from websockets.typing import Subprotocol
 
 from tasks import metrics
-from tests.edge import DASHBOARD_PASSWORD, REDIS_PASSWORD, EdgeStack
+from tests.edge import DASHBOARD_PASSWORD, EdgeStack
 from tests.helpers import wait_for_status
 from tests.servers import ROOT, wait_until
 
@@ -223,7 +223,7 @@ def test_metrics_count_jobs_by_function_and_status(edge: EdgeStack) -> None:
 
 def test_webhook_metrics_counted_in_redis_show_in_metrics(edge: EdgeStack) -> None:
     """The path the webhook dispatcher uses: tasks.metrics.record() in its own process."""
-    client = redis.Redis.from_url(edge.redis.url)
+    client = redis.Redis.from_url(edge.redis_url)
     with edge.client(auth=edge.auth) as http:
         before = http.get("/metrics").text
         metrics.record(client, metrics.WEBHOOK_ATTEMPTS.inc("delivered"),
@@ -289,7 +289,8 @@ def test_no_secret_reaches_any_log(edge: EdgeStack) -> None:
     logs = edge.logs()
     assert {"edge-gateway", "edge-worker", "edge-flower", "edge-locust", "edge-nginx",
             "nginx-access"} <= set(logs)
-    for secret in (REDIS_PASSWORD, DASHBOARD_PASSWORD, authorization):
+    assert edge.redis_password
+    for secret in (edge.redis_password, DASHBOARD_PASSWORD, authorization):
         leaks = [name for name, text in logs.items() if secret in text]
         assert not leaks, f"a secret is in the logs of {leaks}"
 

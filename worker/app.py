@@ -1,10 +1,16 @@
-"""The worker's Celery app: the shared app with the job-store signal hooks connected.
+"""The worker's Celery app: the shared app with its signal hooks connected (the job store,
+the heartbeat, the shutdown grace period).
 
 Run it with `python -m worker` (or `celery -A worker.app worker`).
 """
 
 from tasks.celery_app import celery_app as app
-from worker import heartbeat, hooks, kombu_compat  # noqa: F401  (connect the signal handlers)
+from worker import (  # noqa: F401  (connect the signal handlers)
+    heartbeat,
+    hooks,
+    kombu_compat,
+    shutdown,
+)
 from worker.kombu_client_cache import install as install_kombu_client_cache
 
 kombu_compat.install()

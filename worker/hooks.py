@@ -6,7 +6,8 @@ overwrite a terminal status, so a duplicate or late signal is harmless.
 
 Where each hook runs: task_prerun, task_success, task_retry and most task_failure calls
 run in the pool child that ran the task; task_failure for a lost worker or a hard time
-limit, and task_revoked, run in the worker's main process.
+limit, task_revoked, and given_back (a stopping worker's running job, worker/shutdown.py)
+run in the worker's main process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 from celery import signals
+from celery.app.task import Context
 from celery.exceptions import Retry
 
 from tasks.catalog import SKIP_FLAG
@@ -102,3 +104,11 @@ def on_retry(request: Any, reason: Any, sender: Any = None, **_: Any) -> None:
 def on_revoked(request: Any, expired: bool = False, sender: Any = None, **_: Any) -> None:
     _transition(request.id, sender, JobStatus.EXPIRED if expired else JobStatus.CANCELLED,
                 request=request)
+
+
+def given_back(request: Any) -> None:
+    """A running job handed back to the queue by a stopping worker (worker/shutdown.py):
+    QUEUED again until a worker takes its restored message. Runs in the main process."""
+    # The request's Context, as task.request is in the other hooks (the request id is there).
+    _transition(request.id, request.task, JobStatus.QUEUED,
+                request=Context(request.request_dict))

@@ -3,7 +3,9 @@
 Read from Redis at scrape time, in one pipelined round trip: jobs finished by function and
 status, job run time, webhook attempts and delivery latency (counted by workers and the
 dispatcher, see tasks/metrics.py), the queue depth, jobs taken by workers but not yet
-acknowledged, and live workers. Behind NGINX the route needs the dashboard credentials.
+acknowledged, and live workers. It needs the dashboard credentials (FLOWER_BASIC_AUTH, HTTP
+basic) on every port: NGINX checks them on /metrics and passes them on, and the route checks
+them itself, so the gateway's own port shows no metrics without them either.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from gateway.deps import Service
+from gateway.http_errors import error_body
 from gateway.metrics import REGISTRY
+from tasks import dashboard_auth
 from tasks import metrics as shared
 from tasks.heartbeat import ALIVE_WINDOW_SECONDS, WORKERS_KEY
 
@@ -71,7 +75,14 @@ async def shared_metrics(service: Service) -> list[Metric]:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(service: Service) -> Response:
+async def metrics(request: Request, service: Service) -> Response:
+    credentials = dashboard_auth.pairs(service.settings.flower_basic_auth.get_secret_value())
+    if not dashboard_auth.authorized(request.headers.get("authorization"), credentials):
+        message = ("the metrics need the dashboard credentials (HTTP basic)" if credentials
+                   else "no dashboard credentials are configured: set FLOWER_BASIC_AUTH")
+        return Response(error_body("UNAUTHENTICATED", message), status_code=401,
+                        media_type="application/json",
+                        headers={"WWW-Authenticate": dashboard_auth.CHALLENGE})
     scrape = CollectorRegistry()
     scrape.register(_Snapshot(await shared_metrics(service)))
     body = generate_latest(REGISTRY) + generate_latest(scrape)
