@@ -35,11 +35,12 @@ def last_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def run(timeout: float) -> dict[str, Any]:
+def run(timeout: float, runs: int, deliveries: int, latency_seconds: float) -> dict[str, Any]:
     if not SCRIPT.exists():
         return {"status": "missing",
                 "reason": "bench/webhooks_bench.py is not in this build"}
-    argv = [sys.executable, "-m", "bench.webhooks_bench", "--json"]
+    argv = [sys.executable, "-m", "bench.webhooks_bench", "--json", f"--runs={runs}",
+            f"--deliveries={deliveries}", f"--latency-seconds={latency_seconds:g}"]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
