@@ -22,7 +22,7 @@ class Config:
     memory_submits: int = 100_000
     memory_drain_seconds: float = 15.0  # worker sampling after the last submit
     webhooks_deliveries: int = 5000  # per dispatcher and bare-client run
-    webhooks_latency_seconds: float = 10.0  # per webhook latency run, at 200 jobs/s
+    webhooks_latency_seconds: float = 8.0  # per webhook latency run, at 200 jobs/s
     webhooks_timeout: float = 240.0
     profile_seconds: float = 3.0  # 0 disables the py-spy excerpts
 

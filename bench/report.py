@@ -160,12 +160,10 @@ def _note_webhook_bare(_: Results) -> tuple[str, str, str]:
             "round trips per delivery (claims and records in larger batches).")
 
 
-def _note_webhook_latency(results: Results) -> tuple[str, str, str]:
-    t = fmt.targets(results).get("webhook_p99")
-    stage = f" (this run: p99 {fmt.figure(t.figures.get('stage'), 2)} ms)" if t else ""
+def _note_webhook_latency(_: Results) -> tuple[str, str, str]:
     return ("", "The submit-to-webhook time includes the gateway, the queue and the Celery "
-            "worker before the webhook path starts at the terminal transition; the webhook "
-            f"stage alone is far shorter{stage}. A noisy moment that lets the worker fall "
+            "worker before the webhook path starts at the terminal transition (the figures "
+            "above give the webhook stage alone). A noisy moment that lets the worker fall "
             "behind shows in the p99.",
             "As for the worker's latency: fewer round trips per job, the load client on "
             "another machine.")

@@ -1,7 +1,8 @@
 """The webhook figures come from `bench/webhooks_bench.py` (the webhook feature's own
-script). Contract: `python -m bench.webhooks_bench --json` starts what it needs, stops it,
-and prints one JSON object (its last stdout line that parses as one). Missing script: the
-summary says so."""
+script), run with this run's rounds, deliveries and latency seconds. Contract:
+`python -m bench.webhooks_bench --json ...` starts what it needs, stops it, and prints one
+JSON object (its last stdout line that parses as one), which results.json keeps under
+`webhooks.results`. Missing script: the summary says so."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Webhook delivery benchmark (not a test): `make bench-webhooks`, or
 `python -m bench.webhooks_bench [--json] [--runs 3] [--deliveries 5000] [--in-flight 50]
-[--latency-seconds 10]`; `make bench` runs it too and keeps its results in results.json.
+[--latency-seconds 8]`; `make bench` runs it too and keeps its results in results.json.
 
 In one run, against one bare receiver on loopback (bench/webhook_receiver_server.py):
   * dispatcher: deliveries/s of ONE `python -m worker.dispatcher` process, draining
@@ -263,7 +263,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--in-flight", type=int, default=50)  # the issue's reference
-    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-seconds", type=float, default=8.0)
     args = parser.parse_args()
     quiet = args.json
     log: Callable[[str], None] = lambda text: say(text, quiet)  # noqa: E731
