@@ -73,8 +73,17 @@ $(BENCH_STAMP): requirements/bench.txt $(STAMP)
 	bash infra/install.sh bench
 	touch $(BENCH_STAMP)
 
-## bench: the side-by-side benchmark, about 9.5 minutes on loopback (BENCH_QUICK=1: a short
-## check of the harness); writes bench/results/<date-time>/ and refreshes bench/latest/
+## bench: the side-by-side benchmark, about 10 minutes on loopback; writes
+## bench/results/<date-time>/ (results.json and, from it, summary.md and charts), then
+## refreshes bench/latest/ and the README's and docs/SCALING.md's tables from it
+## (BENCH_QUICK=1: a short check of the harness, which leaves bench/latest and the README alone)
 bench: $(BENCH_STAMP)
 	bash infra/ensure-binaries.sh redis-server wrk
 	$(PY) -m bench
+
+.PHONY: bench-render
+## bench-render: write bench/latest/summary.md and the README's and docs/SCALING.md's tables
+## again from bench/latest/results.json, after a change of their wording (no benchmark run)
+bench-render: venv
+	$(PY) -m bench.report bench/latest
+	$(PY) -m bench.readme

@@ -1,16 +1,19 @@
 """`python -m bench` (what `make bench` runs): the side-by-side benchmark.
 
-Writes bench/results/<date-time>/ (results.json, summary.md, PNG charts, server logs); a
-full run (3 runs or more) also copies the summary and charts to bench/latest/, which the
-README shows. Every server
-it starts is stopped on the way out, also on Ctrl-C and errors; a server that fails to
-start fails the run, with its log.
+Writes bench/results/<date-time>/: results.json (every run of every scenario, the
+machine, the commit), and from it alone summary.md, the PNG charts and readme_blocks.md
+(the README's tables as `python -m bench.readme` makes them), with the server logs. Every
+figure printed is checked against results.json (bench/figure_check.py). A full run (3
+runs or more) then copies results.json, the summary and the charts to bench/latest/ and
+regenerates the README's and docs/SCALING.md's tables from it; a quick run
+(BENCH_QUICK=1) never touches bench/latest or the README. Every server it starts is
+stopped on the way out, also on Ctrl-C and errors; a server that fails to start fails
+the run, with its log.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import contextlib
 import os
 import platform
 import shutil
@@ -22,14 +25,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import charts, report, scenarios, webhooks_adapter
+from bench import charts, readme, report, scenarios, webhooks_adapter
 from bench.config import Config, from_env
+from bench.figure_check import run_problems
 from bench.procs import ROOT, Processes
+from bench.results_io import LATEST, dumps, load
 from bench.targets import evaluate
 
 RESULTS = ROOT / "bench" / "results"
-LATEST = ROOT / "bench" / "latest"
-BUSY_LOAD = 0.5  # load average per CPU at the start above which figures are noisy
+COPIED = ["results.json", "summary.md"]  # and the charts the run drew
 
 
 def _cpu_model() -> str:
@@ -53,37 +57,50 @@ def _commit() -> str:
         return "unknown"
 
 
-def _load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+def _redis_version() -> str:
+    binary = shutil.which("redis-server") or "redis-server"
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                             check=False).stdout
+    except OSError:
+        return "redis-server (version unknown)"
+    version = next((w.removeprefix("v=") for w in out.split() if w.startswith("v=")), "")
+    return f"redis-server {version or '(version unknown)'}"
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
-def write_outputs(results: dict[str, Any], out_dir: Path, cfg: Config) -> list[str]:
-    targets = evaluate(results)
-    results["targets"] = [t.as_dict() for t in targets]
-    (out_dir / "results.json").write_text(json.dumps(_json_safe(results), indent=1))
+def write_outputs(results: dict[str, Any], out_dir: Path,
+                  cfg: Config) -> tuple[list[str], list[str]]:
+    """results.json, then everything else from what it holds. Returns the charts drawn
+    and the printed figures not found in results.json (none, unless a renderer printed
+    a figure of its own: unbacked_figures.txt lists them)."""
+    results["targets"] = [t.as_dict() for t in evaluate(results)]
+    (out_dir / "results.json").write_text(dumps(results))
+    data = load(out_dir / "results.json")
     written = []
-    if results.get("http", {}).get("scenarios"):
-        charts.throughput(results["http"], cfg.runs, out_dir / "throughput.png")
-        charts.latency_percentiles(results["http"], out_dir / "latency_http.png")
+    if data.get("http", {}).get("scenarios"):
+        charts.throughput(data["http"], cfg.runs, cfg.connections, out_dir / "throughput.png")
+        charts.latency_percentiles(data["http"], cfg.connections, out_dir / "latency_http.png")
         written += ["throughput.png", "latency_http.png"]
-    if results.get("e2e"):
-        charts.e2e(results["e2e"], cfg.rate, out_dir / "e2e.png")
+    if data.get("e2e"):
+        charts.e2e(data["e2e"], cfg.rate, out_dir / "e2e.png")
         written.append("e2e.png")
-    if results.get("memory"):
-        charts.memory(results["memory"], out_dir / "memory.png")
+    if data.get("memory"):
+        charts.memory(data["memory"], out_dir / "memory.png")
         written.append("memory.png")
-    (out_dir / "summary.md").write_text(report.render(results, targets))
-    return written
+    summary = report.render(data)
+    (out_dir / "summary.md").write_text(summary)
+    problems = run_problems(data, summary)
+    with contextlib.suppress(KeyError, TypeError, ValueError):  # a partial run: see problems
+        (out_dir / "readme_blocks.md").write_text("\n\n".join(
+            f"## {path}: {name}\n\n{content}" for path, named in readme.generated(data).items()
+            for name, content in named.items()) + "\n")
+    if problems:
+        (out_dir / "unbacked_figures.txt").write_text("".join(f"{p}\n" for p in problems))
+    return written, problems
 
 
 def main() -> int:
@@ -99,11 +116,10 @@ def main() -> int:
         with (out_dir / "bench.log").open("a") as f:
             f.write(line + "\n")
 
-    load_start = os.getloadavg()[0]
-    cpus = os.cpu_count() or 1
     results: dict[str, Any] = {"meta": {
-        "started": started.strftime("%Y-%m-%d %H:%M:%S"), "cpus": cpus,
+        "started": started.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count() or 1,
         "cpu_model": _cpu_model(), "python": sys.version.split()[0],
+        "platform": platform.platform(), "redis": _redis_version(),
         "commit": _commit(), "load_start": _load(), "config": cfg.as_dict(),
     }}
     log(f"benchmark into {out_dir.relative_to(ROOT)} (config {cfg.as_dict()})")
@@ -117,7 +133,9 @@ def main() -> int:
             procs.stop_all()
             results["memory"] = scenarios.memory_phase(procs, cfg, log)
         log("webhooks: bench/webhooks_bench.py")
-        results["webhooks"] = webhooks_adapter.run(cfg.webhooks_timeout)
+        results["webhooks"] = webhooks_adapter.run(
+            cfg.webhooks_timeout, cfg.runs, cfg.webhooks_deliveries,
+            cfg.webhooks_latency_seconds)
         log(f"webhooks: {results['webhooks']['status']}")
     except BaseException as exc:  # also Ctrl-C: servers are stopped; keep what we have
         failed = exc
@@ -125,24 +143,26 @@ def main() -> int:
     meta = results["meta"]
     meta["load_end"] = _load()
     meta["seconds"] = round(time.monotonic() - t0, 1)
-    if load_start / cpus > BUSY_LOAD:
-        meta["caveat"] = (
-            f"the machine was busy when the run started (load average {load_start:.2f} on "
-            f"{cpus} CPUs): other work shared the CPUs, so absolute figures are low and "
-            "noisy. The ratios compare contenders measured side by side under the same "
-            "noise; re-run on a quiet machine for the absolute figures.")
-    written = write_outputs(results, out_dir, cfg)
+    written, problems = write_outputs(results, out_dir, cfg)
     if failed is not None:
         log(f"FAILED: {failed!r}; partial results in {out_dir.relative_to(ROOT)}")
         if isinstance(failed, KeyboardInterrupt):
             return 130
         return 1
+    if problems:
+        for problem in problems:
+            log(f"figure not in results.json: {problem}")
+        log(f"FAILED: {len(problems)} printed figures are not in results.json; bench/latest "
+            "left as it was")
+        return 1
     where = f"{out_dir.relative_to(ROOT)}/summary.md"
     if cfg.runs >= 3:  # only full runs replace the figures the README shows
         LATEST.mkdir(exist_ok=True)
-        for name in ["summary.md", *written]:
+        for name in [*COPIED, *written]:
             shutil.copy2(out_dir / name, LATEST / name)
-        where += f" (copied to {LATEST.relative_to(ROOT)}/)"
+        readme.update(load(LATEST / "results.json"))
+        where += (f" (copied to {LATEST.relative_to(ROOT)}/; README.md and docs/SCALING.md "
+                  "tables regenerated from it)")
     log(f"done in {meta['seconds']:.0f} s: {where}")
     return 0
 

@@ -1,4 +1,5 @@
-"""PNG charts of one run, drawn to be read at a glance."""
+"""PNG charts of one run, drawn to be read at a glance from its results.json (a number
+that could not be measured is null there)."""
 
 from __future__ import annotations
 
@@ -18,32 +19,41 @@ OURS = "#1f77b4"
 REFERENCE = "#d62728"
 CEILING = "#7f7f7f"
 BARE = "#ff7f0e"
+PROD = "#2ca02c"  # ours with API keys and a rate limit
+TUNED = "#9467bd"  # our worker with a setting changed from its default
 
 # Rows of the throughput chart: (scenario prefix, label, colour).
 THROUGHPUT_ROWS = [
     ("hello", "bare FastAPI hello\n(the HTTP ceiling)", CEILING),
     ("reference_submit", "reference submit\n(sync route + .delay())", REFERENCE),
     ("rest_submit", "REST submit\nPOST /producer/api/sum", OURS),
+    ("rest_submit_prod", "REST submit,\nAPI key + rate limit", PROD),
     ("graphql_submit", "GraphQL submitSum", OURS),
+    ("graphql_submit_prod", "GraphQL submitSum,\nAPI key + rate limit", PROD),
     ("reference_poll", "reference poll\n(AsyncResult, finished job)", REFERENCE),
     ("rest_poll", "REST poll\nGET /producer/api/sum/{id}", OURS),
+    ("rest_poll_prod", "REST poll,\nAPI key + rate limit", PROD),
 ]
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _label_bar(ax: Axes, x: float, y: float, text: str) -> None:
     ax.text(x, y, f" {text}", va="center", ha="left", fontsize=8)
 
 
-def throughput(http: dict[str, Any], runs: int, path: Path) -> None:
+def throughput(http: dict[str, Any], runs: int, connections: int, path: Path) -> None:
     scenarios = http.get("scenarios", {})
     graphql = http.get("graphql", {})
     fig, ax = plt.subplots(figsize=(10, 6.5))
     y = 0.0
     ticks, labels = [], []
-    top = max((s["rps"]["max"] for s in scenarios.values()), default=1.0)
+    top = max((_num(s["rps"]["max"]) for s in scenarios.values()), default=1.0)
     for prefix, label, colour in reversed(THROUGHPUT_ROWS):
         row = [(n, scenarios.get(f"{prefix}_{n}p")) for n in (2, 1)]
-        present = [(n, s) for n, s in row if s]
+        present = [(n, s) for n, s in row if s and s["rps"]["median"] is not None]
         if not present and prefix == "graphql_submit":
             ax.text(top * 0.02, y, "not available in this build"
                     + (f": {graphql.get('reason', '')[:60]}" if graphql else ""),
@@ -66,7 +76,7 @@ def throughput(http: dict[str, Any], runs: int, path: Path) -> None:
     ax.set_yticks(ticks, labels, fontsize=9)
     ax.set_xlabel("requests per second (median; whiskers: min-max)")
     ax.set_xlim(0, top * 1.3)
-    ax.set_title(f"HTTP throughput, wrk at 64 connections, {runs} runs each "
+    ax.set_title(f"HTTP throughput, wrk at {connections} connections, {runs} runs each "
                  "(dark: 1 uvicorn process, light: 2)", fontsize=11)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -78,12 +88,14 @@ def _nines(p: float) -> float:
     return -math.log10(1 - min(p, 99.999) / 100)
 
 
-def latency_percentiles(http: dict[str, Any], path: Path) -> None:
+def latency_percentiles(http: dict[str, Any], connections: int, path: Path) -> None:
     """Latency by percentile (wrk, the median-throughput run of each 1-process scenario)."""
     scenarios = http.get("scenarios", {})
     styles = {"hello": (CEILING, "-"), "reference_submit": (REFERENCE, "-"),
               "rest_submit": (OURS, "-"), "graphql_submit": (OURS, "--"),
-              "reference_poll": (REFERENCE, ":"), "rest_poll": (OURS, ":")}
+              "reference_poll": (REFERENCE, ":"), "rest_poll": (OURS, ":"),
+              "rest_submit_prod": (PROD, "-"), "graphql_submit_prod": (PROD, "--"),
+              "rest_poll_prod": (PROD, ":")}
     fig, ax = plt.subplots(figsize=(10, 5.5))
     for prefix, (colour, style) in styles.items():
         s = scenarios.get(f"{prefix}_1p")
@@ -100,8 +112,8 @@ def latency_percentiles(http: dict[str, Any], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("latency, ms (log scale)")
     ax.set_xlabel("percentile")
-    ax.set_title("Request latency by percentile at 64 connections (1 process; lower is better)",
-                 fontsize=11)
+    ax.set_title(f"Request latency by percentile at {connections} connections (1 process; "
+                 "lower is better)", fontsize=11)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -116,21 +128,22 @@ def e2e(e2e_results: dict[str, Any], rate: float, path: Path) -> None:
                                       gridspec_kw={"width_ratios": [1, 1.4]})
     sides = (("ours", OURS, 1.0, "gateway worker (defaults)"),
              ("ours_events", OURS, 0.5, "same, task events on (Flower)"),
+             ("ours_prefetch4", TUNED, 0.8, "same, WORKER_PREFETCH_MULTIPLIER=4"),
              ("bare", BARE, 1.0, "bare Celery"))
     for i, c in enumerate((1, 2)):
         for j, (side, colour, alpha, name) in enumerate(sides):
             s = drain.get(f"{side}_c{c}")
-            if not s:
+            if not s or s["jobs_per_s"]["median"] is None:
                 continue
-            med, low, high = (s["jobs_per_s"][k] for k in ("median", "min", "max"))
-            x = i * 4 + j
+            med, low, high = (_num(s["jobs_per_s"][k]) for k in ("median", "min", "max"))
+            x = i * 5 + j
             left.bar(x, med, color=colour, alpha=alpha, yerr=[[med - low], [high - med]],
                      capsize=4, label=name if i == 0 else None)
             left.text(x, high, f"{med:,.0f}", ha="center", va="bottom", fontsize=9)
-    left.set_xticks([1, 5], ["1 worker process", "2 worker processes"])
+    left.set_xticks([1.5, 6.5], ["1 worker process", "2 worker processes"])
     left.set_ylabel("jobs/s to SUCCEEDED (median; whiskers: min-max)")
     left.set_title("Worker throughput, trivial job", fontsize=11)
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     left.grid(axis="y", alpha=0.3)
 
     rows: list[tuple[str, list[float], str]] = []
@@ -167,23 +180,23 @@ def memory(mem: dict[str, Any], path: Path) -> None:
     if not samples:
         return
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7))
-    for ax, x_key, y_key, trend_key, title, xlabel in (
+    for ax, x_key, y_key, trend_key, title, xlabel, unit in (
         (top, "submitted", "gateway_rss", "gateway_trend", "Gateway RSS (1 process)",
-         "jobs submitted"),
+         "jobs submitted", "submit"),
         (bottom, "consumed", "worker_rss", "worker_trend",
-         "Worker RSS (main + 2 pool processes)", "jobs taken by the worker"),
+         "Worker RSS (main + 2 pool processes)", "jobs taken by the worker", "job"),
     ):
         xs = [s[x_key] for s in samples]
         ys = [s[y_key] / 2**20 for s in samples]
         ax.plot(xs, ys, ".", markersize=3, color=OURS, label="sampled RSS")
         trend = mem.get(trend_key, {})
-        slope = trend.get("slope_bytes_per_1000", math.nan)
+        slope = _num(trend.get("slope_bytes_per_unit"))
         if not math.isnan(slope) and xs:
             x0, x1 = trend["window_start"], xs[-1]
             y0 = trend["start_bytes"] / 2**20
-            y1 = y0 + slope / 1000 * (x1 - x0) / 2**20
+            y1 = y0 + slope * (x1 - x0) / 2**20
             ax.plot([x0, x1], [y0, y1], "-", color=REFERENCE, linewidth=2,
-                    label=f"trend over the last 2/3: {slope:+,.0f} bytes / 1,000 jobs")
+                    label=f"trend over the last 2/3: {slope:+,.1f} bytes per {unit}")
         ax.set_title(title, fontsize=11)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("RSS, MiB")

@@ -25,6 +25,7 @@ JSON_HEADERS = {"content-type": "application/json"}
 EVENT_PATTERN = "gw:job-events:*"  # tasks.store.event_channel
 BARE_RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis result backend keys/channels
 SUBSCRIPTION_SOCKETS = 8
+FAST_POLLS = 20  # polls at the full rate before backing off
 
 
 async def prefill(base_url: str, count: int, concurrency: int = 32) -> list[str]:
@@ -78,10 +79,10 @@ def merged(runs: list[LatencyRun]) -> LatencyRun:
 
 
 def poll_delay(interval: float, polls_done: int) -> float:
-    """Poll every `interval` for the first 20 polls, then back off (doubling, at most
-    32 intervals): a job that waits in a backlog must not multiply the polls, or the polls
-    themselves load the server and lengthen the backlog."""
-    return interval * float(min(32, 2 ** max(0, (polls_done - 20) // 5)))
+    """Poll every `interval` for the first FAST_POLLS polls, then back off (doubling, at
+    most 32 intervals): a job that waits in a backlog must not multiply the polls, or the
+    polls themselves load the server and lengthen the backlog."""
+    return interval * float(min(32, 2 ** max(0, (polls_done - FAST_POLLS) // 5)))
 
 
 async def _sleep_until(deadline: float) -> None:

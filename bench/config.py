@@ -1,5 +1,6 @@
 """The benchmark's knobs, from BENCH_* environment variables (defaults: the full run,
-about 9.5 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness)."""
+about 10 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness, which
+never replaces bench/latest)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Config:
     runs: int = 3  # repetitions of each measurement (median and min-max are reported)
-    seconds: int = 5  # each wrk run
+    seconds: int = 4  # each wrk run
     connections: int = 64
     e2e_jobs: int = 1500  # jobs per worker-throughput run
     rate: float = 200.0  # jobs/s of the fixed-rate latency runs
@@ -20,6 +21,8 @@ class Config:
     poll_interval_ms: float = 1.0
     memory_submits: int = 100_000
     memory_drain_seconds: float = 15.0  # worker sampling after the last submit
+    webhooks_deliveries: int = 5000  # per dispatcher and bare-client run
+    webhooks_latency_seconds: float = 8.0  # per webhook latency run, at 200 jobs/s
     webhooks_timeout: float = 240.0
     profile_seconds: float = 3.0  # 0 disables the py-spy excerpts
 
@@ -28,8 +31,8 @@ class Config:
 
 
 QUICK = Config(runs=1, seconds=2, e2e_jobs=300, latency_jobs=200, latency_runs=1,
-               memory_submits=5000, memory_drain_seconds=5, webhooks_timeout=120,
-               profile_seconds=2)
+               memory_submits=5000, memory_drain_seconds=5, webhooks_deliveries=1000,
+               webhooks_latency_seconds=3, webhooks_timeout=120, profile_seconds=2)
 
 
 def from_env(environ: dict[str, str] | None = None) -> Config:

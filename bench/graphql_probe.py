@@ -26,14 +26,16 @@ def submit_body(number: int | str) -> str:
     return json.dumps({"query": MUTATION, "variables": {"n": number}})
 
 
-def probe(base_url: str) -> GraphQLSupport:
-    """Try the mutation once (BigInt as a JSON number, then as a string)."""
+def probe(base_url: str, headers: dict[str, str] | None = None) -> GraphQLSupport:
+    """Try the mutation once (BigInt as a JSON number, then as a string), sending
+    `headers` too (an API key)."""
     last = ""
     for number in (1, "1"):
         body = submit_body(number)
         try:
             resp = httpx.post(f"{base_url}/graphql", content=body,
-                              headers={"content-type": "application/json"}, timeout=10)
+                              headers={"content-type": "application/json", **(headers or {})},
+                              timeout=10)
         except httpx.HTTPError as exc:
             return GraphQLSupport(False, f"POST /graphql failed: {exc!r}")
         if resp.status_code == 404:

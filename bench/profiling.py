@@ -23,10 +23,13 @@ class Profile:
     own: list[tuple[str, float]] = field(default_factory=list)  # function, % of samples
     inclusive: list[tuple[str, float]] = field(default_factory=list)
     error: str = ""
+    # Inclusive % of samples of chosen functions (by name, any file), which the summary
+    # quotes in its explanation of a figure.
+    focus: list[tuple[str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {"samples": self.samples, "own": self.own, "inclusive": self.inclusive,
-                "error": self.error}
+                "error": self.error, "focus": self.focus}
 
     def excerpt(self, top: int = 12) -> str:
         if self.error:
@@ -59,10 +62,12 @@ _INTERESTING = ("(gateway/", "(tasks/", "(worker/", "(redis/", "(kombu/", "(stra
                 "(pydantic", "(billiard/", "trace.py")
 
 
-def summarize(lines: Iterable[str]) -> Profile:
-    """Own and inclusive time per function from py-spy's raw (collapsed) output."""
+def summarize(lines: Iterable[str], focus: tuple[str, ...] = ()) -> Profile:
+    """Own and inclusive time per function from py-spy's raw (collapsed) output, and the
+    inclusive time of the functions named in `focus` (`QoS.ack`, whatever their file)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    focused: Counter[str] = Counter()
     total = 0
     for line in lines:
         stack, _, count_text = line.rstrip().rpartition(" ")
@@ -77,13 +82,16 @@ def summarize(lines: Iterable[str]) -> Profile:
         for name in set(frames):
             if any(key in name for key in _INTERESTING):
                 inclusive[name] += count
+        for func in {f.partition(" (")[0] for f in frames} & set(focus):
+            focused[func] += count
     if not total:
         return Profile(0, error="no samples")
 
     def pct(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(name, 100 * n / total) for name, n in counter.most_common(25)]
 
-    return Profile(total, pct(own), pct(inclusive))
+    return Profile(total, pct(own), pct(inclusive),
+                   focus=[(name, 100 * focused[name] / total) for name in focus])
 
 
 def py_spy() -> str | None:
@@ -91,7 +99,8 @@ def py_spy() -> str | None:
     return found if Path(found).exists() else None
 
 
-def record(pid: int, seconds: float, subprocesses: bool = False) -> Profile:
+def record(pid: int, seconds: float, subprocesses: bool = False,
+           focus: tuple[str, ...] = ()) -> Profile:
     binary = py_spy()
     if binary is None:
         return Profile(0, error="py-spy is not installed (pip install -e '.[bench]')")
@@ -105,4 +114,4 @@ def record(pid: int, seconds: float, subprocesses: bool = False) -> Profile:
                               check=False)
         if not out.exists():
             return Profile(0, error=f"py-spy failed: {proc.stderr.strip()[-300:]}")
-        return summarize(out.read_text().splitlines())
+        return summarize(out.read_text().splitlines(), focus)

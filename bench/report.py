@@ -1,383 +1,507 @@
-"""summary.md of one run: the targets, every figure with its spread, and for each missed
-target by how much, why (with a profile excerpt) and what would close it."""
+"""summary.md of one run, written from its results.json alone: the targets, every figure
+with its spread, and for each missed target by how much, why (with a profile excerpt)
+and what would close it. No figure is typed in here: each one is read from the results,
+and a figure the run did not measure is not printed (`tests/test_bench_latest.py`
+checks every number of bench/latest/summary.md against its results.json).
+
+`python -m bench.report DIR` writes DIR/summary.md again from DIR/results.json (after a
+change of wording here, without running the benchmark again)."""
 
 from __future__ import annotations
 
-import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from bench import fmt
 from bench.profiling import Profile
+from bench.results_io import load
 from bench.targets import Target
 
 # The latency observers (bench.clients), in the order the tables and charts show them.
 OBSERVER_NAMES = {"submit_answered": "submit answered", "poll": "polling",
                   "event": "Redis job event", "graphql_subscription": "GraphQL subscription"}
+BUSY_LOAD = 0.5  # load average per CPU at the start above which figures are noisy
+PRODUCTION_ROWS = (("rest_submit", "REST submit"), ("rest_poll", "REST poll"),
+                   ("graphql_submit", "GraphQL submitSum"))
+SCALING_ROWS = (("hello", "bare hello"), ("reference_submit", "reference submit"),
+                ("rest_submit", "REST submit"), ("graphql_submit", "GraphQL submitSum"))
+WORKER_ROWS = (("ours", "gateway worker (hooks, job store), defaults"),
+               ("ours_events", "same, task events on (as while Flower watches)"),
+               ("ours_prefetch4", "same, WORKER_PREFETCH_MULTIPLIER=4"),
+               ("bare", "bare Celery"))
 
-# Why a target can miss on this design, and what would close it; the profile named is
-# printed under it as evidence.
-MISS_NOTES: dict[str, tuple[str, str, str]] = {
-    "rest_vs_hello": (
-        "rest_submit",
-        "Well-formed submits take the express lane (gateway/express.py) past FastAPI's "
-        "routing; besides the hello route's work a submit then reads and validates its "
-        "body, builds the record and the Celery message, writes a request log line and "
-        "awaits one Redis round trip (submit.lua, shared by the concurrent requests of one "
-        "event-loop turn). The socket writes (`RequestResponseCycle.send`) are the largest "
-        "single item; the rest has no hot spot of its own (see the profile). On a busy "
-        "machine the ratio also swings with the other load (see the per-round range).",
-        "More gateway processes per machine (see the 2-process figures); a request log "
-        "sampled instead of one line per request.",
-    ),
-    "rest_vs_reference": (
-        "rest_submit",
-        "As for the hello ratio; the reference's figure also swings with the machine's "
-        "other load.",
-        "As for the hello ratio.",
-    ),
-    "graphql_vs_reference": (
-        "graphql_submit",
-        "Parsing and validation are done once per document (gateway/graphql/"
-        "document_cache.py: they were about 45% of a request); POST /graphql takes the "
-        "express lane to Strawberry's ASGI app (FastAPI's routing and dependency solving "
-        "were about 40% of what was left); and a known-good document runs on "
-        "graphql-core directly (gateway/graphql/prepared.py), past Strawberry's view and "
-        "extension hooks (about a third of what was left). What remains is graphql-core's "
-        "executor (building the execution context, coercing variables, running the "
-        "mutation's fields serially, completing values) and Strawberry's resolver "
-        "wrappers: about half of the CPU, the job service under a fifth (profile below).",
-        "Beyond this the per-operation cost is graphql-core's own execution, which no "
-        "cache removes: more gateway processes (the 2-process figure is about twice the "
-        "1-process one), or a compiled executor for known documents.",
-    ),
-    "poll_vs_reference": (
-        "rest_poll",
-        "A poll takes the express lane too: one HGETALL (pipelined with the other polls "
-        "of the same loop turn), the record's decoding, the request log line and the "
-        "socket write.",
-        "As for the submit: more gateway processes, a sampled request log.",
-    ),
-    "e2e_c1": (
-        "worker",
-        "Each job costs the worker's pool process two Lua transitions (STARTED, then "
-        "SUCCEEDED with the job's metrics in the same call) where bare Celery stores one "
-        "result, and the signal hooks around them; while Flower watches, task events add "
-        "three event publishes per job in the worker's main process (the table's "
-        "task-events row). With one pool process the jobs run strictly one after "
-        "another, and acks_late with a prefetch multiplier of 1 puts the main process's "
-        "ack and its next BRPOP (Redis round trips: in a py-spy profile of the main "
-        "process during a one-process drain, kombu's QoS.ack took 18% of its samples, "
-        "QoS.append 11%, _brpop_read 24%) between every two jobs, where bare Celery "
-        "(prefetch 4, early ack) "
-        "has its next message at hand. Measured on the way (3 interleaved runs of 1,500 "
-        "jobs, one pool process): WORKER_PREFETCH_MULTIPLIER=4 gives 485 jobs/s against "
-        "357 with the default of 1 and 538 for bare Celery (0.90x against 0.66x), but "
-        "then a worker busy with long jobs holds up to 4 messages per process that an "
-        "idle worker could run, so the default stays 1.",
-        "WORKER_PREFETCH_MULTIPLIER=4 for deployments of short jobs only (the target then "
-        "holds); one transition instead of two for short functions; with 2 pool "
-        "processes the target holds at the default, so for trivial jobs run at least 2 "
-        "per worker.",
-    ),
-    "latency_p50": (
-        "worker",
-        "Measured on the way with the queue sampled every 10 ms: when runs are slow, both "
-        "of the worker's slots are taken (2 unacknowledged messages) and the queue holds "
-        "up to 15-95 jobs while each job still runs in about 1 ms: the time a slot is "
-        "taken per job (the main process's BRPOP, hand-off to the pool, the pool's two "
-        "Lua transitions, the result back, the ack) grows under CPU contention, because "
-        "each of its roughly ten process wake-ups waits for a CPU that the load client, "
-        "the gateway and Redis share on 2 cores. The harness's 1 ms polls over HTTP "
-        "(bare Celery's client reads Redis directly, far cheaper) add that contention, "
-        "and a backlog multiplies them. Without the polls (a poll every 20 ms) the job's "
-        "Redis event is as fast as bare Celery's (p50 4.0 against 4.2 ms).",
-        "Fewer Redis round trips and wake-ups per job in the worker (one transition for "
-        "short functions); the load client on another machine; the subscription instead "
-        "of polling (no polls at all).",
-    ),
-    "gateway_rss_flat": (
-        "rest_submit",
-        "The gateway's memory grew over the submits.",
-        "Find the holder with tracemalloc snapshots diffed across the run.",
-    ),
-    "redis_bytes": (
-        "",
-        "The job hash holds the input, result, timestamps and status as strings, and the "
-        "index sorted set keeps one entry per job.",
-        "Shorter field names or one packed field; trim the index with the record's TTL.",
-    ),
-}
-MISS_NOTES["e2e_c2"] = MISS_NOTES["e2e_c1"]
+Results = dict[str, Any]
+# Why a target can miss on this design, and what would close it, with the name of the
+# profile printed under it as evidence: (profile, why, what would close it).
+Note = Callable[[Results], tuple[str, str, str]]
 
 
-def _fmt_spread(s: dict[str, Any], unit: str = "", digits: int = 0) -> str:
-    if not s or s.get("median") is None or math.isnan(s["median"]):
-        return "n/a"
-    fmt = f"{{:,.{digits}f}}"
-    med, low, high = (fmt.format(s[k]) for k in ("median", "min", "max"))
-    return f"{med}{unit} ({low}-{high})"
+def _profile_data(results: Results, name: str) -> dict[str, Any] | None:
+    data = results.get("e2e", {}).get("profiles", {}).get(name) or \
+        results.get("http", {}).get("profiles", {}).get(name)
+    return data if data and "samples" in data else None
 
 
-def _held(t: Target) -> str:
-    return {True: "✅ held", False: "❌ missed", None: "— n/a"}[t.held]
-
-
-def _value(t: Target) -> str:
-    if t.unavailable:
-        return t.unavailable
-    if math.isnan(t.value):
-        return "n/a"
-    if t.unit == "x":
-        text = f"{t.value:.2f}x"
-        if t.paired:
-            text = f"{t.value:.2f}x (median of the rounds' ratios; " \
-                   f"{t.paired[0]:.2f}-{t.paired[1]:.2f}x)"
-        return text
-    return f"{t.value:,.2f} {t.unit}" if t.unit != "bytes" else f"{t.value:,.0f} bytes"
-
-
-def _need(t: Target) -> str:
-    op = ">=" if t.higher_is_better else "<="
-    if t.unit == "x":
-        return f"{op} {t.threshold:g}x"
-    return f"{op} {t.threshold:,.1f} {t.unit}" if t.unit != "bytes" else \
-        f"{op} {t.threshold:,.0f} bytes"
-
-
-def _profile(results: dict[str, Any], name: str) -> Profile | None:
-    if name == "worker":
-        data = results.get("e2e", {}).get("worker_profile")
-    else:
-        data = results.get("http", {}).get("profiles", {}).get(name)
-    if not data or "samples" not in data:
+def _profile(results: Results, name: str) -> Profile | None:
+    data = _profile_data(results, name)
+    if data is None:
         return None
     return Profile(data["samples"], [(str(n), float(p)) for n, p in data["own"]],
                    [(str(n), float(p)) for n, p in data["inclusive"]], data.get("error", ""))
 
 
-def render(results: dict[str, Any], targets: list[Target]) -> str:
+def _note_rest(_: Results) -> tuple[str, str, str]:
+    return ("rest_submit",
+            "Well-formed submits take the express lane (gateway/express.py) past FastAPI's "
+            "routing; besides the hello route's work a submit then reads and validates its "
+            "body, builds the record and the Celery message, writes a request log line and "
+            "awaits one Redis round trip (submit.lua, shared by the concurrent requests of "
+            "one event-loop turn). The socket writes (`RequestResponseCycle.send`) are the "
+            "largest single item; the rest has no hot spot of its own (see the profile). On "
+            "a busy machine the ratio also swings with the other load (see the per-round "
+            "range).",
+            "More gateway processes per machine (see the 2-process figures); a request log "
+            "sampled instead of one line per request.")
+
+
+def _note_graphql(_: Results) -> tuple[str, str, str]:
+    return ("graphql_submit",
+            "Parsing and validation are done once per document (gateway/graphql/"
+            "document_cache.py); POST /graphql takes the express lane to Strawberry's ASGI "
+            "app, past FastAPI's routing and dependency solving; and a known-good document "
+            "runs on graphql-core directly (gateway/graphql/prepared.py), past Strawberry's "
+            "view and extension hooks. What remains is graphql-core's executor (building "
+            "the execution context, coercing variables, running the mutation's fields "
+            "serially, completing values) and Strawberry's resolver wrappers (profile "
+            "below).",
+            "Beyond this the per-operation cost is graphql-core's own execution, which no "
+            "cache removes: more gateway processes (see the 2-process figure), or a "
+            "compiled executor for known documents.")
+
+
+def _note_poll(_: Results) -> tuple[str, str, str]:
+    return ("rest_poll",
+            "A poll takes the express lane too: one HGETALL (pipelined with the other polls "
+            "of the same loop turn), the record's decoding, the request log line and the "
+            "socket write.",
+            "As for the submit: more gateway processes, a sampled request log.")
+
+
+def _note_worker(results: Results) -> tuple[str, str, str]:
+    focus = (_profile_data(results, "worker_main_c1") or {}).get("focus", [])
+    shares = ", ".join(f"{name} {pct:.0f}%" for name, pct in focus if pct >= 0.5)
+    measured = f"; in the main process's profile below, inclusive: {shares}" if shares else ""
+    targets = fmt.targets(results)
+    t, two = targets.get("e2e_c1"), targets.get("e2e_c2")
+    prefetch = t.figures.get("prefetch4_ratio") if t else None
+    closes = ""
+    if prefetch is not None and t is not None:
+        verdict = "the target then holds" if prefetch >= t.threshold else \
+            "not enough for the target here"
+        closes = (f"WORKER_PREFETCH_MULTIPLIER=4 for deployments of short jobs only (in this "
+                  f"run {prefetch:.2f}x with one pool process: {verdict}); ")
+    return ("worker_main_c1",
+            "Each job costs the worker's pool process two Lua transitions (STARTED, then "
+            "SUCCEEDED with the job's metrics in the same call) where bare Celery stores "
+            "one result, and the signal hooks around them; while Flower watches, task "
+            "events add three event publishes per job in the worker's main process (the "
+            "table's task-events row). With one pool process the jobs run strictly one "
+            "after another, and acks_late with a prefetch multiplier of 1 puts the main "
+            f"process's ack and its next BRPOP (Redis round trips{measured}) between every "
+            "two jobs, where bare Celery (prefetch 4, early ack) has its next message at "
+            "hand. A larger prefetch (the table's WORKER_PREFETCH_MULTIPLIER=4 row) lets a "
+            "worker busy with long jobs hold messages that an idle worker could run, so "
+            "the default stays 1.",
+            f"{closes}one transition instead of two for short functions"
+            + ("; with two pool processes the target held at the default in this run, so "
+               "for trivial jobs run at least two per worker." if two and two.held else "."))
+
+
+def _note_latency(results: Results) -> tuple[str, str, str]:
+    lat = results.get("e2e", {}).get("latency", {})
+    ours = lat.get("ours", {}).get("observers", {}).get("event", {}).get("p50_ms")
+    bare = lat.get("bare", {}).get("observers", {}).get("event", {}).get("p50_ms")
+    events = ""
+    if ours and bare:
+        events = (" The job's Redis event, which no poll waits for, came at p50 "
+                  f"{fmt.figure(ours['median'], 2)} ms against bare Celery's "
+                  f"{fmt.figure(bare['median'], 2)} ms in this run.")
+    return ("worker",
+            "The time a worker slot is taken per job (the main process's BRPOP, hand-off "
+            "to the pool, the pool's two Lua transitions, the result back, the ack) grows "
+            "under CPU contention: each of its process wake-ups waits for a CPU that the "
+            "load client, the gateway and Redis share. The harness's polls over HTTP (bare "
+            "Celery's client reads Redis directly, far cheaper) add to that contention, "
+            f"and a backlog multiplies them.{events}",
+            "Fewer Redis round trips and wake-ups per job in the worker (one transition for "
+            "short functions); the load client on another machine; the subscription instead "
+            "of polling (no polls at all).")
+
+
+def _note_rss(_: Results) -> tuple[str, str, str]:
+    return ("rest_submit", "The gateway's memory grew over the submits.",
+            "Find the holder with tracemalloc snapshots diffed across the run.")
+
+
+def _note_redis(_: Results) -> tuple[str, str, str]:
+    return ("", "The job hash holds the input, result, timestamps and status as strings, and "
+            "the index sorted set keeps one entry per job.",
+            "Shorter field names or one packed field; trim the index with the record's TTL.")
+
+
+def _note_webhook_bare(_: Results) -> tuple[str, str, str]:
+    return ("", "Per delivery the dispatcher does what the bare client does not: it claims "
+            "the delivery and records the attempt with a Lua script each, renders the "
+            "envelope and signs it; on a busy machine the ratio also swings with the other "
+            "load (see the per-round range).",
+            "More dispatcher processes (they share the work through Redis); fewer Redis "
+            "round trips per delivery (claims and records in larger batches).")
+
+
+def _note_webhook_latency(_: Results) -> tuple[str, str, str]:
+    return ("", "The submit-to-webhook time includes the gateway, the queue and the Celery "
+            "worker before the webhook path starts at the terminal transition (the figures "
+            "above give the webhook stage alone). A noisy moment that lets the worker fall "
+            "behind shows in the p99.",
+            "As for the worker's latency: fewer round trips per job, the load client on "
+            "another machine.")
+
+
+MISS_NOTES: dict[str, Note] = {
+    "rest_vs_hello": _note_rest, "rest_vs_reference": _note_rest,
+    "graphql_vs_reference": _note_graphql, "poll_vs_reference": _note_poll,
+    "e2e_c1": _note_worker, "e2e_c2": _note_worker, "latency_p50": _note_latency,
+    "gateway_rss_flat": _note_rss, "redis_bytes": _note_redis,
+    "webhook_vs_bare": _note_webhook_bare, "webhook_p50": _note_webhook_latency,
+    "webhook_p99": _note_webhook_latency,
+}
+
+
+def render(results: Results) -> str:
     meta = results["meta"]
     cfg = meta["config"]
+    targets = list(fmt.targets(results).values())
     out: list[str] = []
     w = out.append
     w(f"# Benchmark results, {meta['started']}")
     w("")
-    w(f"Machine: {meta['cpus']} CPUs ({meta['cpu_model']}), load average "
-      f"{meta['load_start']} at the start and {meta['load_end']} at the end; commit "
-      f"`{meta['commit']}`. Every figure is the median of {cfg['runs']} runs with the "
-      "min-max in brackets; contenders ran side by side in the same run, rounds "
-      "interleaved. All traffic on loopback; every server had its own redis-server "
-      "(no persistence).")
-    if meta.get("caveat"):
+    w(f"Machine: {meta['cpus']} CPUs ({meta['cpu_model']}), Python {meta['python']}, "
+      f"{meta.get('redis', 'redis-server')}; load average {fmt.load(meta['load_start'])} at "
+      f"the start and {fmt.load(meta.get('load_end'))} at the end; commit `{meta['commit']}`; "
+      f"the run took {fmt.figure(meta.get('seconds'))} s. Every figure is the median of "
+      f"{cfg['runs']} runs with the min-max in brackets; contenders ran side by side in the "
+      "same run, rounds interleaved. All traffic on loopback; every server had its own "
+      "redis-server (no persistence). The data behind every figure: results.json.")
+    load_start = meta["load_start"][0]
+    if load_start / meta["cpus"] > BUSY_LOAD:
         w("")
-        w(f"> **Caveat:** {meta['caveat']}")
+        w(f"> **Caveat:** the machine was busy when the run started (load average "
+          f"{load_start:.2f} on {meta['cpus']} CPUs): other work shared the CPUs, so absolute "
+          "figures are low and noisy. The ratios compare contenders measured side by side "
+          "under the same noise; re-run on a quiet machine for the absolute figures.")
+    if results.get("error"):
+        w("")
+        w("> **The run failed;** the figures below are what it measured before that "
+          "(results.json has the error).")
     w("")
     w("## Targets")
     w("")
     w("| target | measured | needed | result | from |")
     w("|---|---|---|---|---|")
     for t in targets:
-        w(f"| {t.goal} | {_value(t)} | {_need(t)} | {_held(t)} | {t.detail} |")
+        w(f"| {t.goal} | {fmt.value(t)} | {fmt.need(t)} | {fmt.held(t)} | {fmt.detail(t)} |")
     w("")
+    _http(results, w)
+    _e2e(results, w)
+    _memory(results, w)
+    _webhooks(results, w)
+    _misses(results, targets, w)
+    _profiles(results, w)
+    w("Reproduce: `make bench` (`BENCH_QUICK=1 make bench` for a short check of the "
+      "harness). Knobs: `bench/config.py`; this run's are in results.json (`meta.config`).")
+    return "\n".join(out) + "\n"
 
+
+def _http(results: Results, w: Callable[[str], None]) -> None:
+    cfg = results["meta"]["config"]
     http = results.get("http", {})
     scen = http.get("scenarios", {})
-    if scen:
-        w(f"## HTTP: requests/s and latency (wrk, {cfg['connections']} connections, "
-          f"{cfg['runs']} runs of {cfg['seconds']} s)")
+    if not scen:
+        return
+    w(f"## HTTP: requests/s and latency (wrk, {cfg['connections']} connections, "
+      f"{cfg['runs']} runs of {cfg['seconds']} s)")
+    w("")
+    w("Each server ran under uvicorn with the same flags (uvloop, httptools, no access "
+      "log), with one and with two processes (`--workers`). *Jobs in Redis* counts the "
+      "jobs the submits really created (a check that every 200 was a job).")
+    w("")
+    w("| scenario | req/s | p50 ms | p99 ms | errors | jobs in Redis / requests |")
+    w("|---|---|---|---|---|---|")
+    for s in scen.values():
+        check = "—" if s["accepted_jobs"] is None else \
+            f"{s['accepted_jobs']:,} / {s['requests']:,}"
+        w(f"| {s['label']} | {fmt.spread(s['rps'])} | {fmt.spread(s['p50_ms'], '', 1)}"
+          f" | {fmt.spread(s['p99_ms'], '', 1)} | {s['errors']} | {check} |")
+    graphql = http.get("graphql", {})
+    if not graphql.get("available"):
+        w(f"| GraphQL submitSum | not available in this build: {graphql.get('reason', '')} "
+          "| | | | |")
+    w("")
+    w("![HTTP throughput](throughput.png)")
+    w("")
+    w("![HTTP latency by percentile](latency_http.png)")
+    w("")
+    ratios = http.get("ratios", {})
+    prod = http.get("production")
+    if prod:
+        w("### The production configuration")
         w("")
-        w("Each server ran under uvicorn with the same flags (uvloop, httptools, no access "
-          "log), with 1 and with 2 processes (`--workers 2`). *Jobs in Redis* counts the "
-          "jobs the submits really created (a check that every 200 was a job).")
+        w(f"The rows marked *API key + rate limit* ran against a gateway with API keys on "
+          f"(the client sends `{prod['key_header']}`) and a per-key rate limit of "
+          f"{prod['rate_limit_per_second']:,}/s with a burst of {prod['rate_limit_burst']:,}, "
+          "far above what one process answers: every request pays for the key check and "
+          "the token bucket, and none is refused (see the errors column). Against the "
+          "open rows in the same rounds (median of the per-round ratios, min-max):")
         w("")
-        w("| scenario | req/s | p50 ms | p99 ms | errors | jobs in Redis / requests |")
-        w("|---|---|---|---|---|---|")
-        for s in scen.values():
-            accepted = [r.get("accepted_jobs") for r in s["runs"]]
-            check = "—"
-            if all(a is not None for a in accepted):
-                check = f"{sum(accepted):,} / {sum(r['requests'] for r in s['runs']):,}"
-            w(f"| {s['label']} | {_fmt_spread(s['rps'])} | {_fmt_spread(s['p50_ms'], '', 1)}"
-              f" | {_fmt_spread(s['p99_ms'], '', 1)} | {s['errors']} | {check} |")
-        if not http.get("graphql", {}).get("available"):
-            w(f"| GraphQL submitSum | not available in this build: "
-              f"{http.get('graphql', {}).get('reason', '')} | | | | |")
+        for prefix, label in PRODUCTION_ROWS:
+            p = ratios.get(f"{prefix}_prod_1p/{prefix}_1p")
+            if p:
+                w(f"- {label}: {fmt.ratio(p)}")
         w("")
-        w("![HTTP throughput](throughput.png)")
-        w("")
-        w("![HTTP latency by percentile](latency_http.png)")
-        w("")
-        w("### From 1 to 2 gateway processes")
-        w("")
-        for prefix, label in (("hello", "bare hello"), ("reference_submit", "reference submit"),
-                              ("rest_submit", "REST submit"),
-                              ("graphql_submit", "GraphQL submitSum")):
-            one, two = scen.get(f"{prefix}_1p"), scen.get(f"{prefix}_2p")
-            if one and two:
-                w(f"- {label}: {one['rps']['median']:,.0f} → {two['rps']['median']:,.0f} "
-                  f"req/s (x{two['rps']['median'] / one['rps']['median']:.2f})")
-        w("")
-        w("On 2 cores the load generator, Redis and the second process share the CPUs, "
-          "so a second process cannot double the figure here.")
-        w("")
+    w("### From 1 to 2 gateway processes")
+    w("")
+    for prefix, label in SCALING_ROWS:
+        one, two = scen.get(f"{prefix}_1p"), scen.get(f"{prefix}_2p")
+        p = ratios.get(f"{prefix}_2p/{prefix}_1p")
+        if one and two and p:
+            w(f"- {label}: {fmt.figure(one['rps']['median'])} → "
+              f"{fmt.figure(two['rps']['median'])} req/s (x{fmt.figure(p['of_medians'], 2)})")
+    w("")
+    w(f"On {results['meta']['cpus']} cores the load generator, Redis and the second process "
+      "share the CPUs.")
+    w("")
 
+
+def _e2e(results: Results, w: Callable[[str], None]) -> None:
+    cfg = results["meta"]["config"]
     e2e = results.get("e2e", {})
-    if e2e:
-        w(f"## Jobs to SUCCEEDED ({cfg['e2e_jobs']:,} trivial jobs per run)")
-        w("")
-        w("`sum_to_n_job(number=1)`, for bare Celery the same function as a plain task with "
-          "a Redis result backend and default settings. The queue is filled first (through "
-          "the gateway for ours, with `apply_async` for bare Celery), then handed to the "
-          "running worker in one `RENAME`; throughput is jobs / (last finish - first "
-          "finish), from the records' `finished_at` and the results' `date_done`.")
-        w("")
-        w("| | 1 worker process | 2 worker processes |")
-        w("|---|---|---|")
-        for side, label in (("ours", "gateway worker (hooks, job store), defaults"),
-                            ("ours_events", "same, task events on (as while Flower watches)"),
-                            ("bare", "bare Celery")):
-            cells = [_fmt_spread(e2e["drain"].get(f"{side}_c{c}", {}).get("jobs_per_s", {}),
-                                 " jobs/s") for c in (1, 2)]
+    if not e2e:
+        return
+    drain = e2e.get("drain", {})
+    w(f"## Jobs to SUCCEEDED ({cfg['e2e_jobs']:,} trivial jobs per run)")
+    w("")
+    w("`sum_to_n_job`, for bare Celery the same function as a plain task with a Redis "
+      "result backend and default settings. The queue is filled first (through the gateway "
+      "for ours, with `apply_async` for bare Celery), then handed to the running worker in "
+      "one `RENAME`; throughput is jobs / (last finish - first finish), from the records' "
+      "`finished_at` and the results' `date_done`.")
+    w("")
+    w("| | 1 worker process | 2 worker processes |")
+    w("|---|---|---|")
+    for side, label in WORKER_ROWS:
+        cells = [fmt.spread(drain[f"{side}_c{c}"]["jobs_per_s"], " jobs/s")
+                 if f"{side}_c{c}" in drain else "—" for c in (1, 2)]
+        if cells != ["—", "—"]:
             w(f"| {label} | {cells[0]} | {cells[1]} |")
+    w("")
+    cpu = {side: drain.get(f"{side}_c2", {}).get("redis_cpu_us_per_job")
+           for side in ("ours", "ours_events", "bare")}
+    if cpu["ours"]:
+        w("Redis CPU per job, submit to result (redis-server user + system time / jobs, "
+          f"with two worker processes): ours {fmt.spread(cpu['ours'], ' µs')}, with task events on "
+          f"{fmt.spread(cpu['ours_events'], ' µs')}, bare Celery "
+          f"{fmt.spread(cpu['bare'], ' µs')}.")
         w("")
-        cpu = {side: e2e["drain"].get(f"{side}_c2", {}).get("redis_cpu_us_per_job", {})
-               for side in ("ours", "ours_events", "bare")}
-        if cpu["ours"]:
-            w("Redis CPU per job, submit to result (redis-server user + system time / "
-              f"jobs, 2 worker processes): ours {_fmt_spread(cpu['ours'], ' µs')}, with "
-              f"task events on {_fmt_spread(cpu['ours_events'], ' µs')}, bare Celery "
-              f"{_fmt_spread(cpu['bare'], ' µs')}.")
-            w("")
-        lat = e2e.get("latency", {})
-        w(f"### Submit to SUCCEEDED visible, at a fixed {cfg['rate']:.0f} jobs/s "
-          f"({cfg.get('latency_runs', cfg['runs'])} runs of {cfg['latency_jobs']:,} jobs, "
-          f"polls every {cfg['poll_interval_ms']:g} ms, backing off after 20 polls)")
-        w("")
-        w("Ours: from just before the REST POST until the POST is answered, until a poll "
-          "of `GET /producer/api/sum/{id}` answers ready, and until the job's Redis event "
-          "(what the GraphQL subscription relays) is published; in a separate run of each "
-          "round, as a client that subscribes instead of polling, until the GraphQL "
-          "`jobUpdated` subscription (8 sockets) delivers SUCCEEDED. Bare Celery: a "
-          "separate process calls `apply_async` at the same rate; "
-          "from just before that call until a poll of the result key finds SUCCESS, and "
-          "until the result backend's pub/sub message arrives.")
-        w("")
-        w("| observer | p50 ms | p99 ms | not seen |")
-        w("|---|---|---|---|")
-        names = OBSERVER_NAMES
-        for side, who in (("ours", "gateway"), ("bare", "bare Celery")):
-            observers = lat.get(side, {}).get("observers", {})
-            for obs in sorted(observers, key=list(names).index):
-                d = observers[obs]
-                w(f"| {who}: {names.get(obs, obs)} | {_fmt_spread(d['p50_ms'], '', 2)} | "
-                  f"{_fmt_spread(d['p99_ms'], '', 2)} | {d['missing']} |")
-        if "graphql_subscription" not in lat.get("ours", {}).get("observers", {}):
-            w("| gateway: GraphQL subscription | not available in this build | | |")
-        for note in lat.get("ours", {}).get("notes", []) + lat.get("bare", {}).get("notes", []):
-            w(f"\nNote: {note}")
-        w("")
-        w("![Jobs to SUCCEEDED](e2e.png)")
-        w("")
+    lat = e2e.get("latency", {})
+    w(f"### Submit to SUCCEEDED visible, at a fixed {cfg['rate']:.0f} jobs/s "
+      f"({cfg['latency_runs']} runs of {cfg['latency_jobs']:,} jobs, polls every "
+      f"{cfg['poll_interval_ms']:g} ms, backing off after {lat.get('fast_polls')} polls)")
+    w("")
+    w("Ours: from just before the REST POST until the POST is answered, until a poll of "
+      "`GET /producer/api/sum/{id}` answers ready, and until the job's Redis event (what "
+      "the GraphQL subscription relays) is published; in a separate run of each round, as "
+      "a client that subscribes instead of polling, until the GraphQL `jobUpdated` "
+      f"subscription ({lat.get('subscription_sockets')} sockets) delivers SUCCEEDED. Bare "
+      "Celery: a separate process calls `apply_async` at the same rate; from just before "
+      "that call until a poll of the result key finds SUCCESS, and until the result "
+      "backend's pub/sub message arrives.")
+    w("")
+    w("| observer | p50 ms | p99 ms | not seen |")
+    w("|---|---|---|---|")
+    for side, who in (("ours", "gateway"), ("bare", "bare Celery")):
+        observers = lat.get(side, {}).get("observers", {})
+        for obs in sorted(observers, key=list(OBSERVER_NAMES).index):
+            d = observers[obs]
+            w(f"| {who}: {OBSERVER_NAMES[obs]} | {fmt.spread(d['p50_ms'], '', 2)} | "
+              f"{fmt.spread(d['p99_ms'], '', 2)} | {d['missing']} |")
+    if "graphql_subscription" not in lat.get("ours", {}).get("observers", {}):
+        w("| gateway: GraphQL subscription | not available in this build | | |")
+    for note in lat.get("ours", {}).get("notes", []) + lat.get("bare", {}).get("notes", []):
+        w(f"\nNote: {note}")
+    w("")
+    w("![Jobs to SUCCEEDED](e2e.png)")
+    w("")
 
+
+def _memory(results: Results, w: Callable[[str], None]) -> None:
     mem = results.get("memory", {})
-    if mem:
-        gt, wt = mem["gateway_trend"], mem["worker_trend"]
-        samples = mem["samples"]
-        w(f"## Memory over {mem['submits']:,} submits")
-        w("")
-        w(f"Submitted with wrk at {mem['submit_rps']:,.0f}/s while a 2-process worker ran "
-          f"(it took {mem['consumed']:,} of them in the run). RSS sampled every 0.5 s; the "
-          "trend is the least-squares slope over the last two thirds (the first third is "
-          "warm-up).")
-        w("")
-        w("| process | RSS at start → end | trend over the last 2/3 |")
-        w("|---|---|---|")
-        if samples:
-            w(f"| gateway | {samples[0]['gateway_rss'] / 2**20:.1f} → "
-              f"{max(s['gateway_rss'] for s in samples[-5:]) / 2**20:.1f} MiB | "
-              f"{gt['slope_bytes_per_1000']:+,.0f} bytes / 1,000 submits "
-              f"({gt['window_growth_bytes'] / 2**20:+.2f} MiB) |")
-            w(f"| worker (all processes) | {samples[0]['worker_rss'] / 2**20:.1f} → "
-              f"{samples[-1]['worker_rss'] / 2**20:.1f} MiB | "
-              f"{wt['slope_bytes_per_1000']:+,.0f} bytes / 1,000 jobs "
-              f"({wt['window_growth_bytes'] / 2**20:+.2f} MiB) |")
-        w("")
-        w("The worker's main process grows by about half a KiB per job for as long as the "
-          "jobs' hard time limit (WAIT_MAX_SECONDS + 10 s by default): Celery schedules a "
-          "time-limit timer for every job and a cancelled timer stays in the timer heap "
-          "until its deadline. The growth stops there (it is bounded by jobs/s x time "
-          "limit); bare Celery, without time limits, stays flat.")
-        w("")
-        drain = e2e.get("drain", {})
-        ours, bare = drain.get("ours_c2", {}), drain.get("bare_c2", {})
-        if ours:
-            idx = ours["runs"][-1].get("index_bytes_per_entry", math.nan)
-            w("Redis per finished job: "
-              f"{_fmt_spread(ours['redis_bytes_per_job'], ' bytes')} by `INFO memory` "
-              f"(used_memory after the jobs finished minus before they were submitted, / "
-              f"jobs); `MEMORY USAGE` of one job hash "
-              f"{_fmt_spread(ours['record_memory_usage'], ' bytes')}, plus about "
-              f"{idx:,.0f} bytes per entry of the job index. Bare Celery's result: "
-              f"{_fmt_spread(bare.get('redis_bytes_per_job', {}), ' bytes')}.")
-        w("")
-        w("![Memory](memory.png)")
-        w("")
+    if not mem:
+        return
+    gt, wt = mem["gateway_trend"], mem["worker_trend"]
+    w(f"## Memory over {mem['submits']:,} submits")
+    w("")
+    w(f"Submitted with wrk at {fmt.figure(mem['submit_rps'])}/s while a "
+      f"{mem['worker_processes']}-process worker ran (it took {mem['consumed']:,} of them "
+      "in the run). RSS sampled every "
+      f"{mem['sample_seconds']:g} s; the trend is the least-squares slope over the last two "
+      "thirds (the first third is warm-up).")
+    w("")
+    w("| process | RSS at start → end | trend over the last two thirds |")
+    w("|---|---|---|")
+    for name, label, trend, unit in (("gateway", "gateway", gt, "submit"),
+                                     ("worker", "worker (all processes)", wt, "job")):
+        start, end = (mem[f"{name}_rss_{at}"] / 2**20 for at in ("start", "end"))
+        w(f"| {label} | {start:.1f} MiB → {end:.1f} MiB | "
+          f"{fmt.figure(trend['slope_bytes_per_unit'], 2)} bytes per {unit} "
+          f"({fmt.figure(fmt.num(trend['window_growth_bytes']) / 2**20, 2)} MiB) |")
+    w("")
+    w("The worker's main process keeps a cancelled time-limit timer per job until the "
+      "job's hard time limit (WAIT_MAX_SECONDS plus a margin, by default) has passed: "
+      "Celery schedules one for every job and a cancelled timer stays in the timer heap "
+      "until its deadline. That growth stops there (it is bounded by jobs/s x time "
+      "limit); bare Celery, without time limits, stays flat.")
+    w("")
+    drain = results.get("e2e", {}).get("drain", {})
+    ours, bare = drain.get("ours_c2", {}), drain.get("bare_c2", {})
+    if ours:
+        idx = ours["runs"][-1].get("index_bytes_per_entry")
+        w("Redis per finished job: "
+          f"{fmt.spread(ours['redis_bytes_per_job'], ' bytes')} by `INFO memory` "
+          "(used_memory after the jobs finished minus before they were submitted, / jobs); "
+          f"`MEMORY USAGE` of one job hash {fmt.spread(ours['record_memory_usage'], ' bytes')}"
+          f", plus about {fmt.figure(idx)} bytes per entry of the job index. Bare Celery's "
+          f"result: {fmt.spread(bare.get('redis_bytes_per_job'), ' bytes')}.")
+    w("")
+    w("![Memory](memory.png)")
+    w("")
 
+
+def webhook_rows(data: Results) -> list[tuple[str, str]]:
+    """The webhook figures as (figure, value) rows, for the summary and the README."""
+    s = data["settings"]
+    ratios = data["ratios"]
+    lat = data["latency"]
+    return [
+        (f"dispatcher, 1 process, {s['in_flight']} in flight",
+         fmt.spread(data["dispatcher_per_process"], " deliveries/s")),
+        (f"sync Celery task per delivery ({s['sync_deliveries']:,} per round)",
+         fmt.spread(data["sync_celery_task_baseline"], "/s", 1)),
+        (f"sync httpx.post loop without Celery ({s['sync_loop_deliveries']:,} per round)",
+         fmt.spread(data["sync_loop_without_celery"], "/s", 1)),
+        (f"bare aiohttp, {s['in_flight']} in flight",
+         fmt.spread(data["bare_aiohttp"], "/s")),
+        (f"bare httpx, {s['in_flight']} / 10 in flight ({s['httpx_deliveries']:,} per round)",
+         f"{fmt.spread(data['bare_httpx'], '/s')} / "
+         f"{fmt.spread(data['bare_httpx_10_in_flight'], '/s')}"),
+        ("dispatcher / sync Celery task", fmt.ratio(ratios["vs_sync"], 1)),
+        ("dispatcher / sync loop without Celery", fmt.ratio(ratios["vs_sync_loop"], 1)),
+        ("dispatcher / bare aiohttp", fmt.ratio(ratios["vs_bare"])),
+        ("bare aiohttp / bare httpx (the choice of client)",
+         fmt.ratio(ratios["aiohttp_vs_httpx"], 1)),
+        (f"submit to webhook received at {s['latency_rate']:.0f} jobs/s",
+         f"p50 {fmt.spread(lat['p50_ms'], ' ms', 2)}, p99 {fmt.spread(lat['p99_ms'], ' ms', 2)}"),
+        ("of which terminal transition to received",
+         f"p50 {fmt.spread(lat['webhook_stage_p50_ms'], ' ms', 2)}, "
+         f"p99 {fmt.spread(lat['webhook_stage_p99_ms'], ' ms', 2)}"),
+    ]
+
+
+def _webhooks(results: Results, w: Callable[[str], None]) -> None:
     hooks = results.get("webhooks", {})
     w("## Webhooks")
     w("")
-    if hooks.get("status") == "ok":
-        import json
-
-        w("From `bench/webhooks_bench.py`:")
-        w("")
-        w("```json")
-        w(json.dumps(hooks["results"], indent=2)[:6000])
-        w("```")
-    else:
+    if hooks.get("status") != "ok":
         w(f"Webhook figures: {hooks.get('status', 'missing')}: "
-          f"{hooks.get('reason', 'bench/webhooks_bench.py is not in this build')}.")
+          f"{hooks.get('reason', 'not measured in this run')}.")
+        w("")
+        return
+    data = hooks["results"]
+    s = data["settings"]
+    w(f"From `bench/webhooks_bench.py`, {s['runs']} interleaved rounds against one bare "
+      f"receiver on loopback: one dispatcher process draining {s['deliveries']:,} "
+      "deliveries made by the real terminal transition; the sync baselines; bare clients "
+      "with the same number in flight; then the latency through the real gateway, Celery "
+      f"worker and dispatcher at {s['latency_rate']:.0f} jobs/s for "
+      f"{s['latency_seconds']:g} s after a {s['warmup_seconds']:g} s warm-up. Ratios: the "
+      "median of the per-round ratios (min-max).")
+    w("")
+    w("| figure | median (min-max) |")
+    w("|---|---|")
+    for name, value in webhook_rows(data):
+        w(f"| {name} | {value} |")
     w("")
 
-    missed = [t for t in targets if t.held is False]
-    if missed:
-        w("## Missed targets: by how much, why, and what would close them")
-        w("")
-        for t in missed:
-            profile_name, why, fix = MISS_NOTES.get(t.key, ("", "", ""))
-            w(f"### {t.goal}: {t.gap}")
-            w("")
-            w(f"Measured: {t.detail}.")
-            w("")
-            if why:
-                w(f"Why: {why}")
-                w("")
-            if fix:
-                w(f"What would close it: {fix}")
-                w("")
-            profile = _profile(results, profile_name) if profile_name else None
-            if profile is not None:
-                w(f"Profile excerpt ({profile_name}):")
-                w("")
-                w("```")
-                w(profile.excerpt())
-                w("```")
-                w("")
 
-    profiles = results.get("http", {}).get("profiles", {})
-    if profiles or e2e.get("worker_profile"):
-        w("## Profiles (py-spy, separate runs under the same load)")
+def _misses(results: Results, targets: list[Target], w: Callable[[str], None]) -> None:
+    missed = [t for t in targets if t.held is False]
+    if not missed:
+        return
+    w("## Missed targets: by how much, why, and what would close them")
+    w("")
+    for t in missed:
+        note = MISS_NOTES.get(t.key)
+        profile_name, why, fix = note(results) if note else ("", "", "")
+        w(f"### {t.goal}: {fmt.gap(t)}")
         w("")
-        for name in [*profiles, "worker"]:
-            profile = _profile(results, name)
-            if profile is None:
-                continue
-            w(f"<details><summary>{name}</summary>")
+        w(f"Measured: {fmt.detail(t)}.")
+        w("")
+        if why:
+            w(f"Why: {why}")
+            w("")
+        if fix:
+            w(f"What would close it: {fix}")
+            w("")
+        profile = _profile(results, profile_name) if profile_name else None
+        if profile is not None:
+            w(f"Profile excerpt ({profile_name}):")
             w("")
             w("```")
-            w(profile.excerpt(20))
+            w(profile.excerpt())
             w("```")
-            w("</details>")
             w("")
-    w("Reproduce: `make bench` (about 9.5 minutes; `BENCH_QUICK=1 make bench` for a short "
-      "check of the harness). Knobs: `bench/config.py`.")
-    return "\n".join(out) + "\n"
+
+
+def _profiles(results: Results, w: Callable[[str], None]) -> None:
+    names = [*results.get("http", {}).get("profiles", {}),
+             *results.get("e2e", {}).get("profiles", {})]
+    shown = [(n, p) for n in names if (p := _profile(results, n)) is not None]
+    if not shown:
+        return
+    w("## Profiles (py-spy, separate runs under the same load)")
+    w("")
+    w("`worker`: the 2-process worker, all its processes; `worker_main_c1`: the main "
+      "process of the one-process worker only.")
+    w("")
+    for name, profile in shown:
+        w(f"<details><summary>{name}</summary>")
+        w("")
+        w("```")
+        w(profile.excerpt(20))
+        w("```")
+        w("</details>")
+        w("")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m bench.report RESULTS_DIR", file=sys.stderr)
+        return 2
+    out_dir = Path(argv[0])
+    (out_dir / "summary.md").write_text(render(load(out_dir / "results.json")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

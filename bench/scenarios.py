@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import secrets
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -23,7 +25,7 @@ from bench.config import Config
 from bench.graphql_probe import GraphQLSupport, probe
 from bench.procs import ROOT, HttpServer, Proc, Processes, RedisHandle, wait_until
 from bench.reference_celery import TASK_NAME, make_app
-from bench.stats import percentile, spread, tail_trend
+from bench.stats import paired, percentile, ratio, spread, tail_trend
 
 Log = Callable[[str], None]
 
@@ -45,10 +47,37 @@ def base_env() -> dict[str, str]:
 def gateway_env(redis_url: str, **extra: str) -> dict[str, str]:
     env = base_env()
     # The gateway's own defaults, a private Redis, no developer .env, and open access
-    # (API keys, where the build has them, would only add a lookup per request).
+    # unless `extra` says otherwise (the production rows: `production_settings`).
     env.update({"GATEWAY_ENV_FILE": "/dev/null", "REDIS_URL": redis_url, "API_KEYS": "",
                 **extra})
     return env
+
+
+# The production rows: API keys on (the client sends one) and a per-key rate limit far
+# above what one gateway process answers, so every request pays for the key check and
+# the token bucket and none is refused (a refusal would show as an error in the table).
+PRODUCTION_RATE_LIMIT = 1_000_000
+PRODUCTION_KEY_HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True, slots=True)
+class Production:
+    key: str  # a fresh key per run
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"API_KEYS": f"bench:{self.key}",
+                "RATE_LIMIT_PER_SECOND": str(PRODUCTION_RATE_LIMIT),
+                "RATE_LIMIT_BURST": str(PRODUCTION_RATE_LIMIT)}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {PRODUCTION_KEY_HEADER: self.key}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"api_keys": 1, "key_header": PRODUCTION_KEY_HEADER,
+                "rate_limit_per_second": PRODUCTION_RATE_LIMIT,
+                "rate_limit_burst": PRODUCTION_RATE_LIMIT}
 
 
 def bare_env(redis_url: str) -> dict[str, str]:
@@ -58,9 +87,10 @@ def bare_env(redis_url: str) -> dict[str, str]:
 # --- servers -----------------------------------------------------------------------------
 
 def start_gateway(procs: Processes, name: str, redis: RedisHandle, workers: int,
-                  queue: str = WORK_QUEUE) -> HttpServer:
+                  queue: str = WORK_QUEUE, **settings: str) -> HttpServer:
     return procs.uvicorn(name, "gateway.app:app", workers,
-                         gateway_env(redis.url, CELERY_QUEUE=queue), probe_path=f"{API}/")
+                         gateway_env(redis.url, CELERY_QUEUE=queue, **settings),
+                         probe_path=f"{API}/")
 
 
 def start_our_worker(procs: Processes, name: str, redis: RedisHandle,
@@ -92,9 +122,9 @@ def start_bare_worker(procs: Processes, name: str, redis: RedisHandle,
 
 
 def finished_job(base_url: str, submit: Callable[[httpx.Client], str],
-                 poll_path: str) -> str:
+                 poll_path: str, headers: dict[str, str] | None = None) -> str:
     """Submit one job and wait until its poll answers ready: the poll benchmarks read it."""
-    with httpx.Client(base_url=base_url, timeout=10) as http:
+    with httpx.Client(base_url=base_url, timeout=10, headers=headers) as http:
         job_id = submit(http)
 
         def ready() -> bool:
@@ -119,6 +149,15 @@ class HttpScenario:
     # an admission limit such as MAX_QUEUE_DEPTH), its length after the run is the number
     # of jobs the run really created.
     queue: RedisHandle | None = None
+    headers: dict[str, str] | None = None  # the production rows' API key
+
+
+# Side-by-side comparisons kept as data (per-round ratios): what a second process adds,
+# and what the production configuration costs.
+COMPARISONS = [(f"{p}_2p", f"{p}_1p")
+               for p in ("hello", "reference_submit", "rest_submit", "graphql_submit")] + [
+    (f"{p}_prod_1p", f"{p}_1p") for p in ("rest_submit", "rest_poll", "graphql_submit")] + [
+    (f"{p}_2p", "reference_submit_2p") for p in ("rest_submit", "graphql_submit")]
 
 
 def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
@@ -130,11 +169,18 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
     ref = {n: procs.uvicorn(f"reference-{n}", "bench.reference_producer:app", n,
                             bare_env(ref_redis[n].url)) for n in (1, 2)}
     gw = {n: start_gateway(procs, f"gateway-{n}", redis[n], n) for n in (1, 2)}
+    production = Production(secrets.token_urlsafe(24))
+    prod_redis = procs.redis("gw-prod")
+    gw_prod = start_gateway(procs, "gateway-prod", prod_redis, 1, **production.settings)
 
     # One finished job on each side, for the poll figures (workers stop again, so that
     # no worker competes for the CPU during the submit runs).
     worker = start_our_worker(procs, "poll-setup-worker", redis[1], 1)
     ours_id = finished_job(gw[1].url, _rest_submit, f"{API}/sum/{{id}}")
+    procs.stop(worker)
+    worker = start_our_worker(procs, "poll-setup-worker-prod", prod_redis, 1)
+    prod_id = finished_job(gw_prod.url, _rest_submit, f"{API}/sum/{{id}}",
+                           production.headers)
     procs.stop(worker)
     worker = start_bare_worker(procs, "poll-setup-bare", ref_redis[1], 1)
     ref_id = finished_job(ref[1].url, _ref_submit, "/sum/{id}")
@@ -142,6 +188,10 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
 
     graphql = probe(gw[1].url)
     log(f"GraphQL: {graphql.reason}")
+    if graphql.available:
+        with_key = probe(gw_prod.url, production.headers)
+        if not with_key.available:
+            raise RuntimeError(f"GraphQL with an API key failed: {with_key.reason}")
     body = '{"number": 1}'
     scenarios: list[HttpScenario] = []
     for n in (1, 2):
@@ -161,12 +211,21 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                      f"/sum/{ref_id}"),
         HttpScenario("rest_poll_1p", "REST poll (finished), 1 proc", gw[1],
                      f"{API}/sum/{ours_id}"),
+        # The production configuration, in the same rounds as the open rows.
+        HttpScenario("rest_submit_prod_1p", "REST submit, API key + rate limit, 1 proc",
+                     gw_prod, f"{API}/sum", "POST", body, prod_redis, production.headers),
+        HttpScenario("rest_poll_prod_1p", "REST poll (finished), API key + rate limit, "
+                     "1 proc", gw_prod, f"{API}/sum/{prod_id}", headers=production.headers),
     ]
+    if graphql.available:
+        scenarios.append(HttpScenario(
+            "graphql_submit_prod_1p", "GraphQL submitSum, API key + rate limit, 1 proc",
+            gw_prod, "/graphql", "POST", graphql.body, prod_redis, production.headers))
 
     log(f"warm-up of {len(scenarios)} scenarios")
     for s in scenarios:
         wrk.run(s.server.url + s.path, seconds=1, connections=cfg.connections,
-                method=s.method, body=s.body)
+                method=s.method, body=s.body, headers=s.headers)
     runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in scenarios}
     for round_no in range(cfg.runs):
         # Rounds interleave the contenders, so a noisy moment hits them alike.
@@ -175,7 +234,8 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
             if queue is not None:
                 queue.delete(WORK_QUEUE)
             result = wrk.run(s.server.url + s.path, seconds=cfg.seconds,
-                             connections=cfg.connections, method=s.method, body=s.body)
+                             connections=cfg.connections, method=s.method, body=s.body,
+                             headers=s.headers)
             entry = result.as_dict()
             if queue is not None:
                 time.sleep(0.2)  # the answers wrk stopped waiting for
@@ -185,7 +245,8 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                 f"p50 {result.latency_ms['50']:.1f} ms, p99 {result.latency_ms['99']:.1f} ms"
                 + (f", errors {result.errors}" if result.error_count else ""))
 
-    results: dict[str, Any] = {"graphql": graphql.as_dict(), "scenarios": {}}
+    results: dict[str, Any] = {"graphql": graphql.as_dict(), "scenarios": {},
+                               "production": production.as_dict()}
     for s in scenarios:
         rs = runs[s.name]
         results["scenarios"][s.name] = {
@@ -195,8 +256,13 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
             "p50_ms": spread([r["latency_ms"]["50"] for r in rs]).as_dict(),
             "p99_ms": spread([r["latency_ms"]["99"] for r in rs]).as_dict(),
             "errors": sum(sum(r["errors"].values()) for r in rs),
+            "requests": sum(r["requests"] for r in rs),
+            "accepted_jobs": sum(r["accepted_jobs"] for r in rs) if s.queue else None,
             "runs": rs,
         }
+    results["ratios"] = {
+        f"{num}/{den}": paired([r["rps"] for r in runs[num]], [r["rps"] for r in runs[den]])
+        for num, den in COMPARISONS if num in runs and den in runs}
     results["profiles"] = _profile_gateway(gw[1], graphql, ours_id, cfg)
     return results
 
@@ -342,31 +408,38 @@ def _drain_result(jobs: int, finished: list[float], failed: int, mem_delta: int,
     }
 
 
+# Worker variants measured beside the defaults: task events on (as while Flower watches),
+# and, with one pool process, the prefetch multiplier that the miss note says closes the
+# gap. Each has its own Redis and prefill gateway.
+VARIANTS: dict[str, tuple[dict[str, str], tuple[int, ...]]] = {
+    "ours": ({}, (1, 2)),
+    "ours_events": ({"WORKER_TASK_EVENTS": "true"}, (1, 2)),
+    "ours_prefetch4": ({"WORKER_PREFETCH_MULTIPLIER": "4"}, (1,)),
+}
+# The main process's Redis round trips between two jobs, quoted by the one-process miss.
+WORKER_MAIN_FOCUS = ("QoS.ack", "QoS.append", "_brpop_start", "_brpop_read")
+
+
 def e2e_phase(procs: Processes, cfg: Config, log: Log,
               graphql_available: bool) -> dict[str, Any]:
     log("phase B: jobs to SUCCEEDED (queue prefilled, then released to running workers)")
-    ours_redis = procs.redis("e2e-ours")
-    events_redis = procs.redis("e2e-ours-events")
+    redis = {v: procs.redis(f"e2e-{v}") for v in VARIANTS}
     bare_redis = procs.redis("e2e-bare")
-    gw_hold = start_gateway(procs, "gateway-e2e-prefill", ours_redis, 1, HOLD_QUEUE)
-    gw_events = start_gateway(procs, "gateway-e2e-prefill-events", events_redis, 1,
-                             HOLD_QUEUE)
-    gw_live = start_gateway(procs, "gateway-e2e-live", ours_redis, 1, WORK_QUEUE)
+    prefill = {v: start_gateway(procs, f"gateway-e2e-prefill-{v}", redis[v], 1, HOLD_QUEUE)
+               for v in VARIANTS}
+    gw_live = start_gateway(procs, "gateway-e2e-live", redis["ours"], 1, WORK_QUEUE)
     drains: dict[str, list[dict[str, Any]]] = {}
     latency: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": []}
-    worker_profile: dict[str, Any] = {}
+    profiles: dict[str, Any] = {}
     for concurrency in (1, 2):
-        ours_w = start_our_worker(procs, f"ours-c{concurrency}", ours_redis, concurrency)
-        # The same worker with task events on, as while Flower watches it.
-        events_w = start_our_worker(procs, f"ours-events-c{concurrency}", events_redis,
-                                    concurrency, WORKER_TASK_EVENTS="true")
+        variants = [v for v, (_, cs) in VARIANTS.items() if concurrency in cs]
+        workers = {v: start_our_worker(procs, f"{v}-c{concurrency}", redis[v], concurrency,
+                                       **VARIANTS[v][0]) for v in variants}
         bare_w = start_bare_worker(procs, f"bare-c{concurrency}", bare_redis, concurrency)
         sides: dict[str, Callable[[], dict[str, Any]]] = {
-            f"ours_c{concurrency}": lambda: _ours_drain(gw_hold, ours_redis, cfg.e2e_jobs),
-            f"ours_events_c{concurrency}":
-                lambda: _ours_drain(gw_events, events_redis, cfg.e2e_jobs),
-            f"bare_c{concurrency}": lambda: _bare_drain(bare_redis, cfg.e2e_jobs),
-        }
+            f"{v}_c{concurrency}": partial(_ours_drain, prefill[v], redis[v], cfg.e2e_jobs)
+            for v in variants}
+        sides[f"bare_c{concurrency}"] = partial(_bare_drain, bare_redis, cfg.e2e_jobs)
         for key in sides:
             drains[key] = []
         for run in range(cfg.runs):
@@ -376,13 +449,20 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
                 log(f"  run {run + 1}/{cfg.runs} {key}: {result['jobs_per_s']:,.0f} jobs/s, "
                     f"{result['redis_bytes_per_job']:,.0f} Redis bytes/job"
                     + (f", {result['failed']} failed" if result["failed"] else ""))
-        procs.stop(events_w)
+        for v in variants:
+            if v != "ours":
+                procs.stop(workers[v])
+        if cfg.profile_seconds and concurrency == 1:
+            rate = spread([r["jobs_per_s"] for r in drains["ours_c1"]]).median
+            profiles["worker_main_c1"] = _profile_worker(
+                workers["ours"], prefill["ours"], redis["ours"], cfg, rate,
+                subprocesses=False, focus=WORKER_MAIN_FOCUS)
         if concurrency == 2:
             log(f"phase C: submit-to-SUCCEEDED latency at {cfg.rate:.0f} jobs/s")
             watches = ["poll", "subscription"] if graphql_available else ["poll"]
             for run in range(cfg.latency_runs):
                 ours = clients.merged([asyncio.run(clients.ours_latency(
-                    gw_live.url, ours_redis.url, cfg.rate, cfg.latency_jobs,
+                    gw_live.url, redis["ours"].url, cfg.rate, cfg.latency_jobs,
                     cfg.poll_interval_ms / 1000, watch)) for watch in watches])
                 bare = asyncio.run(clients.bare_latency(
                     bare_redis.url, cfg.rate, cfg.latency_jobs, cfg.poll_interval_ms / 1000))
@@ -393,11 +473,15 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
                     for side, r in (("ours", ours), ("bare", bare))
                     for name, v in r.latencies_ms.items()))
             if cfg.profile_seconds:
-                worker_profile = _profile_worker(ours_w, gw_hold, ours_redis, cfg)
-        procs.stop(ours_w)
+                rate = spread([r["jobs_per_s"] for r in drains["ours_c2"]]).median
+                profiles["worker"] = _profile_worker(workers["ours"], prefill["ours"],
+                                                     redis["ours"], cfg, rate,
+                                                     subprocesses=True)
+        procs.stop(workers["ours"])
         procs.stop(bare_w)
     out: dict[str, Any] = {"drain": {}, "latency": _latency_summary(latency),
-                           "worker_profile": worker_profile}
+                           "profiles": profiles,
+                           "variants": {v: settings for v, (settings, _) in VARIANTS.items()}}
     for key, rs in drains.items():
         out["drain"][key] = {
             "jobs_per_s": spread([r["jobs_per_s"] for r in rs]).as_dict(),
@@ -406,22 +490,37 @@ def e2e_phase(procs: Processes, cfg: Config, log: Log,
                 [r["record_memory_usage_median"] for r in rs]).as_dict(),
             "redis_cpu_us_per_job": spread(
                 [r.get("redis_cpu_us_per_job", math.nan) for r in rs]).as_dict(),
+            # What one Redis core could serve at this cost: 1 s of CPU / cost per job.
+            "jobs_per_redis_cpu_second": spread(
+                [1e6 / r["redis_cpu_us_per_job"] if r.get("redis_cpu_us_per_job") else
+                 math.nan for r in rs]).as_dict(),
             "runs": rs,
         }
+    # From one pool process to two (ratio of the medians: the runs of the two are not
+    # in the same rounds).
+    out["scaling"] = {
+        side: ratio(out["drain"][f"{side}_c2"]["jobs_per_s"]["median"],
+                    out["drain"][f"{side}_c1"]["jobs_per_s"]["median"])
+        for side in ("ours", "ours_events", "bare")
+        if f"{side}_c1" in out["drain"] and f"{side}_c2" in out["drain"]}
     return out
 
 
-def _profile_worker(worker: Proc, gw: HttpServer, redis: RedisHandle,
-                    cfg: Config) -> dict[str, Any]:
+def _profile_worker(worker: Proc, gw: HttpServer, redis: RedisHandle, cfg: Config,
+                    rate: float, subprocesses: bool,
+                    focus: tuple[str, ...] = ()) -> dict[str, Any]:
+    """py-spy on a worker draining a prefilled queue (an extra drain, not a measured one),
+    with enough jobs to keep it busy for the whole sample at the rate it just showed."""
     holder: list[profiling.Profile] = []
     seconds = cfg.profile_seconds
 
     def sample() -> None:
         time.sleep(0.3)
-        holder.append(profiling.record(worker.pid, seconds, subprocesses=True))
+        holder.append(profiling.record(worker.pid, seconds, subprocesses, focus))
 
     thread = threading.Thread(target=sample)
-    jobs = max(cfg.e2e_jobs, int(seconds * 1500))
+    per_s = rate if rate > 0 else 1000.0  # NaN: no finished drain to go by
+    jobs = max(cfg.e2e_jobs, int((seconds + 1) * per_s * 1.2))
     ids = asyncio.run(clients.prefill(gw.url, jobs))
     thread.start()
     redis.client().rename(HOLD_QUEUE, WORK_QUEUE)
@@ -433,7 +532,8 @@ def _profile_worker(worker: Proc, gw: HttpServer, redis: RedisHandle,
 
 
 def _latency_summary(latency: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"fast_polls": clients.FAST_POLLS,
+                           "subscription_sockets": clients.SUBSCRIPTION_SOCKETS}
     for side, runs in latency.items():
         observers: dict[str, Any] = {}
         names = sorted({n for r in runs for n in r["latencies_ms"]})
@@ -443,8 +543,8 @@ def _latency_summary(latency: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
                 "p50_ms": spread([percentile(v, 50) for v in per_run]).as_dict(),
                 "p99_ms": spread([percentile(v, 99) for v in per_run]).as_dict(),
                 "missing": sum(r["missing"].get(name, 0) for r in runs),
-                # All runs' latencies, for the distribution chart.
-                "all_ms": [x for v in per_run for x in v],
+                # Every job's latency of every run (to the microsecond), for the chart.
+                "all_ms": [round(x, 3) for v in per_run for x in v],
             }
         out[side] = {"observers": observers,
                      "notes": sorted({n for r in runs for n in r["notes"]})}
@@ -453,11 +553,14 @@ def _latency_summary(latency: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
 
 # --- phase D: memory over many submits ---------------------------------------------------
 
+MEMORY_SAMPLE_SECONDS = 0.5
+MEMORY_WORKER_PROCESSES = 2
+
 def memory_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
     log(f"phase D: RSS over {cfg.memory_submits:,} submits (worker running)")
     redis = procs.redis("memory")
     gw = start_gateway(procs, "gateway-memory", redis, 1)
-    worker = start_our_worker(procs, "ours-memory", redis, 2)
+    worker = start_our_worker(procs, "ours-memory", redis, MEMORY_WORKER_PROCESSES)
     client = redis.client()
     samples: list[dict[str, float]] = []
     baseline = int(client.dbsize())
@@ -468,10 +571,10 @@ def memory_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         while not stop.is_set():
             submitted = int(client.dbsize()) - baseline  # one hash per job
             queued = int(client.llen(WORK_QUEUE))
-            samples.append({"t": time.monotonic() - t_start, "submitted": submitted,
+            samples.append({"t": round(time.monotonic() - t_start, 3), "submitted": submitted,
                             "consumed": submitted - queued, "gateway_rss": gw.proc.rss(),
                             "worker_rss": worker.rss()})
-            stop.wait(0.5)
+            stop.wait(MEMORY_SAMPLE_SECONDS)
 
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
@@ -492,6 +595,14 @@ def memory_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
     log(f"  {result.requests:,} submits at {result.rps:,.0f}/s; gateway RSS "
         f"{during[0]['gateway_rss'] / 2**20:.1f} -> {during[-1]['gateway_rss'] / 2**20:.1f} MiB")
     return {
+        "sample_seconds": MEMORY_SAMPLE_SECONDS,
+        "worker_processes": MEMORY_WORKER_PROCESSES,
+        # RSS at the start and at the end (the highest of the last five samples for the
+        # gateway, whose RSS dips when the allocator returns memory).
+        "gateway_rss_start": during[0]["gateway_rss"],
+        "gateway_rss_end": max(s["gateway_rss"] for s in samples[-5:]),
+        "worker_rss_start": samples[0]["worker_rss"],
+        "worker_rss_end": samples[-1]["worker_rss"],
         "submits": int(samples[-1]["submitted"]) if samples else 0,
         "submit_rps": result.rps,
         "consumed": int(samples[-1]["consumed"]) if samples else 0,
@@ -502,6 +613,6 @@ def memory_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
 
 
 def _trend_dict(trend: Any) -> dict[str, Any]:
-    return {"slope_bytes_per_1000": trend.slope_per_unit * 1000,
+    return {"slope_bytes_per_unit": trend.slope_per_unit,  # per submit, or per job taken
             "window_start": trend.window_start, "window_growth_bytes": trend.window_growth,
             "start_bytes": trend.start_value, "samples": trend.samples}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -50,6 +51,15 @@ def ratio(numerator: float, denominator: float) -> float:
     if math.isnan(numerator) or math.isnan(denominator) or denominator == 0:
         return math.nan
     return numerator / denominator
+
+
+def paired(numerators: Sequence[float], denominators: Sequence[float]) -> dict[str, Any]:
+    """How two contenders compare over interleaved rounds: the spread of the per-round
+    ratios (the two runs of a round share that moment's load, so their median is the
+    steadier figure on a busy machine) and the ratio of the two medians."""
+    rounds = spread([ratio(a, b) for a, b in zip(numerators, denominators, strict=False)])
+    return {**rounds.as_dict(),
+            "of_medians": ratio(spread(numerators).median, spread(denominators).median)}
 
 
 def linear_slope(xs: Sequence[float], ys: Sequence[float]) -> float:

@@ -1,12 +1,16 @@
-"""The issue's targets, each a ratio (or a bound) computed from one run's results."""
+"""The issue's targets, each a ratio (or a bound) computed from one run's results.
+
+A target keeps numbers only: the measured value, the threshold and the figures its
+detail is made of (`detail` is a format string over `figures`), so results.json holds
+data and the summary formats it."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from bench.stats import Spread, Trend, flat_threshold, ratio, spread
+from bench.stats import Trend, flat_threshold, paired, ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +20,11 @@ class Target:
     value: float  # the measured ratio or quantity
     threshold: float
     higher_is_better: bool
-    unit: str  # "x", "ms", "bytes", ...
-    detail: str  # the figures it comes from
+    unit: str  # "x", "ms", "MiB", "bytes"
+    detail: str = ""  # a format string over `figures`: where the value comes from
+    figures: dict[str, float] = field(default_factory=dict)
     paired: tuple[float, float] | None = None  # min-max of per-round ratios
-    unavailable: str = ""  # why it could not be measured in this build
+    unavailable: str = ""  # why it could not be measured in this run
 
     @property
     def held(self) -> bool | None:
@@ -29,49 +34,72 @@ class Target:
             return self.value >= self.threshold
         return self.value <= self.threshold
 
-    @property
-    def gap(self) -> str:
-        """By how much a missed target was missed."""
-        if self.held is not False:
-            return ""
-        if self.unit == "x":
-            return f"{self.value:.2f}x of {self.threshold:g}x needed " \
-                   f"({100 * (self.threshold / self.value - 1):.0f}% short)"
-        return f"{self.value:,.1f} {self.unit} against {self.threshold:,.1f} {self.unit}"
-
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "goal": self.goal, "value": self.value,
-                "threshold": self.threshold, "unit": self.unit, "held": self.held,
-                "detail": self.detail, "gap": self.gap, "paired_ratio_range": self.paired,
+                "threshold": self.threshold, "higher_is_better": self.higher_is_better,
+                "unit": self.unit, "held": self.held, "detail": self.detail,
+                "figures": self.figures, "paired_ratio_range": self.paired,
                 "unavailable": self.unavailable}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Target:
+        """A target as results.json keeps it (a missing number was written as null)."""
+        def num(value: Any) -> float:
+            return math.nan if value is None else float(value)
+
+        pair = data.get("paired_ratio_range")
+        return cls(data["key"], data["goal"], num(data["value"]), num(data["threshold"]),
+                   bool(data["higher_is_better"]), data["unit"], data.get("detail", ""),
+                   {k: num(v) for k, v in data.get("figures", {}).items()},
+                   None if pair is None else (num(pair[0]), num(pair[1])),
+                   data.get("unavailable", ""))
 
 
 def _median(section: dict[str, Any], name: str, metric: str = "rps") -> float:
     scenario = section.get(name)
-    return float(scenario[metric]["median"]) if scenario else math.nan
+    if not scenario or scenario.get(metric, {}).get("median") is None:
+        return math.nan
+    return float(scenario[metric]["median"])
 
 
-def _paired(section: dict[str, Any], num: str, den: str) -> Spread | None:
-    """The per-round ratios: rounds interleave the contenders, so the two runs of a round
-    share that moment's load, and the median of the round ratios is the steadier figure
-    on a busy machine."""
-    if num not in section or den not in section:
-        return None
-    ratios = [ratio(a, b) for a, b in zip(section[num]["rps"]["runs"],
-                                          section[den]["rps"]["runs"], strict=False)]
-    s = spread(ratios)
-    return None if math.isnan(s.median) else s
-
-
-def _throughput_target(http: dict[str, Any], key: str, goal: str, num: str, den: str,
-                       threshold: float, unavailable: str = "") -> Target:
-    a, b = _median(http, num), _median(http, den)
-    paired = _paired(http, num, den)
-    detail = "" if unavailable else \
-        f"{a:,.0f} vs {b:,.0f} req/s (medians; ratio of medians {ratio(a, b):.2f}x)"
-    value = paired.median if paired else ratio(a, b)
+def _paired_target(key: str, goal: str, threshold: float, num_runs: list[float] | None,
+                   den_runs: list[float] | None, detail: str, unavailable: str = "",
+                   **figures: float) -> Target:
+    """A ">= threshold x" target over interleaved rounds: the median of the per-round
+    ratios is the value (the steadier figure on a busy machine)."""
+    if unavailable or not num_runs or not den_runs:
+        return Target(key, goal, math.nan, threshold, True, "x", "", {}, None,
+                      unavailable or "not measured in this run")
+    p = paired(num_runs, den_runs)
+    value = float(p["median"])
+    if math.isnan(value):
+        return Target(key, goal, math.nan, threshold, True, "x", "", {}, None,
+                      "no run of both measured")
     return Target(key, goal, value, threshold, True, "x", detail,
-                  (paired.low, paired.high) if paired else None, unavailable)
+                  {**figures, "ratio_of_medians": float(p["of_medians"])},
+                  (float(p["min"]), float(p["max"])))
+
+
+def _http_target(http: dict[str, Any], key: str, goal: str, num: str, den: str,
+                 threshold: float, unavailable: str = "") -> Target:
+    runs = [list(http[name]["rps"]["runs"]) if name in http else None for name in (num, den)]
+    return _paired_target(
+        key, goal, threshold, runs[0], runs[1],
+        "{ours:,.0f} vs {other:,.0f} req/s (medians; ratio of medians {ratio_of_medians:.2f}x)",
+        unavailable, ours=_median(http, num), other=_median(http, den))
+
+
+REST_VS_REFERENCE = 5.0
+REST_VS_HELLO = 0.4
+GRAPHQL_VS_REFERENCE = 3.0
+POLL_VS_REFERENCE = 3.0
+WORKER_VS_BARE = 0.85
+LATENCY_P50_MS = 3.0
+REDIS_BYTES_PER_JOB = 2048
+WEBHOOK_VS_SYNC = 30.0
+WEBHOOK_VS_BARE = 0.5
+WEBHOOK_P50_MS = 15.0
+WEBHOOK_P99_MS = 60.0
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
@@ -80,50 +108,103 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     no_graphql = "" if graphql.get("available") else \
         f"not available in this build ({graphql.get('reason', 'no /graphql')})"
     targets = [
-        _throughput_target(http, "rest_vs_reference", "REST submit >= 5x the reference",
-                           "rest_submit_1p", "reference_submit_1p", 5),
-        _throughput_target(http, "rest_vs_hello", "REST submit >= 40% of bare hello",
-                           "rest_submit_1p", "hello_1p", 0.4),
-        _throughput_target(http, "graphql_vs_reference",
-                           "GraphQL submitSum >= 3x the reference", "graphql_submit_1p",
-                           "reference_submit_1p", 3, no_graphql),
-        _throughput_target(http, "poll_vs_reference", "REST poll >= 3x the reference's poll",
-                           "rest_poll_1p", "reference_poll_1p", 3),
+        _http_target(http, "rest_vs_reference",
+                     f"REST submit >= {REST_VS_REFERENCE:g}x the reference",
+                     "rest_submit_1p", "reference_submit_1p", REST_VS_REFERENCE),
+        _http_target(http, "rest_vs_hello", f"REST submit >= {REST_VS_HELLO:g}x bare hello",
+                     "rest_submit_1p", "hello_1p", REST_VS_HELLO),
+        _http_target(http, "graphql_vs_reference",
+                     f"GraphQL submitSum >= {GRAPHQL_VS_REFERENCE:g}x the reference",
+                     "graphql_submit_1p", "reference_submit_1p", GRAPHQL_VS_REFERENCE,
+                     no_graphql),
+        _http_target(http, "poll_vs_reference",
+                     f"REST poll >= {POLL_VS_REFERENCE:g}x the reference's poll",
+                     "rest_poll_1p", "reference_poll_1p", POLL_VS_REFERENCE),
     ]
-    drain = results.get("e2e", {}).get("drain", {})
+    e2e = results.get("e2e", {})
+    drain = e2e.get("drain", {})
+
+    def jobs_per_s(side: str) -> float:
+        return _median(drain, side, "jobs_per_s")
+
     for c in (1, 2):
-        ours = drain.get(f"ours_c{c}", {}).get("jobs_per_s", {}).get("median", math.nan)
-        bare = drain.get(f"bare_c{c}", {}).get("jobs_per_s", {}).get("median", math.nan)
-        watched = drain.get(f"ours_events_c{c}", {}).get("jobs_per_s", {}).get(
-            "median", math.nan)
+        ours, bare = jobs_per_s(f"ours_c{c}"), jobs_per_s(f"bare_c{c}")
+        watched = jobs_per_s(f"ours_events_c{c}")
+        figures = {"ours": ours, "bare": bare, "events": watched,
+                   "events_ratio": ratio(watched, bare)}
+        detail = ("{ours:,.0f} vs {bare:,.0f} jobs/s; with task events on (Flower watching) "
+                  "{events:,.0f} jobs/s ({events_ratio:.2f}x)")
+        prefetch = jobs_per_s(f"ours_prefetch4_c{c}")
+        if not math.isnan(prefetch):
+            figures |= {"prefetch4": prefetch, "prefetch4_ratio": ratio(prefetch, bare)}
+            detail += ("; with WORKER_PREFETCH_MULTIPLIER=4 {prefetch4:,.0f} jobs/s "
+                       "({prefetch4_ratio:.2f}x)")
         targets.append(Target(
-            f"e2e_c{c}", f"jobs/s to SUCCEEDED >= 85% of bare Celery ({c} worker proc)",
-            ratio(ours, bare), 0.85, True, "x",
-            f"{ours:,.0f} vs {bare:,.0f} jobs/s; with task events on (Flower watching) "
-            f"{watched:,.0f} jobs/s ({ratio(watched, bare):.2f}x)"))
-    latency = results.get("e2e", {}).get("latency", {})
-    ours_p50 = latency.get("ours", {}).get("observers", {}).get("poll", {}).get(
-        "p50_ms", {}).get("median", math.nan)
-    bare_p50 = latency.get("bare", {}).get("observers", {}).get("poll", {}).get(
-        "p50_ms", {}).get("median", math.nan)
+            f"e2e_c{c}", f"jobs/s to SUCCEEDED >= {WORKER_VS_BARE:g}x bare Celery "
+            f"({c} worker proc)", ratio(ours, bare), WORKER_VS_BARE, True, "x", detail,
+            figures))
+    observers = {side: e2e.get("latency", {}).get(side, {}).get("observers", {})
+                 for side in ("ours", "bare")}
+    p50 = {side: _median(obs, "poll", "p50_ms") for side, obs in observers.items()}
     targets.append(Target(
-        "latency_p50", "submit-to-SUCCEEDED p50 within 3 ms of bare Celery (polling)",
-        ours_p50 - bare_p50, 3.0, False, "ms",
-        f"{ours_p50:.2f} vs {bare_p50:.2f} ms p50"))
-    memory = results.get("memory", {})
-    trend = memory.get("gateway_trend")
-    if trend:
-        t = Trend(trend["slope_bytes_per_1000"] / 1000, trend["window_start"],
+        "latency_p50", f"submit-to-SUCCEEDED p50 within {LATENCY_P50_MS:g} ms of bare Celery "
+        "(polling)", p50["ours"] - p50["bare"], LATENCY_P50_MS, False, "ms",
+        "{ours:.2f} vs {bare:.2f} ms p50", {"ours": p50["ours"], "bare": p50["bare"]}))
+    trend = results.get("memory", {}).get("gateway_trend")
+    if trend and trend.get("window_growth_bytes") is not None:
+        t = Trend(trend["slope_bytes_per_unit"], trend["window_start"],
                   trend["window_growth_bytes"], trend["start_bytes"], trend["samples"])
         targets.append(Target(
-            "gateway_rss_flat", "gateway RSS flat over the submits (last 2/3)",
+            "gateway_rss_flat", "gateway RSS flat over the submits (last two thirds)",
             t.window_growth / 2**20, flat_threshold(t) / 2**20, False, "MiB",
-            f"fitted growth {t.window_growth / 2**20:+.2f} MiB over the last 2/3 "
-            f"({trend['slope_bytes_per_1000']:+,.0f} bytes per 1,000 submits), "
-            f"level {t.start_value / 2**20:.1f} MiB"))
-    ours_bytes = drain.get("ours_c2", {}).get("redis_bytes_per_job", {}).get(
-        "median", math.nan)
-    targets.append(Target("redis_bytes", "<= 2 KiB of Redis per finished job record",
-                          ours_bytes, 2048, False, "bytes",
-                          f"INFO used_memory delta / jobs: {ours_bytes:,.0f} bytes"))
+            "fitted growth {growth_mib:+.2f} MiB over the last two thirds "
+            "({slope:+,.2f} bytes per submit), level {level_mib:.1f} MiB",
+            {"growth_mib": t.window_growth / 2**20, "slope": t.slope_per_unit,
+             "level_mib": t.start_value / 2**20}))
+    ours_bytes = _median(drain, "ours_c2", "redis_bytes_per_job")
+    targets.append(Target(
+        "redis_bytes", f"<= {REDIS_BYTES_PER_JOB:,} bytes of Redis per finished job record",
+        ours_bytes, REDIS_BYTES_PER_JOB, False, "bytes",
+        "INFO used_memory delta / jobs: {bytes:,.0f} bytes", {"bytes": ours_bytes}))
+    return targets + webhook_targets(results.get("webhooks", {}))
+
+
+def webhook_targets(hooks: dict[str, Any]) -> list[Target]:
+    """The webhook feature's targets, from bench/webhooks_bench.py's results."""
+    data = hooks.get("results") if hooks.get("status") == "ok" else None
+    missing = "" if data else (
+        f"not measured ({hooks.get('status', 'missing')}: {hooks.get('reason', '')})")
+
+    def runs(name: str) -> list[float] | None:
+        return list(data[name]["runs"]) if data else None
+
+    def median(name: str, section: str = "") -> float:
+        if not data:
+            return math.nan
+        value = (data[section] if section else data)[name]["median"]
+        return math.nan if value is None else float(value)
+
+    dispatcher, sync = median("dispatcher_per_process"), median("sync_celery_task_baseline")
+    bare = median("bare_aiohttp")
+    targets = [
+        _paired_target("webhook_vs_sync", f"webhook dispatcher >= {WEBHOOK_VS_SYNC:g}x the "
+                       "sync Celery-task baseline", WEBHOOK_VS_SYNC,
+                       runs("dispatcher_per_process"), runs("sync_celery_task_baseline"),
+                       "{ours:,.0f} vs {other:,.1f} deliveries/s (medians; ratio of medians "
+                       "{ratio_of_medians:.1f}x)", missing, ours=dispatcher, other=sync),
+        _paired_target("webhook_vs_bare", f"webhook dispatcher >= {WEBHOOK_VS_BARE:g}x a bare "
+                       "aiohttp client", WEBHOOK_VS_BARE, runs("dispatcher_per_process"),
+                       runs("bare_aiohttp"), "{ours:,.0f} vs {other:,.0f} deliveries/s "
+                       "(medians; ratio of medians {ratio_of_medians:.2f}x)", missing,
+                       ours=dispatcher, other=bare),
+    ]
+    for key, limit in (("p50_ms", WEBHOOK_P50_MS), ("p99_ms", WEBHOOK_P99_MS)):
+        name = key.removesuffix("_ms")
+        total, stage = median(key, "latency"), median(f"webhook_stage_{key}", "latency")
+        targets.append(Target(
+            f"webhook_{name}", f"submit-to-webhook {name} within {limit:g} ms at a fixed rate",
+            total, limit, False, "ms",
+            "{total:.2f} ms submit to received, of which terminal transition to received "
+            "{stage:.2f} ms" if data else "",
+            {"total": total, "stage": stage} if data else {}, None, missing))
     return targets

@@ -1,7 +1,8 @@
 """The webhook figures come from `bench/webhooks_bench.py` (the webhook feature's own
-script). Contract: `python -m bench.webhooks_bench --json` starts what it needs, stops it,
-and prints one JSON object (its last stdout line that parses as one). Missing script: the
-summary says so."""
+script), run with this run's rounds, deliveries and latency seconds. Contract:
+`python -m bench.webhooks_bench --json ...` starts what it needs, stops it, and prints one
+JSON object (its last stdout line that parses as one), which results.json keeps under
+`webhooks.results`. Missing script: the summary says so."""
 
 from __future__ import annotations
 
@@ -35,11 +36,12 @@ def last_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def run(timeout: float) -> dict[str, Any]:
+def run(timeout: float, runs: int, deliveries: int, latency_seconds: float) -> dict[str, Any]:
     if not SCRIPT.exists():
         return {"status": "missing",
                 "reason": "bench/webhooks_bench.py is not in this build"}
-    argv = [sys.executable, "-m", "bench.webhooks_bench", "--json"]
+    argv = [sys.executable, "-m", "bench.webhooks_bench", "--json", f"--runs={runs}",
+            f"--deliveries={deliveries}", f"--latency-seconds={latency_seconds:g}"]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:

@@ -42,11 +42,14 @@ def lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
 
 
-def script(method: str = "GET", body: str | None = None) -> str:
+def script(method: str = "GET", body: str | None = None,
+           headers: dict[str, str] | None = None) -> str:
     lines = [f"wrk.method = {lua_string(method)}"]
     if body is not None:
         lines += [f"wrk.body = {lua_string(body)}",
                   'wrk.headers["Content-Type"] = "application/json"']
+    lines += [f"wrk.headers[{lua_string(name)}] = {lua_string(value)}"
+              for name, value in (headers or {}).items()]
     text = "\n".join(lines) + _DONE % {
         "percentiles": ", ".join(str(p) for p in PERCENTILES), "marker": MARKER}
     return text
@@ -97,12 +100,12 @@ def binary() -> str:
 
 
 def run(url: str, *, seconds: float, connections: int = 64, threads: int = 2,
-        method: str = "GET", body: str | None = None, timeout_s: float = 10,
-        stop_when: Callable[[], bool] | None = None) -> WrkResult:
+        method: str = "GET", body: str | None = None, headers: dict[str, str] | None = None,
+        timeout_s: float = 10, stop_when: Callable[[], bool] | None = None) -> WrkResult:
     """Load `url` for `seconds`, or until `stop_when()` says so (checked every 0.1 s; wrk
     then stops on SIGINT and reports what it did)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(script(method, body))
+        f.write(script(method, body, headers))
         lua = Path(f.name)
     argv = [binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s",
             f"--timeout={timeout_s:.0f}s", "-s", str(lua), url]

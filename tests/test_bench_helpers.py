@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
-from bench import wrk
+from bench import fmt, readme, wrk
 from bench.clients import poll_delay
 from bench.config import QUICK, Config, from_env
+from bench.figure_check import unbacked
 from bench.profiling import summarize
-from bench.stats import flat_threshold, is_flat, percentile, ratio, spread, tail_trend
-from bench.targets import evaluate
+from bench.results_io import dumps
+from bench.stats import flat_threshold, is_flat, paired, percentile, ratio, spread, tail_trend
+from bench.targets import Target, evaluate
 from bench.webhooks_adapter import last_json_object
 
 
@@ -32,6 +35,13 @@ def test_spread_and_ratio() -> None:
     assert math.isnan(spread([]).median)
     assert ratio(10, 4) == 2.5
     assert math.isnan(ratio(1, 0)) and math.isnan(ratio(math.nan, 1))
+
+
+def test_paired_compares_round_by_round() -> None:
+    p = paired([100.0, 300.0, 200.0], [50.0, 100.0, 200.0])
+    assert p["runs"] == [2.0, 3.0, 1.0]
+    assert (p["median"], p["min"], p["max"]) == (2.0, 1.0, 3.0)
+    assert p["of_medians"] == 2.0
 
 
 def test_tail_trend_sees_a_leak_and_ignores_warm_up() -> None:
@@ -60,6 +70,8 @@ def test_wrk_script_and_parse() -> None:
     assert result.latency_ms == {"50": 1.5, "99": 9.0, "100": 12.0}
     with pytest.raises(RuntimeError):
         wrk.parse("no summary")
+    keyed = wrk.script("GET", None, {"X-API-Key": "k-1"})
+    assert 'wrk.headers["X-API-Key"] = "k-1"' in keyed and "Content-Type" not in keyed
 
 
 def test_poll_backs_off_after_twenty_polls() -> None:
@@ -84,6 +96,8 @@ def test_profile_summary() -> None:
     assert profile.samples == 40  # the idle thread is left out
     assert profile.own[0] == ("hgetall (redis/client.py)", 75.0)
     assert ("handle (gateway/service.py)", 100.0) in profile.inclusive
+    focused = summarize(lines, focus=("hgetall", "handle", "absent"))
+    assert focused.focus == [("hgetall", 75.0), ("handle", 100.0), ("absent", 0.0)]
 
 
 def test_webhooks_json_is_found_in_output() -> None:
@@ -118,7 +132,48 @@ def test_targets_from_results() -> None:
     assert targets["graphql_vs_reference"].held is None
     assert "not available" in targets["graphql_vs_reference"].unavailable
     assert targets["poll_vs_reference"].held is False
-    assert "short" in targets["poll_vs_reference"].gap
+    assert fmt.gap(targets["poll_vs_reference"]) == "2.67x of 3x needed"
     assert targets["e2e_c1"].held is False and targets["e2e_c2"].held is None
     assert targets["latency_p50"].value == 2.0 and targets["latency_p50"].held
     assert targets["redis_bytes"].held is None  # not measured
+    assert targets["webhook_vs_bare"].held is None  # no webhook figures
+    assert "not measured" in targets["webhook_vs_bare"].unavailable
+    # What results.json keeps: numbers, and a detail that formats them.
+    kept = json.loads(dumps({"targets": [t.as_dict() for t in targets.values()]}))
+    again = {d["key"]: Target.from_dict(d) for d in kept["targets"]}
+    assert fmt.detail(again["rest_vs_reference"]) == \
+        "4,500 vs 900 req/s (medians; ratio of medians 5.00x)"
+    assert again["e2e_c1"].held is False and math.isnan(again["redis_bytes"].value)
+
+
+def test_figure_check_finds_a_typed_in_figure() -> None:
+    results = {"meta": {"started": "2026-11-25 17:25:18", "python": "3.11.2"},
+               "rps": {"median": 2409.4, "runs": [2312.0, 2845.2]},
+               "rss_bytes": 85_000_000, "ratio": 0.5216,
+               "profiles": {"own": [["send", 18.53]]},
+               "latency": {"all_ms": [485.0, 4.0]}}
+    fine = ("Run 2026-11-25 17:25:18 on Python 3.11.2: 2,409 req/s (2,312-2,845), "
+            "0.52x (x0.52), 81.1 MiB, send 18.5%, p99 c2 `230f5a5`.")
+    assert unbacked(fine, results) == []
+    assert len(unbacked("485 jobs/s against 357", results)) == 2  # raw series don't count
+    assert len(unbacked("2,410 req/s", results)) == 1  # 2,409.4 rounds to 2,409
+    assert len(unbacked("18.5 req/s", results)) == 1  # a profile share only with a %
+    assert len(unbacked("a 2,409%", results)) == 1  # and a % only among profile shares
+    assert len(unbacked("81.1 ms", results)) == 1  # bytes only for a figure in MiB
+
+
+def test_results_json_keeps_nan_as_null_and_number_lists_on_one_line() -> None:
+    text = dumps({"a": [1.5, math.nan, 3], "b": {"c": [0.25, -2e-05]}, "d": "x"})
+    assert '"a": [1.5, null, 3]' in text and '"c": [0.25, -2e-05]' in text
+    assert json.loads(text) == {"a": [1.5, None, 3], "b": {"c": [0.25, -2e-05]}, "d": "x"}
+
+
+def test_readme_block_is_rewritten_between_its_markers_only() -> None:
+    begin, end = readme.BEGIN.format(name="t"), readme.END.format(name="t")
+    text = f"before\n{begin}\nold\ntable\n{end}\nafter\n"
+    assert readme.current(text, "t") == "old\ntable"
+    new = readme.rewrite(text, "t", "| new |")
+    assert new == f"before\n{begin}\n| new |\n{end}\nafter\n"
+    assert readme.rewrite(new, "t", "| new |") == new
+    with pytest.raises(ValueError, match="no block"):
+        readme.rewrite("no markers", "t", "x")
