@@ -44,20 +44,25 @@ def loads(data: bytes | str) -> Any:
         text = data
     if text.count("[") + text.count("{") > MAX_DEPTH and nested_deeper(text, MAX_DEPTH):
         raise InvalidJson(f"the JSON is nested deeper than {MAX_DEPTH} levels")
-    return _DECODER.decode(text)
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:  # the measure above makes this unreachable; a 500 never
+        raise InvalidJson(f"the JSON is nested deeper than {MAX_DEPTH} levels") from None
 
 
 def nested_deeper(text: str, levels: int) -> bool:
     """True when arrays and objects in `text` nest more than `levels` deep. Without its
     strings and everything else but brackets, JSON is a bracket sequence; each pass
-    removes the innermost (empty) pairs, so one level at a time. An unbalanced sequence
-    is malformed JSON, which is the decoder's to report."""
+    removes the innermost (empty) pairs, so one level at a time. What is left when no
+    pair is (malformed JSON) is closers then openers: the unclosed openers still nest, on
+    top of the levels removed so far (the decoder recursed into them before it could
+    tell the JSON is malformed)."""
     brackets = _NOT_BRACKET.sub("", text).translate(_SQUARE)
-    for _ in range(levels):
+    for removed in range(levels + 1):
         if "[]" not in brackets:
-            return False
+            return removed + brackets.count("[") > levels
         brackets = brackets.replace("[]", "")
-    return "[]" in brackets
+    return True
 
 
 def _int(digits: str) -> int:

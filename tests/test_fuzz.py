@@ -134,7 +134,7 @@ def test_graphql_api_never_fails(fuzz_gateway: Gateway) -> None:
 
 
 # Hostile JSON text: nesting far past json_input.MAX_DEPTH (and past the standard
-# library's recursion limit), integers far past MAX_INT_DIGITS, and ordinary JSON.
+# library's recursion limit, closed or not), integers far past MAX_INT_DIGITS, and ordinary JSON.
 JSON_TEXT = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
@@ -144,6 +144,7 @@ JSON_TEXT = st.recursive(
 HOSTILE_VALUE = st.one_of(
     st.integers(min_value=1, max_value=2000).map(lambda n: "[" * n + "]" * n),
     st.integers(min_value=1, max_value=2000).map(lambda n: '{"a": ' * n + "1" + "}" * n),
+    st.integers(min_value=1, max_value=3000).map(lambda n: "[" * n),  # deep and unclosed
     st.integers(min_value=1, max_value=6000).map(lambda n: "9" * n),
     st.integers(min_value=1, max_value=6000).map(lambda n: "-" + "1" * n),
     JSON_TEXT,

@@ -174,6 +174,8 @@ JSON_OUT_OF_BOUNDS = {
                                    "nested deeper than 64 levels"),
     "extensions nested 1000 deep": ('"extensions": {"x": ' + deep(1000) + "}",
                                     "nested deeper than 64 levels"),
+    "variables nested 2000 deep, unclosed": ('"variables": {"n": ' + "[" * 2000 + "1",
+                                             "nested deeper than 64 levels"),
     "JSON input nested 100 deep": ('"variables": {"n": {"a": ' + deep(100) + "}}",
                                    "nested deeper than 64 levels"),
     "5000-digit integer": ('"variables": {"n": ' + "9" * 5000 + "}",

@@ -50,6 +50,13 @@ def test_depth_limit_at_its_edge() -> None:
             loads(nest(levels))
 
 
+@pytest.mark.parametrize("text", ["[" * 2000, '{"a":' * 2000, '{"q": 1, "v": ' + "[" * 5000 + "1"])
+def test_unclosed_deep_nesting_is_too_deep_not_a_crash(text: str) -> None:
+    """Malformed and deep: the decoder would recurse before it found the JSON unclosed."""
+    with pytest.raises(InvalidJson, match=f"nested deeper than {MAX_DEPTH} levels"):
+        loads(text)
+
+
 def test_brackets_inside_strings_do_not_nest() -> None:
     text = json.dumps({"a": "[" * 500, "b": ['\\"]]', "{{{"]})
     assert loads(text) == json.loads(text)

@@ -147,6 +147,7 @@ def deep(levels: int) -> str:
 
 OUT_OF_BOUNDS = {
     "nested 1000 deep": ('{"number": ' + deep(1000) + "}", "nested deeper than 64 levels"),
+    "nested 3000 deep, unclosed": ('{"number": ' + "[" * 3000, "nested deeper than 64 levels"),
     "input nested 100 deep": ('{"function": "sum_to_n_job", "input": {"number": '
                               + deep(100) + "}}", "nested deeper than 64 levels"),
     "5000-digit integer": ('{"number": ' + "9" * 5000 + "}",
