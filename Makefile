@@ -52,10 +52,10 @@ load: venv
 	bash infra/ensure-binaries.sh redis-server nginx
 	$(PY) infra/load.py
 
-## schema: write the GraphQL schema (SDL) to gateway/schema.graphql; a test checks it is current
+## schema: write the GraphQL schema (SDL) to gateway/graphql/schema.graphql; a test checks it is current
 .PHONY: schema
 schema: venv
-	$(PY) -m gateway.graphql.schema > gateway/schema.graphql
+	$(PY) -m gateway.graphql.schema > gateway/graphql/schema.graphql
 
 clean:
 	rm -rf run test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -42,6 +42,9 @@ class Profile:
         return "\n".join(lines)
 
 
+_PACKAGES = frozenset({"gateway", "tasks", "worker", "bench", "infra"})
+
+
 def _frame_name(frame: str) -> str:
     # py-spy raw frames look like "function (path/to/file.py:123)".
     match = re.match(r"(.*?) \((.*?):\d+\)$", frame)
@@ -49,8 +52,11 @@ def _frame_name(frame: str) -> str:
         return frame
     func, path = match.groups()
     parts = Path(path).parts
+    ours = [i for i, part in enumerate(parts) if part in _PACKAGES]
     if "site-packages" in parts:
         parts = parts[parts.index("site-packages") + 1:]
+    elif ours:
+        parts = parts[ours[0]:]  # our modules by their path in the repository
     elif len(parts) > 2:
         parts = parts[-2:]
     return f"{func} ({'/'.join(parts)})"

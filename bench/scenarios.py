@@ -31,7 +31,7 @@ Log = Callable[[str], None]
 
 HOLD_QUEUE = "bench-hold"  # prefilled here, then RENAMEd onto the queue workers consume
 WORK_QUEUE = "celery"
-JOB_INDEX = "gw:jobs"  # tasks.store.JOB_INDEX_KEY
+JOB_INDEX = "gw:jobs"  # tasks.jobs.store.JOB_INDEX_KEY
 HEARTBEATS = "gw:workers"  # tasks.heartbeat.WORKERS_KEY
 API = "/producer/api"
 TERMINAL = {b"SUCCEEDED", b"FAILED", b"CANCELLED", b"EXPIRED"}

@@ -10,7 +10,7 @@ import httpx
 
 from tasks.celery_app import create_celery
 from tasks.settings import get_settings
-from worker.webhook_signing import signed_headers
+from worker.webhooks.signing import signed_headers
 
 settings = get_settings()
 app = create_celery(settings)

@@ -41,11 +41,11 @@ import uvloop  # noqa: E402
 from bench.stats import paired, percentile, spread  # noqa: E402
 from bench.targets import webhook_targets  # noqa: E402
 from tasks.celery_app import create_celery  # noqa: E402
-from tasks.jobs import JobStatus, new_record_fields  # noqa: E402
+from tasks.jobs.record import JobStatus, new_record_fields  # noqa: E402
+from tasks.jobs.store import JobStore, job_key  # noqa: E402
 from tasks.settings import Settings  # noqa: E402
-from tasks.store import JobStore, job_key  # noqa: E402
-from tasks.webhook_config import new_webhook_secret  # noqa: E402
-from tasks.webhooks import DUE_KEY, INFLIGHT_KEY  # noqa: E402
+from tasks.webhooks.config import new_webhook_secret  # noqa: E402
+from tasks.webhooks.model import DUE_KEY, INFLIGHT_KEY  # noqa: E402
 from tests.servers import (  # noqa: E402
     Gateway,
     RedisServer,
@@ -56,7 +56,7 @@ from tests.servers import (  # noqa: E402
     start_worker,
     wait_until,
 )
-from worker.webhook_signing import signed_headers  # noqa: E402
+from worker.webhooks.signing import signed_headers  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SYNC_DELIVERIES = 200  # the target's baseline is slow; enough for a stable rate

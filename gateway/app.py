@@ -16,24 +16,24 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
-from gateway import http_errors
-from gateway.auth import Authenticator
-from gateway.body_limit import BodyLimitMiddleware
-from gateway.express import ExpressLane
-from gateway.graphiql_assets import ASSETS_DIR, ASSETS_PATH
+from gateway.asgi.body_limit import BodyLimitMiddleware
+from gateway.asgi.express import ExpressLane
+from gateway.asgi.request_log import RequestLogMiddleware
+from gateway.asgi.ws_limit import WebSocketMessageLimit
+from gateway.graphql.graphiql import ASSETS_DIR, ASSETS_PATH
 from gateway.graphql.router import PATH as GRAPHQL_PATH
 from gateway.graphql.router import graphql_app
-from gateway.job_events import JobEventHub
-from gateway.request_log import RequestLogMiddleware
-from gateway.routes import health, jobs, metrics, producer, webhooks
-from gateway.service import JobService
-from gateway.webhooks_service import WebhookService
-from gateway.ws_limit import WebSocketMessageLimit
+from gateway.rest import errors as http_errors
+from gateway.rest.routes import health, jobs, metrics, producer, webhooks
+from gateway.services.auth import Authenticator
+from gateway.services.events import JobEventHub
+from gateway.services.jobs import JobService
+from gateway.services.webhooks import WebhookService
 from tasks.celery_app import celery_app
+from tasks.jobs.store import redis_client_options
 from tasks.logs import configure_logging
-from tasks.redis_packing import pack_with_hiredis
+from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings, get_settings
-from tasks.store import redis_client_options
 
 API_PREFIX = "/producer/api"
 

@@ -11,10 +11,10 @@ import time
 
 import redis
 
-from gateway.auth import API_KEY_META_KEY, API_KEYS_KEY, check_tenant, key_digest, new_key
-from tasks.jobs import as_text
+from gateway.services.auth import API_KEY_META_KEY, API_KEYS_KEY, check_tenant, key_digest, new_key
+from tasks.jobs.record import as_text
+from tasks.jobs.store import redis_client_options
 from tasks.settings import get_settings
-from tasks.store import redis_client_options
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ User classes (pick some by name on the command line, or LOAD_USER_CLASSES for `m
 - GraphQLUser: mutation submitSum, then query job(id) until it ends.
 - WebhookUser: a job with a callback_url pointing at a small receiver this process runs;
   once the job ends, waits for the webhook to arrive ("WEBHOOK callback received"). Where
-  the webhook dispatcher is not part of the code (worker.dispatcher), delivery is not
+  the webhook dispatcher is not part of the code (worker.webhooks.dispatcher), delivery is not
   expected and only the REST round trip is measured.
 
 Every job is also reported as one "JOB <user> round trip" entry (submit to final status),
@@ -52,7 +52,7 @@ def available(module: str) -> bool:
 
 
 GRAPHQL_AVAILABLE = available("gateway.graphql")
-WEBHOOKS_DELIVERED = available("worker.dispatcher")
+WEBHOOKS_DELIVERED = available("worker.webhooks.dispatcher")
 
 
 def expected_sum(number: int) -> int:
@@ -131,7 +131,7 @@ def on_init(environment: Environment, **_: Any) -> None:
         return  # users (and callbacks) live in the workers
     RECEIVER.start(environment.host or "http://127.0.0.1")
     if not WEBHOOKS_DELIVERED:
-        log.warning("worker.dispatcher is not part of this code: WebhookUser measures the "
+        log.warning("worker.webhooks.dispatcher is not part of this code: WebhookUser measures the "
                     "REST round trip only, no delivery is expected")
 
 

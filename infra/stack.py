@@ -14,7 +14,7 @@ and GraphQL stay on GATEWAY_PORT for API-key clients.
 
 Ctrl-C or SIGTERM stops the processes in order (`stop_order`, infra/supervisor.py): NGINX,
 the gateway, Flower and Locust; then the worker, which lets its running jobs finish for
-WORKER_SHUTDOWN_GRACE_SECONDS and gives the others back to the queue (worker/shutdown.py);
+WORKER_SHUTDOWN_GRACE_SECONDS and gives the others back to the queue (worker/jobs/shutdown.py);
 then the webhook dispatcher; Redis last, so the worker can still hand its jobs back.
 """
 
@@ -37,7 +37,9 @@ from infra import nginx_conf  # noqa: E402
 from infra.supervisor import OrderedManager, Stage  # noqa: E402
 from tasks.dashboard_auth import pairs  # noqa: E402
 from tasks.settings import Settings, get_settings  # noqa: E402
-from worker.dispatcher import SHUTDOWN_GRACE_SECONDS as DISPATCHER_GRACE_SECONDS  # noqa: E402
+from worker.webhooks.dispatcher import (  # noqa: E402
+    SHUTDOWN_GRACE_SECONDS as DISPATCHER_GRACE_SECONDS,
+)
 
 PY = shlex.quote(sys.executable)
 FRONT = ("nginx", "gateway", "flower", "locust")  # the first to stop: no new work comes in

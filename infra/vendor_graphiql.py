@@ -1,5 +1,5 @@
 """Fetch the files Strawberry's GraphiQL page loads from unpkg.com into
-gateway/static/unpkg/, from the npm registry, checking each against its integrity hash.
+gateway/graphql/static/unpkg/, from the npm registry, checking each against its integrity hash.
 
 Run it after upgrading strawberry-graphql: `python infra/vendor_graphiql.py` (needs npm).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.graphiql_assets import ASSETS_DIR, assets
+from gateway.graphql.graphiql import ASSETS_DIR, assets
 
 
 def split(path: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from tasks.settings import Settings, get_settings
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("gateway", broker=settings.effective_broker_url,
-                 include=["tasks.functions", *settings.extra_function_modules])
+                 include=["tasks.jobs.functions", *settings.extra_function_modules])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

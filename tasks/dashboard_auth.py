@@ -3,7 +3,7 @@
 They guard /dashboard/ (Flower), /load-test/ (Locust's web UI) and /metrics. NGINX checks
 them (infra/htpasswd.py writes its file), and so does each service behind it on its own
 port, which NGINX reaches with the same Authorization header: Flower itself, Locust's web
-UI (infra/locust_auth.py) and the gateway's /metrics (gateway/routes/metrics.py).
+UI (infra/locust_auth.py) and the gateway's /metrics (gateway/rest/routes/metrics.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tasks.store import KEY_PREFIX
+from tasks.jobs.store import KEY_PREFIX
 
 WORKERS_KEY = f"{KEY_PREFIX}workers"  # sorted set: worker hostname -> last stamp (unix s)
 INTERVAL_SECONDS = 5.0

@@ -35,7 +35,7 @@ from prometheus_client.core import (
 )
 from redis.exceptions import RedisError
 
-from tasks.store import KEY_PREFIX, CounterUpdate
+from tasks.jobs.store import KEY_PREFIX, CounterUpdate
 
 log = logging.getLogger("tasks.metrics")
 

@@ -14,13 +14,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tasks.ssrf import parse_networks, parse_ports
-from tasks.webhook_config import (
+from tasks.webhooks.config import (
     DEVELOPMENT_WEBHOOK_SECRET,
     KEYGEN_COMMAND,
     check_webhook_secret,
     parse_retry_schedule,
 )
+from tasks.webhooks.ssrf import parse_networks, parse_ports
 
 PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
@@ -65,10 +65,10 @@ class Settings(BaseSettings):
     worker_task_events: bool = False
     # A stopping worker (SIGTERM, Ctrl-C) takes no new job and lets the running ones finish
     # for this long; those still running then go back to the queue and run again on the
-    # next worker (worker/shutdown.py). 0: back to the queue at once.
+    # next worker (worker/jobs/shutdown.py). 0: back to the queue at once.
     worker_shutdown_grace_seconds: float = Field(10.0, ge=0, le=3600)
 
-    # More modules of job functions to load besides tasks.functions (JSON list).
+    # More modules of job functions to load besides tasks.jobs.functions (JSON list).
     extra_function_modules: list[str] = Field(default_factory=list)
     # Per-function execution policy overrides (JSON), e.g.
     # {"sum_to_n_job": {"max_age_seconds": 600, "hard_time_limit": 60}}

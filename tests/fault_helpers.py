@@ -15,8 +15,8 @@ from typing import Any
 
 import redis
 
-from tasks.store import job_key
-from tasks.webhooks import delivery_key, job_deliveries_key
+from tasks.jobs.store import job_key
+from tasks.webhooks.model import delivery_key, job_deliveries_key
 from tests.servers import ARTIFACTS, Service, start_worker, wait_until
 
 READY = re.compile(rb"@\S+ ready\.")  # Celery's "celery@host ready." line

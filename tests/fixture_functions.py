@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.catalog import TransientJobError, job_function
+from tasks.jobs.catalog import TransientJobError, job_function
 
 
 class FlakyInput(BaseModel):

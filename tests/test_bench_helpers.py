@@ -89,13 +89,13 @@ def test_config_from_env() -> None:
 
 
 def test_profile_summary() -> None:
-    lines = ["main (a.py:1);handle (gateway/service.py:10);hgetall (redis/client.py:5) 30",
-             "main (a.py:1);handle (gateway/service.py:10) 10",
+    lines = ["main (a.py:1);handle (gateway/services/jobs.py:10);hgetall (redis/client.py:5) 30",
+             "main (a.py:1);handle (gateway/services/jobs.py:10) 10",
              "main (a.py:1);wait (threading.py:1);Condition.wait (threading.py:2) 50"]
     profile = summarize(lines)
     assert profile.samples == 40  # the idle thread is left out
     assert profile.own[0] == ("hgetall (redis/client.py)", 75.0)
-    assert ("handle (gateway/service.py)", 100.0) in profile.inclusive
+    assert ("handle (gateway/services/jobs.py)", 100.0) in profile.inclusive
     focused = summarize(lines, focus=("hgetall", "handle", "absent"))
     assert focused.focus == [("hgetall", 75.0), ("handle", 100.0), ("absent", 0.0)]
 

@@ -19,7 +19,7 @@ from celery import Celery
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import ValidationError
 
-from gateway.publish import REQUEST_ID_HEADER, celery_message
+from gateway.services.publish import REQUEST_ID_HEADER, celery_message
 from infra import htpasswd, nginx_conf
 from tasks import metrics
 from tasks.logs import BatchingStreamHandler, JsonFormatter, mask_secrets, request_id_var

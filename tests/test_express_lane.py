@@ -1,4 +1,4 @@
-"""The express lane (gateway/express.py) answers exactly as the FastAPI routes would: the
+"""The express lane (gateway/asgi/express.py) answers exactly as the FastAPI routes would: the
 same requests sent to the lane and to the bare FastAPI app, in process, on a real Redis.
 The lane's own counter (gateway_express_lane_requests_total) shows which requests the lane
 answered itself and which it handed to the FastAPI app."""
@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from gateway.app import API_PREFIX, build_api, create_app
-from gateway.metrics import REGISTRY
+from gateway.services.metrics import REGISTRY
 from tasks.settings import Settings
 from tests.helpers import normalized
 from tests.servers import RedisServer

@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Celery
 
-from gateway.publish import celery_message
+from gateway.services.publish import celery_message
 from tests.servers import RedisServer
 
 VARYING = {("headers", "origin"), ("properties", "delivery_tag"), ("properties", "reply_to")}

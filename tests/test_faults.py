@@ -16,7 +16,7 @@ from tests.servers import Gateway, RedisServer, stack_env, start_worker, wait_un
 def test_redis_restart_under_load_loses_no_accepted_job() -> None:
     redis_server = RedisServer().start()
     # A message the worker held when Redis went away comes back after the visibility
-    # timeout (see worker/kombu_compat.py): keep it short here.
+    # timeout (see worker/jobs/kombu_compat.py): keep it short here.
     env = stack_env(redis_server.url, REDIS_TIMEOUT_SECONDS="1", WAIT_MAX_SECONDS="3",
                     CELERY_VISIBILITY_TIMEOUT="15")
     worker = start_worker(env, name="fault-redis-worker")

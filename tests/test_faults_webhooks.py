@@ -26,9 +26,9 @@ import orjson
 import pytest
 import redis
 
-from tasks.jobs import JobStatus, new_record_fields
-from tasks.store import JobStore, job_key
-from tasks.webhooks import DEAD_KEY, DUE_KEY, INFLIGHT_KEY
+from tasks.jobs.record import JobStatus, new_record_fields
+from tasks.jobs.store import JobStore, job_key
+from tasks.webhooks.model import DEAD_KEY, DUE_KEY, INFLIGHT_KEY
 from tests.fault_helpers import (
     Listener,
     delivery_fields,
@@ -50,7 +50,7 @@ from tests.servers import (
     wait_until,
 )
 from tests.webhook_receiver import Received, Receiver, Reply, verify_by_hand
-from worker.heartbeat import RECOVERY_AFTER_SECONDS
+from worker.jobs.heartbeat import RECOVERY_AFTER_SECONDS
 
 API = "/producer/api"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

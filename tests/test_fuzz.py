@@ -105,7 +105,7 @@ SCALARS = {"BigInt": BIG_INT, "JSON": st.one_of(JSON_OBJECT, JSON_LEAF)}
 
 
 def test_graphql_api_never_fails(fuzz_gateway: Gateway) -> None:
-    sdl = (ROOT / "gateway" / "schema.graphql").read_text()
+    sdl = (ROOT / "gateway" / "graphql" / "schema.graphql").read_text()
     documents = st.one_of(
         *(strategy(sdl, custom_scalars=SCALARS, mode=mode)
           for strategy in (gql_st.queries, gql_st.mutations)

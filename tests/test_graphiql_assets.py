@@ -7,7 +7,7 @@ import hashlib
 
 import httpx
 
-from gateway.graphiql_assets import ASSETS_DIR, ASSETS_PATH, assets, local_html
+from gateway.graphql.graphiql import ASSETS_DIR, ASSETS_PATH, assets, local_html
 from tests.servers import Gateway
 
 

@@ -167,7 +167,7 @@ def deep(levels: int) -> str:
     return "[" * levels + "]" * levels
 
 
-# JSON out of the decoder's bounds (gateway/json_input.py): a 400 saying what is wrong,
+# JSON out of the decoder's bounds (gateway/services/json_input.py): a 400 saying what is wrong,
 # whether the document is new (Strawberry's way) or known good (the prepared path).
 JSON_OUT_OF_BOUNDS = {
     "variables nested 1000 deep": ('"variables": {"n": ' + deep(1000) + "}",

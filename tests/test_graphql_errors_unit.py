@@ -10,8 +10,8 @@ import strawberry
 from graphql import ASTValidationRule, ValidationContext
 from strawberry.extensions import AddValidationRules
 
-from gateway.errors import Conflict, InvalidInput, Unavailable
 from gateway.graphql.errors import GatewayErrors, GatewaySchema
+from gateway.services.errors import Conflict, InvalidInput, Unavailable
 
 
 @strawberry.type

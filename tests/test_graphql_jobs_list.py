@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.job_listing import SCAN_LIMIT
+from gateway.services.listing import SCAN_LIMIT
 from tests.graphql_helpers import CANCEL, data, submit_sum, submit_wait
 from tests.servers import Gateway, RedisServer, stack_env
 

@@ -1,4 +1,4 @@
-"""The checked-in SDL (gateway/schema.graphql) is what the code serves: clients generate
+"""The checked-in SDL (gateway/graphql/schema.graphql) is what the code serves: clients generate
 code from that file, so a change to the schema must come with `make schema`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from gateway.graphql.schema import SCHEMA_FILE, sdl
 
 def test_schema_file_matches_the_code() -> None:
     assert SCHEMA_FILE.read_text() == sdl(), (
-        "gateway/schema.graphql is out of date: run `make schema` and commit it")
+        "gateway/graphql/schema.graphql is out of date: run `make schema` and commit it")
 
 
 def test_schema_file_is_valid_sdl_with_the_public_operations() -> None:

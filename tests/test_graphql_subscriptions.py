@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tasks.jobs import JobStatus, error_json
-from tasks.store import (
+from tasks.jobs.record import JobStatus, error_json
+from tasks.jobs.store import (
     TRANSITION_LUA,
     JobStore,
     event_channel,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLError, IntValueNode, StringValueNode
 
-from gateway.errors import InvalidInput
 from gateway.graphql.scalars import parse_literal, parse_value, serialize
-from gateway.job_events import progress
-from gateway.job_listing import Position, check_page_size, decode_cursor, encode_cursor
-from tasks.jobs import JobRecord, JobStatus
+from gateway.services.errors import InvalidInput
+from gateway.services.events import progress
+from gateway.services.listing import Position, check_page_size, decode_cursor, encode_cursor
+from tasks.jobs.record import JobRecord, JobStatus
 
 
 @pytest.mark.parametrize(("raw", "value"), [

@@ -11,9 +11,9 @@ import uuid
 import orjson
 import redis.asyncio as aioredis
 
-from gateway.job_events import JobEventHub
-from tasks.jobs import JobRecord, new_record_fields
-from tasks.store import event_channel
+from gateway.services.events import JobEventHub
+from tasks.jobs.record import JobRecord, new_record_fields
+from tasks.jobs.store import event_channel
 from tests.servers import RedisServer
 
 

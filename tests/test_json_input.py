@@ -1,4 +1,4 @@
-"""The bounded JSON decoder every face reads client JSON through (gateway/json_input.py):
+"""The bounded JSON decoder every face reads client JSON through (gateway/services/json_input.py):
 its depth measure against a plain recursive one, its limits at their edges, and that
 malformed JSON stays a JSONDecodeError."""
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import InvalidJson
-from gateway.json_input import MAX_DEPTH, MAX_INT_DIGITS, loads, nested_deeper
+from gateway.services.errors import InvalidJson
+from gateway.services.json_input import MAX_DEPTH, MAX_INT_DIGITS, loads, nested_deeper
 
 # Keys and strings full of what could confuse a bracket count: brackets, quotes, escapes.
 TRICKY_TEXT = st.text(alphabet='[]{}"\\ ab:,', max_size=6)

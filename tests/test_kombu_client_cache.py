@@ -6,7 +6,7 @@ from __future__ import annotations
 from kombu import Connection
 
 from tests.servers import RedisServer
-from worker import kombu_client_cache
+from worker.jobs import kombu_client_cache
 
 
 def test_one_client_per_channel_and_pool(redis_server: RedisServer) -> None:

@@ -139,7 +139,7 @@ def test_wrong_method_is_json_405(client: httpx.Client) -> None:
     assert r.json()["error"] == "METHOD_NOT_ALLOWED"
 
 
-# JSON out of the decoder's bounds (gateway/json_input.py) on every route with a body: the
+# JSON out of the decoder's bounds (gateway/services/json_input.py) on every route with a body: the
 # express lane's /sum, FastAPI's /jobs, /wait_and_return and /webhooks.
 def deep(levels: int) -> str:
     return "[" * levels + "]" * levels

@@ -9,8 +9,15 @@ import re
 import pytest
 
 from tasks.settings import Settings
-from tasks.ssrf import UrlPolicy, UrlRefused, check_url, numeric_host, parse_networks, parse_ports
-from worker.webhook_client import BlockedAddress, GuardedResolver
+from tasks.webhooks.ssrf import (
+    UrlPolicy,
+    UrlRefused,
+    check_url,
+    numeric_host,
+    parse_networks,
+    parse_ports,
+)
+from worker.webhooks.client import BlockedAddress, GuardedResolver
 
 DEFAULT = UrlPolicy()
 LOOPBACK_ALLOWED = UrlPolicy(allowed_networks=parse_networks("127.0.0.0/8"))

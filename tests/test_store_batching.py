@@ -10,10 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.publish import celery_message
+from gateway.services.publish import celery_message
 from tasks.batching import Batcher
-from tasks.jobs import JobStatus, new_record_fields
-from tasks.store import Admission, AsyncJobStore, job_key, tenant_index_key
+from tasks.jobs.record import JobStatus, new_record_fields
+from tasks.jobs.store import Admission, AsyncJobStore, job_key, tenant_index_key
 from tests.servers import RedisServer
 
 QUEUE = "batching-test-queue"

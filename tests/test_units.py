@@ -14,23 +14,23 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import DataError
 
-from gateway.auth import Authenticator, presented_key_in
-from gateway.errors import InvalidInput
-from gateway.service import check_callback_url, parse_job_id
-from tasks.catalog import catalog
+from gateway.services.auth import Authenticator, presented_key_in
+from gateway.services.errors import InvalidInput
+from gateway.services.jobs import check_callback_url, parse_job_id
 from tasks.celery_app import create_celery
-from tasks.functions import sum_to_n_job
 from tasks.ids import random_hex, random_uuid
-from tasks.jobs import (
+from tasks.jobs.catalog import catalog
+from tasks.jobs.functions import sum_to_n_job
+from tasks.jobs.record import (
     JobStatus,
     new_record_fields,
     queued_record,
     record_from_event,
     record_from_fields,
 )
-from tasks.redis_packing import pack_with_hiredis
+from tasks.jobs.store import JobStore, event_channel, job_key
+from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings
-from tasks.store import JobStore, event_channel, job_key
 from tests.servers import RedisServer
 
 
@@ -178,8 +178,8 @@ async def _check_pushed_back(redis_server: RedisServer) -> None:
 
     import redis.asyncio as aioredis
 
-    from gateway.publish import celery_message
-    from tasks.store import QUEUED_KEY, Admission, AsyncJobStore
+    from gateway.services.publish import celery_message
+    from tasks.jobs.store import QUEUED_KEY, Admission, AsyncJobStore
 
     queue = "recover-test"
     sync = redis_server.client()

@@ -13,10 +13,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from tasks.jobs import JobStatus, new_record_fields
-from tasks.store import JobStore, job_key
-from tasks.webhook_store import AttemptOutcome, ClaimedDelivery, WebhookStore
-from tasks.webhooks import (
+from tasks.jobs.record import JobStatus, new_record_fields
+from tasks.jobs.store import JobStore, job_key
+from tasks.webhooks.model import (
     DEAD_KEY,
     DUE_KEY,
     INFLIGHT_KEY,
@@ -24,6 +23,7 @@ from tasks.webhooks import (
     DeliveryStatus,
     paused_key,
 )
+from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from tests.servers import RedisServer
 
 CALLBACK = "https://receiver.example/hook"

@@ -13,16 +13,16 @@ import standardwebhooks
 import svix.webhooks
 from pydantic import ValidationError
 
-from gateway.errors import InvalidInput
-from gateway.service import check_callback_url
-from gateway.webhooks_service import check_events
-from tasks.jobs import new_record_fields
+from gateway.services.errors import InvalidInput
+from gateway.services.jobs import check_callback_url
+from gateway.services.webhooks import check_events
+from tasks.jobs.record import new_record_fields
 from tasks.settings import Settings
-from tasks.webhook_config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
-from tasks.webhooks import endpoint_secrets, render_body
+from tasks.webhooks.config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
+from tasks.webhooks.model import endpoint_secrets, render_body
 from tests.webhook_receiver import verify_by_hand
-from worker.retry_policy import AttemptResult, decide, parse_retry_after
-from worker.webhook_signing import signed_headers
+from worker.webhooks.retry_policy import AttemptResult, decide, parse_retry_after
+from worker.webhooks.signing import signed_headers
 
 SCHEDULE = (0.0, 5.0, 30.0)
 RNG = random.Random(7)

@@ -23,9 +23,9 @@ import pytest
 import standardwebhooks
 import svix.webhooks
 
-from tasks.jobs import JobStatus, new_record_fields
-from tasks.store import JobStore, job_key
-from tasks.webhooks import DUE_KEY, INFLIGHT_KEY
+from tasks.jobs.record import JobStatus, new_record_fields
+from tasks.jobs.store import JobStore, job_key
+from tasks.webhooks.model import DUE_KEY, INFLIGHT_KEY
 from tests.fault_helpers import delivery_fields
 from tests.helpers import wait_for_status
 from tests.servers import (
@@ -157,7 +157,7 @@ def all_arrived(stack: Stack, hook: str, timeout: float = 30) -> list[Received]:
     """What the receiver got on `hook`, once no attempt of those messages can still be on
     its way: each is settled (neither due nor in flight) and has as many attempts recorded
     as requests arrived. A dispatcher records every attempt it made, a late one whose
-    lease was lost too (tasks/deliveries_complete.lua), after the receiver answered it: so
+    lease was lost too (tasks/webhooks/deliveries_complete.lua), after the receiver answered it: so
     an extra attempt shows here as one more arrival, or as a delivery not yet settled."""
     client = stack.redis.client()
     arrived: Counter[str] = Counter()

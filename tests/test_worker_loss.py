@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tasks.catalog import catalog
 from tasks.celery_app import create_celery
+from tasks.jobs.catalog import catalog
 from tasks.settings import Settings
 from tests.fault_helpers import start_ready_worker
 from tests.helpers import job, submit_wait, wait_for_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from tasks.settings import get_settings
-from worker.app import app
+from worker.jobs.app import app
 
 
 def main(argv: list[str]) -> None:

@@ -1,6 +1,6 @@
 """The GraphQL face of the gateway: a Strawberry schema at /graphql over the job service.
 
-`schema.py` holds the operations (thin resolvers over gateway/service.py), `types.py` the
+`schema.py` holds the operations (thin resolvers over gateway/services/jobs.py), `types.py` the
 object types, `scalars.py` BigInt, `errors.py` the error codes and masking, `limits.py` the
 cost limits, `router.py` the ASGI app (GraphiQL, POST, GET, graphql-transport-ws),
 `transport_ws.py` its checks of WebSocket messages, `prepared.py` the fast path of known

@@ -8,12 +8,12 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from gateway.auth import Authenticator, Caller, presented_key
-from gateway.deps import caller_of
-from gateway.errors import Unauthorized
-from gateway.job_events import JobEventHub
-from gateway.service import JobService
-from gateway.webhooks_service import WebhookService
+from gateway.rest.deps import caller_of
+from gateway.services.auth import Authenticator, Caller, presented_key
+from gateway.services.errors import Unauthorized
+from gateway.services.events import JobEventHub
+from gateway.services.jobs import JobService
+from gateway.services.webhooks import WebhookService
 
 
 class GatewayContext:

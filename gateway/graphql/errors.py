@@ -36,7 +36,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
-from gateway.errors import GatewayError, InvalidInput
+from gateway.services.errors import GatewayError, InvalidInput
 
 log = logging.getLogger("gateway.graphql")
 

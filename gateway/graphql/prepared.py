@@ -30,10 +30,10 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 
-from gateway import json_input
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewayErrors
 from gateway.graphql.limits import DocumentLimits
+from gateway.services import json_input
 
 # Extensions that only act on parsing and validation: with any other one in the schema
 # (a tracer, a resolver hook), every operation takes Strawberry's full path.

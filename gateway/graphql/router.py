@@ -19,18 +19,18 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from gateway import json_input
-from gateway.deps import caller_of
-from gateway.errors import GatewayError, InvalidJson, Unauthorized
-from gateway.graphiql_assets import local_html
 from gateway.graphql import prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
+from gateway.graphql.graphiql import local_html
 from gateway.graphql.limits import DocumentLimits
 from gateway.graphql.schema import build_schema
 from gateway.graphql.transport_ws import BoundedWebSocketAdapter, CheckedTransportWS
-from gateway.http_errors import gateway_error
+from gateway.rest.deps import caller_of
+from gateway.rest.errors import gateway_error
+from gateway.services import json_input
+from gateway.services.errors import GatewayError, InvalidJson, Unauthorized
 from tasks.settings import Settings
 
 PATH = "/graphql"
@@ -52,7 +52,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
 
     Over HTTP the API key is checked before the body is read; JSON (bodies, the
     `variables` and `extensions` of a GET, WebSocket messages) is decoded within the
-    bounds of gateway/json_input.py, and JSON out of them is a 400 like any body that is
+    bounds of gateway/services/json_input.py, and JSON out of them is a 400 like any body that is
     not a GraphQL request (a WebSocket closes with 4400: transport_ws.py)."""
 
     websocket_adapter_class = BoundedWebSocketAdapter

@@ -13,7 +13,7 @@ from typing import Any, NewType
 import strawberry
 from graphql import GraphQLError, IntValueNode, StringValueNode, ValueNode
 
-from gateway.errors import InvalidInput
+from gateway.services.errors import InvalidInput
 
 BigInt = NewType("BigInt", int)
 

@@ -1,7 +1,7 @@
-"""The GraphQL operations: thin resolvers over the job service (gateway/service.py).
+"""The GraphQL operations: thin resolvers over the job service (gateway/services/jobs.py).
 
 `python -m gateway.graphql.schema` prints the SDL; `make schema` writes it to
-gateway/schema.graphql, which a test keeps equal to this code.
+gateway/graphql/schema.graphql, which a test keeps equal to this code.
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ from strawberry.extensions import SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
-from gateway.errors import Conflict, NotFound
 from gateway.graphql.context import GatewayContext
 from gateway.graphql.errors import GatewayErrors, GatewaySchema
 from gateway.graphql.scalars import BIG_INT, BigInt
 from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
 from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
-from gateway.job_events import follow_job
-from gateway.job_listing import PAGE_DEFAULT, PAGE_MAX
-from gateway.service import JobService
-from tasks.jobs import JobStatus as StoreJobStatus
+from gateway.services.errors import Conflict, NotFound
+from gateway.services.events import follow_job
+from gateway.services.jobs import JobService
+from gateway.services.listing import PAGE_DEFAULT, PAGE_MAX
+from tasks.jobs.record import JobStatus as StoreJobStatus
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
 
 Info = strawberry.Info[GatewayContext, None]
 WAIT = "wait_and_return"

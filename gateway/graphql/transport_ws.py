@@ -3,7 +3,7 @@ says: "a message of a type or format which is not specified in this document" cl
 socket with 4400 and a reason. Strawberry's handler indexes a message as it comes, and a
 JSON list, a payload that is not an object, or an `id` that is not a string raised inside
 it: the socket dropped without a close frame and uvicorn logged a traceback. Messages are
-decoded within the bounds of gateway/json_input.py, and checked here before Strawberry's
+decoded within the bounds of gateway/services/json_input.py, and checked here before Strawberry's
 handler sees them."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
-from gateway.errors import InvalidJson
 from gateway.graphql.context import GatewayContext
+from gateway.services.errors import InvalidJson
 
 BAD_MESSAGE = 4400  # the protocol's close code for a malformed message
 MAX_REASON_BYTES = 123  # a close frame's payload: 125 bytes, 2 of them the code (RFC 6455)

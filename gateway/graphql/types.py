@@ -9,10 +9,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.graphql.webhook_types import Delivery
-from gateway.job_listing import JobPage
-from tasks.catalog import FunctionSpec
-from tasks.jobs import JobRecord
-from tasks.jobs import JobStatus as StoreJobStatus
+from gateway.services.listing import JobPage
+from tasks.jobs.catalog import FunctionSpec
+from tasks.jobs.record import JobRecord
+from tasks.jobs.record import JobStatus as StoreJobStatus
 
 if TYPE_CHECKING:
     from gateway.graphql.context import GatewayContext

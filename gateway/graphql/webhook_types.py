@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from gateway.errors import NotFound
-from tasks import webhooks as model
+from gateway.services.errors import NotFound
+from tasks.webhooks import model
 
 if TYPE_CHECKING:
     from gateway.graphql.context import GatewayContext

@@ -1,0 +1,1 @@
+"""The plain ASGI layers every request passes before (or instead of) FastAPI."""

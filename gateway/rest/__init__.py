@@ -1,0 +1,1 @@
+"""The REST face: routes under /producer/api, their models, dependencies and error mapping."""

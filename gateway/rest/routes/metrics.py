@@ -1,0 +1,89 @@
+"""GET /metrics: Prometheus text of the gateway's own metrics and of those counted in Redis.
+
+Read from Redis at scrape time, in one pipelined round trip: jobs finished by function and
+status, job run time, webhook attempts and delivery latency (counted by workers and the
+dispatcher, see tasks/metrics.py), the queue depth, jobs taken by workers but not yet
+acknowledged, and live workers. It needs the dashboard credentials (FLOWER_BASIC_AUTH, HTTP
+basic) on every port: NGINX checks them on /metrics and passes them on, and the route checks
+them itself, so the gateway's own port shows no metrics without them either.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from gateway.rest.deps import Service
+from gateway.rest.errors import error_body
+from gateway.services.metrics import REGISTRY
+from tasks import dashboard_auth
+from tasks import metrics as shared
+from tasks.heartbeat import ALIVE_WINDOW_SECONDS, WORKERS_KEY
+
+KOMBU_UNACKED_KEY = "unacked"  # kombu's Redis transport: delivered, not yet acknowledged
+
+router = APIRouter()
+
+
+class _Snapshot(Collector):
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.metrics
+
+
+def _gauge(name: str, doc: str, value: float, **labels: str) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, doc, labels=list(labels))
+    gauge.add_metric(list(labels.values()), value)
+    return gauge
+
+
+async def shared_metrics(service: Service) -> list[Metric]:
+    """One pipelined round trip to Redis for everything counted outside this process."""
+    settings = service.settings
+    queue_in_store = settings.broker_is_redis and (
+        settings.effective_broker_url == settings.effective_redis_url)
+    try:
+        async with service.store.client.pipeline(transaction=False) as pipe:
+            for metric in shared.SHARED_METRICS:
+                pipe.hgetall(metric.key)
+            pipe.zcount(WORKERS_KEY, time.time() - ALIVE_WINDOW_SECONDS, "+inf")
+            if queue_in_store:
+                pipe.llen(settings.celery_queue)
+                pipe.hlen(KOMBU_UNACKED_KEY)
+            replies = await pipe.execute()
+    except RedisError:
+        return [_gauge("gateway_redis_up", "Whether Redis answered this scrape.", 0)]
+    count = len(shared.SHARED_METRICS)
+    out = [*shared.families(replies[:count]),
+           _gauge("gateway_redis_up", "Whether Redis answered this scrape.", 1),
+           _gauge("gateway_workers_alive", "Workers whose heartbeat is recent.",
+                  replies[count])]
+    if queue_in_store:
+        out += [_gauge("gateway_queue_depth", "Jobs waiting in the broker queue.",
+                       replies[count + 1], queue=settings.celery_queue),
+                _gauge("gateway_queue_unacked", "Jobs taken by workers, not yet acknowledged.",
+                       replies[count + 2])]
+    return out
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, service: Service) -> Response:
+    credentials = dashboard_auth.pairs(service.settings.flower_basic_auth.get_secret_value())
+    if not dashboard_auth.authorized(request.headers.get("authorization"), credentials):
+        message = ("the metrics need the dashboard credentials (HTTP basic)" if credentials
+                   else "no dashboard credentials are configured: set FLOWER_BASIC_AUTH")
+        return Response(error_body("UNAUTHENTICATED", message), status_code=401,
+                        media_type="application/json",
+                        headers={"WWW-Authenticate": dashboard_auth.CHALLENGE})
+    scrape = CollectorRegistry()
+    scrape.register(_Snapshot(await shared_metrics(service)))
+    body = generate_latest(REGISTRY) + generate_latest(scrape)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,82 @@
+"""REST face of the webhook service: registered endpoints, a job's deliveries, replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from gateway.rest.deps import ApiCaller, Webhooks
+from gateway.rest.models import ERROR_RESPONSES
+from gateway.rest.route_class import GatewayRoute
+from gateway.rest.webhook_models import (
+    DeliveryOut,
+    EnabledWebhookOut,
+    RegisterWebhook,
+    WebhookOut,
+    WebhookWithSecret,
+)
+
+router = APIRouter(tags=["webhooks"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Not possible in the current state."}}
+
+
+@router.post("/webhooks", response_model=WebhookWithSecret, status_code=201, responses=CONFLICT)
+async def register_webhook(webhooks: Webhooks, caller: ApiCaller,
+                           body: RegisterWebhook) -> WebhookWithSecret:
+    """Register an endpoint for every job's events; the answer holds its signing secret,
+    which is never shown again."""
+    registered = await webhooks.register(caller, body.url, body.events, body.description)
+    return WebhookWithSecret.of(registered.endpoint, secret=registered.secret)
+
+
+@router.get("/webhooks", response_model=list[WebhookOut])
+async def list_webhooks(webhooks: Webhooks, caller: ApiCaller) -> list[WebhookOut]:
+    return [WebhookOut.of(e) for e in await webhooks.list_endpoints(caller)]
+
+
+@router.get("/webhooks/{endpoint_id}", response_model=WebhookOut)
+async def get_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str) -> WebhookOut:
+    return WebhookOut.of(await webhooks.get_endpoint(caller, endpoint_id))
+
+
+@router.delete("/webhooks/{endpoint_id}", response_model=WebhookOut)
+async def delete_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str) -> WebhookOut:
+    """Delete an endpoint; its pending messages are dead-lettered."""
+    return WebhookOut.of(await webhooks.delete_endpoint(caller, endpoint_id))
+
+
+@router.post("/webhooks/{endpoint_id}/rotate-secret", response_model=WebhookWithSecret)
+async def rotate_webhook_secret(webhooks: Webhooks, caller: ApiCaller,
+                                endpoint_id: str) -> WebhookWithSecret:
+    """A new secret, shown once; the old one also signs until the rotation grace ends."""
+    rotated = await webhooks.rotate_secret(caller, endpoint_id)
+    return WebhookWithSecret.of(rotated.endpoint, secret=rotated.secret)
+
+
+@router.post("/webhooks/{endpoint_id}/enable", response_model=EnabledWebhookOut)
+async def enable_webhook(webhooks: Webhooks, caller: ApiCaller,
+                         endpoint_id: str) -> EnabledWebhookOut:
+    """Enable an endpoint (a 410 Gone disables it); the messages it held are sent."""
+    enabled = await webhooks.enable_endpoint(caller, endpoint_id)
+    return EnabledWebhookOut.of(enabled.endpoint,
+                                resumed_deliveries=enabled.resumed_deliveries)
+
+
+@router.get("/jobs/{job_id}/deliveries", response_model=list[DeliveryOut])
+async def job_deliveries(webhooks: Webhooks, caller: ApiCaller, job_id: str) -> list[DeliveryOut]:
+    """The job's webhook messages with every attempt (empty until the job ends)."""
+    return [DeliveryOut.of(d) for d in await webhooks.job_deliveries(caller, job_id)]
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
+async def get_delivery(webhooks: Webhooks, caller: ApiCaller, delivery_id: str) -> DeliveryOut:
+    return DeliveryOut.of(await webhooks.get_delivery(caller, delivery_id))
+
+
+@router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut,
+             status_code=202, responses=CONFLICT)
+async def redeliver(webhooks: Webhooks, caller: ApiCaller, delivery_id: str) -> DeliveryOut:
+    """Send the message again now (same webhook-id), also after it was dead-lettered."""
+    return DeliveryOut.of(await webhooks.redeliver(caller, delivery_id))

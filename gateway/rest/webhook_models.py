@@ -1,0 +1,72 @@
+"""Request and response shapes of the REST webhook routes."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.services.webhooks import MAX_DESCRIPTION_LENGTH
+from tasks.webhooks.model import EVENTS, Delivery, DeliveryStatus, WebhookEndpoint
+
+
+class RegisterWebhook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(..., max_length=2048, description="Where to POST the signed events.")
+    events: list[str] | None = Field(
+        None, max_length=len(EVENTS) * 2,
+        description=f"Events to receive, of {', '.join(EVENTS)}; leave out for all.")
+    description: str = Field("", max_length=MAX_DESCRIPTION_LENGTH)
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    all_events: bool
+    description: str
+    enabled: bool
+    disabled_reason: str | None = None
+    created_at: str
+    secret_rotated_at: str | None = None
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint, **extra: Any) -> Self:
+        return cls.model_validate({**endpoint.to_public(), **extra})
+
+
+class WebhookWithSecret(WebhookOut):
+    secret: str = Field(..., description="The signing secret (whsec_...). Shown only now.")
+
+
+class EnabledWebhookOut(WebhookOut):
+    resumed_deliveries: int = Field(..., description="Held messages now sent.")
+
+
+class DeliveryAttemptOut(BaseModel):
+    number: int
+    at: str
+    duration_ms: float
+    status_code: int | None = None
+    error: str | None = None
+    response_body: str
+    detail: str | None = None
+
+
+class DeliveryOut(BaseModel):
+    id: str = Field(..., description="The message id: the webhook-id header.")
+    job_id: str
+    event: str
+    endpoint_id: str | None = None
+    url: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: str | None = None
+    created_at: str
+    last_error: str | None = None
+    attempts: list[DeliveryAttemptOut]
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        return cls.model_validate(delivery.to_public())

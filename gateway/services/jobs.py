@@ -1,0 +1,377 @@
+"""The job service: validation, submission, lookup and cancel, written once.
+
+REST routes and GraphQL resolvers are thin faces over this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from celery import Celery
+from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
+
+from gateway.services.auth import Caller
+from gateway.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    QueueFull,
+    RateLimited,
+    Unavailable,
+    UnknownFunction,
+)
+from gateway.services.listing import (
+    SCAN_LIMIT,
+    JobPage,
+    Position,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
+)
+from gateway.services.metrics import JOBS_SUBMITTED
+from gateway.services.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
+from tasks import metrics
+from tasks.ids import random_uuid
+from tasks.jobs.catalog import FunctionSpec, catalog
+from tasks.jobs.record import JobRecord, JobStatus, new_record_fields, queued_record
+from tasks.jobs.store import Admission, AsyncJobStore, SubmitOutcome
+from tasks.logs import request_id_var
+from tasks.settings import Settings, get_settings
+from tasks.webhooks.ssrf import UrlPolicy, UrlRefused, check_url
+
+log = logging.getLogger("gateway.service")
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
+    """Pydantic's errors as a message a person can read ("number: Input should be ...")
+    plus machine-readable details."""
+    details = [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])}
+               for e in errors]
+    message = "; ".join(
+        f"{'.'.join(str(p) for p in d['loc']) or 'input'}: {d['msg']}" for d in details
+    )
+    return InvalidInput(message or "invalid input", details)
+
+
+def check_callback_url(
+    url: str | None, policy: UrlPolicy | None = None, field: str = "callback_url"
+) -> str | None:
+    """Refuse a webhook URL that is obviously bad (tasks/webhooks/ssrf.py): malformed, not http(s),
+    a refused port, or a refused address written literally in any form. No DNS here: the
+    dispatcher checks what a host name resolves to when it sends."""
+    if url is None:
+        return None
+    try:
+        check_url(url, policy or UrlPolicy.from_settings(get_settings()))
+    except UrlRefused as exc:
+        raise InvalidInput(f"{field}: {exc.message}", [
+            {"loc": [field], "msg": exc.message, "type": f"url_{exc.reason}"}]) from None
+    return url
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not (
+        0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH and key.isascii() and key.isprintable()
+    ):
+        raise InvalidInput(f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable "
+                           "ASCII characters")
+
+
+def fingerprint(function: str, input_json: bytes, callback_url: str | None) -> str:
+    """What makes two submits 'the same request' for an Idempotency-Key."""
+    digest = hashlib.sha256(function.encode() + b"\0" + input_json + b"\0"
+                            + (callback_url or "").encode())
+    return digest.hexdigest()[:32]
+
+
+def parse_job_id(job_id: str) -> str | None:
+    """Our ids are UUIDs; anything else cannot name a job (and never reaches Redis)."""
+    try:
+        return str(uuid.UUID(job_id))
+    except ValueError:
+        return None
+
+
+@asynccontextmanager
+async def redis_guard() -> AsyncIterator[None]:
+    try:
+        yield
+    except RedisError as exc:
+        raise Unavailable(f"the job store is unavailable ({type(exc).__name__})") from exc
+
+
+class JobService:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, celery: Celery) -> None:
+        self.settings = settings
+        self.store = AsyncJobStore(redis)
+        self.celery = celery
+        self.functions = catalog()
+        self._fast_publish = settings.broker_is_redis
+        self._queue_key = redis_queue_key(settings.celery_queue)
+        self._broker_depth = 0
+        self._depth_checked_at = -1.0
+        self.url_policy = UrlPolicy.from_settings(settings)
+
+    # --- validation ---------------------------------------------------------------
+
+    def function(self, name: str) -> FunctionSpec:
+        spec = self.functions.get(name)
+        if spec is None:
+            known = ", ".join(sorted(self.functions))
+            raise UnknownFunction(f"unknown function {name!r}; known functions: {known}")
+        return spec
+
+    def validate_input(self, spec: FunctionSpec, raw: Any) -> BaseModel:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise InvalidInput(f"input: expected a JSON object for {spec.name}")
+        try:
+            return spec.input_model.model_validate(raw)
+        except ValidationError as exc:
+            raise describe_errors(exc.errors(include_url=False)) from exc
+
+    # --- submit ------------------------------------------------------------------
+
+    async def submit(
+        self,
+        caller: Caller,
+        function: str,
+        raw_input: Any,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobRecord:
+        spec = self.function(function)
+        return await self.submit_validated(caller, spec, self.validate_input(spec, raw_input),
+                                           callback_url, idempotency_key)
+
+    async def submit_validated(
+        self,
+        caller: Caller,
+        spec: FunctionSpec,
+        params: BaseModel,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobRecord:
+        callback_url = check_callback_url(callback_url, self.url_policy)
+        check_idempotency_key(idempotency_key)
+        job_id = random_uuid()
+        # A REST body is the input model plus callback_url: keep only the input's fields.
+        kwargs = params.model_dump(mode="json", include=set(spec.input_model.model_fields))
+        input_json = orjson.dumps(kwargs)
+        now = time.time()
+        fields = new_record_fields(job_id, spec.name, input_json, now, callback_url,
+                                   caller.tenant)
+        max_age = spec.policy.max_age_seconds
+        expires = None if max_age is None else datetime.fromtimestamp(now + max_age, UTC)
+        admission = self._admission(caller, idempotency_key,
+                                    fingerprint(spec.name, input_json, callback_url))
+        message = None
+        async with redis_guard():
+            if self._fast_publish:
+                message = (self._queue_key, celery_message(
+                    spec.name, job_id, kwargs, self.settings.celery_queue,
+                    None if expires is None else expires.isoformat(), request_id_var.get()))
+            else:
+                await self._check_broker_depth()
+            outcome, value = await self.store.create(fields, self.settings.job_ttl_seconds,
+                                                     admission, message)
+            if outcome is SubmitOutcome.REPLAY:
+                return await self.get(caller, value)
+            self._refuse(outcome, value)
+            if message is None:
+                await self._publish_generic(spec.name, job_id, kwargs, expires, admission)
+        JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
+        return queued_record(job_id, spec.name, kwargs, now, callback_url, caller.tenant)
+
+    def _admission(self, caller: Caller, idempotency_key: str | None,
+                   request_fingerprint: str) -> Admission:
+        s = self.settings
+        return Admission(
+            tenant=caller.tenant,
+            rate_per_second=s.rate_limit_per_second,
+            burst=s.rate_limit_burst,
+            max_queue_depth=s.max_queue_depth if self._fast_publish else 0,
+            idempotency_key=idempotency_key,
+            fingerprint=request_fingerprint,
+            idempotency_ttl=s.idempotency_ttl_seconds,
+        )
+
+    def _refuse(self, outcome: SubmitOutcome, value: str) -> None:
+        if outcome is SubmitOutcome.CONFLICT:
+            raise Conflict(f"this Idempotency-Key was already used for another request "
+                           f"(job {value}); use a new key for a new request")
+        if outcome is SubmitOutcome.RATE_LIMITED:
+            raise RateLimited(f"rate limit of {self.settings.rate_limit_per_second:g} "
+                              "requests per second exceeded", int(value))
+        if outcome is SubmitOutcome.QUEUE_FULL:
+            raise QueueFull(f"the queue is full ({value} jobs waiting, MAX_QUEUE_DEPTH is "
+                            f"{self.settings.max_queue_depth}); retry later")
+
+    async def rate_limit(self, caller: Caller) -> None:
+        """Take one token of the caller's bucket for a call that is not a submit (a submit
+        takes its token inside the submit script)."""
+        if self.settings.rate_limit_per_second <= 0:
+            return
+        async with redis_guard():
+            wait = await self.store.take_token(caller.tenant,
+                                               self.settings.rate_limit_per_second,
+                                               self.settings.rate_limit_burst)
+        if wait:
+            self._refuse(SubmitOutcome.RATE_LIMITED, str(wait))
+
+    async def _check_broker_depth(self) -> None:
+        """Other brokers keep the queue outside Redis: ask the broker, at most once a
+        second, how many messages wait."""
+        limit = self.settings.max_queue_depth
+        if limit <= 0:
+            return
+        now = time.monotonic()
+        if now - self._depth_checked_at > 1.0:
+            self._depth_checked_at = now
+            try:
+                self._broker_depth = await asyncio.to_thread(self._read_broker_depth)
+            except Exception as exc:
+                raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
+        if self._broker_depth >= limit:
+            self._refuse(SubmitOutcome.QUEUE_FULL, str(self._broker_depth))
+
+    def _read_broker_depth(self) -> int:
+        with self.celery.connection_for_write() as conn:
+            try:
+                declared = conn.default_channel.queue_declare(
+                    self.settings.celery_queue, passive=True)
+            except conn.channel_errors:
+                return 0  # not declared yet: no worker has started, nothing waits
+            return int(declared.message_count)
+
+    async def _publish_generic(
+        self,
+        task: str,
+        job_id: str,
+        kwargs: dict[str, Any],
+        expires: datetime | None,
+        admission: Admission,
+    ) -> None:
+        request_id = request_id_var.get()
+        try:
+            await asyncio.to_thread(
+                self.celery.send_task, task, kwargs=kwargs, task_id=job_id, expires=expires,
+                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+                retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                          "interval_step": 0.5, "interval_max": 1},
+            )
+        except Exception as exc:
+            log.warning("publish of job %s failed: %r", job_id, exc)
+            # Never leave a record (or an idempotency key) with no message.
+            await self.store.delete(job_id, admission.tenant, admission.idempotency_key)
+            raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
+
+    # --- lookup and cancel -------------------------------------------------------
+
+    async def get(self, caller: Caller, job_id: str, function: str | None = None) -> JobRecord:
+        """The job's record; NotFound for an unknown id, another tenant's job, or one of
+        another function."""
+        key = parse_job_id(job_id)
+        record = None
+        if key is not None:
+            async with redis_guard():
+                record = await self.store.get(key)
+        if (record is None or record.tenant != caller.tenant
+                or (function is not None and record.function != function)):
+            raise NotFound(f"no job with id {job_id!r}"
+                           + (f" for function {function}" if function else ""))
+        return record
+
+    async def cancel(self, caller: Caller, job_id: str) -> tuple[JobRecord, bool]:
+        """Cancel a queued or running job. Returns the record and whether this call
+        cancelled it (False: it had already finished)."""
+        record = await self.get(caller, job_id)
+        async with redis_guard():
+            outcome = await self.store.transition(record.id, JobStatus.CANCELLED)
+            if outcome.applied:
+                await metrics.record_async(self.store.client, metrics.JOBS_FINISHED.inc(
+                    record.function, JobStatus.CANCELLED.value))
+                # A queued job is skipped by the worker's prerun hook whatever happens;
+                # revoke also stops a running one.
+                running = outcome.previous in (JobStatus.STARTED, JobStatus.RETRYING)
+                try:
+                    await asyncio.to_thread(self.celery.control.revoke, record.id,
+                                            terminate=running, signal="SIGTERM")
+                except Exception:
+                    # The record says CANCELLED, so a queued job is still never run and a
+                    # running one's result is refused; only the early stop is lost.
+                    log.warning("revoke of job %s failed", record.id, exc_info=True)
+            return await self.get(caller, record.id), outcome.applied
+
+    # --- listing -----------------------------------------------------------------
+
+    async def list_jobs(
+        self,
+        caller: Caller,
+        status: JobStatus | None = None,
+        function: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> JobPage:
+        """The caller's jobs newest first, optionally of one status and/or function; `after` is the
+        `end_cursor` of the previous page. A filtered listing reads at most SCAN_LIMIT index
+        entries per call: a page may then be short, with `has_next_page` still true."""
+        check_page_size(first)
+        if function is not None:
+            self.function(function)
+        start = decode_cursor(after) if after is not None else None
+        oldest = time.time() - self.settings.job_ttl_seconds
+        filtered = status is not None or function is not None
+        batch = 200 if filtered else first + 1
+        edges: list[tuple[str, JobRecord]] = []
+        expired: list[str] = []
+        last: Position | None = None
+        offset = scanned = 0
+        exhausted = False
+        async with redis_guard():
+            await self.store.trim_index(caller.tenant, oldest)
+            while len(edges) <= first and scanned < SCAN_LIMIT:
+                entries = await self.store.index_range(
+                    caller.tenant,
+                    None if start is None else start.created_at, oldest, offset,
+                    min(batch, SCAN_LIMIT - scanned))
+                if not entries:
+                    exhausted = True
+                    break
+                offset += len(entries)
+                # The range includes start's own time: skip what was at or before start.
+                entries = [e for e in entries
+                           if start is None or Position(e[1], e[0]) < start]
+                records = await self.store.get_many([job_id for job_id, _ in entries])
+                for (job_id, created_at), record in zip(entries, records, strict=True):
+                    if len(edges) > first:
+                        break
+                    scanned += 1
+                    last = Position(created_at, job_id)
+                    if record is None:
+                        expired.append(job_id)
+                    elif ((status is None or record.status is status)
+                          and (function is None or record.function == function)):
+                        edges.append((encode_cursor(last), record))
+            await self.store.forget(caller.tenant, expired)
+        if len(edges) > first:
+            return JobPage(edges[:first], True, edges[first - 1][0])
+        if exhausted or last is None:
+            return JobPage(edges, False, edges[-1][0] if edges else None)
+        # Scanned SCAN_LIMIT entries without filling the page: continue from there.
+        return JobPage(edges, True, encode_cursor(last))

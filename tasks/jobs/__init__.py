@@ -1,0 +1,1 @@
+"""Jobs: the record, the store, the function catalog and the job functions, their Lua scripts."""

@@ -1,0 +1,307 @@
+"""The job store: job records in Redis hashes, status transitions, and job events.
+
+The worker drives it synchronously (from Celery signal hooks); the gateway uses the async
+twin. Both apply transitions through the same Lua script, so the rule "a terminal status
+is never overwritten, a missing record is never re-created" lives in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, cast
+
+import redis
+import redis.asyncio as aioredis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from tasks.batching import Batcher
+from tasks.jobs.record import JobRecord, JobStatus, as_text, record_from_fields
+from tasks.settings import Settings
+
+KEY_PREFIX = "gw:"
+JOB_INDEX_KEY = f"{KEY_PREFIX}jobs"  # sorted set: job id by creation time, for listing
+QUEUED_KEY = f"{KEY_PREFIX}queued"  # sorted set: job id by queued time, while QUEUED
+
+
+def _lua(name: str) -> str:
+    return resources.files("tasks.jobs").joinpath(name).read_text()
+
+
+TRANSITION_LUA = _lua("transition.lua")
+# Scripts that rate-limit get the token bucket function prepended: one source for it.
+SUBMIT_LUA = _lua("bucket.lua") + _lua("submit.lua")
+RATE_LIMIT_LUA = _lua("bucket.lua") + _lua("rate_limit.lua")
+RECOVER_LUA = _lua("recover.lua")
+
+
+def tenant_index_key(tenant: str) -> str:
+    """Sorted set of a tenant's job ids by creation time, for listing."""
+    return f"{JOB_INDEX_KEY}:{tenant}"
+
+
+def idempotency_key(tenant: str, key: str) -> str:
+    return f"{KEY_PREFIX}idem:{tenant}:{key}"
+
+
+def rate_bucket_key(tenant: str) -> str:
+    return f"{KEY_PREFIX}rate:{tenant}"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The checks a submit must pass, applied in the same Lua call that creates the job."""
+
+    tenant: str = "public"
+    rate_per_second: float = 0.0  # 0: no rate limit
+    burst: int = 1
+    max_queue_depth: int = 0  # 0: no limit (or enforced by the caller, for other brokers)
+    idempotency_key: str | None = None
+    fingerprint: str = ""  # of the request, to tell a replay from a conflicting reuse
+    idempotency_ttl: int = 86400
+
+
+class SubmitOutcome(enum.StrEnum):
+    CREATED = "created"
+    REPLAY = "replay"  # same idempotency key and request: value is the existing job id
+    CONFLICT = "conflict"  # same idempotency key, another request: value is that job id
+    RATE_LIMITED = "rate_limited"  # value: whole seconds until a token is free
+    QUEUE_FULL = "queue_full"  # value: the queue depth
+# Most jobs one submit.lua call writes (bounds how long one call holds Redis, about 1 ms),
+# and most records one pipelined read fetches: concurrent calls share a round trip.
+CREATE_BATCH_MAX = 256
+GET_BATCH_MAX = 256
+
+
+def job_key(job_id: str) -> str:
+    return f"{KEY_PREFIX}job:{job_id}"
+
+
+def event_channel(job_id: str) -> str:
+    return f"{KEY_PREFIX}job-events:{job_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    applied: bool
+    previous: JobStatus | None  # None: the record does not exist
+    attempts: int
+
+
+# A counter update made with a transition, only if it applies: (hincrby or hincrbyfloat,
+# key, field, amount), as tasks/metrics.py builds them.
+CounterUpdate = tuple[str, str, str, float]
+
+
+def transition_args(
+    status: JobStatus, fields: dict[str, str | bytes], count_attempt: bool,
+    counters: Sequence[CounterUpdate] = (),
+) -> list[str | bytes]:
+    # The prefix lets a terminal transition derive the webhook keys (tasks/webhooks/model.py).
+    args: list[str | bytes] = [status.value, "1" if count_attempt else "0", KEY_PREFIX,
+                               str(2 * len(fields))]
+    for name, value in fields.items():
+        args += [name, value]
+    for command, key, field, amount in counters:
+        args += [command, key, field, repr(amount)]
+    return args
+
+
+def parse_transition(reply: list[Any]) -> Transition:
+    applied, previous, attempts = reply
+    prev = previous.decode() if isinstance(previous, bytes) else previous
+    return Transition(
+        applied=bool(applied), previous=JobStatus(prev) if prev else None, attempts=int(attempts)
+    )
+
+
+def timestamp_fields(status: JobStatus, now: float | None = None) -> dict[str, str | bytes]:
+    """The time field a transition into `status` stamps."""
+    stamp = repr(time.time() if now is None else now)
+    if status is JobStatus.STARTED:
+        return {"started_at": stamp}
+    if status.is_terminal:
+        return {"finished_at": stamp}
+    return {}
+
+
+def redis_client_options(settings: Settings) -> dict[str, Any]:
+    # Bounded timeouts: a dead Redis is an error within seconds, never a hang.
+    return {
+        "socket_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "health_check_interval": 30,
+    }
+
+
+class JobStore:
+    """Synchronous store, for the worker."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._transition = client.register_script(TRANSITION_LUA)
+        self._recover = client.register_script(RECOVER_LUA)
+
+    def requeue_lost(self, older_than: float, unacked_key: str = "unacked",
+                     most: int = 100) -> int:
+        """Push back the kept messages of jobs QUEUED for longer than `older_than` seconds
+        whose message is nowhere (see recover.lua); returns how many."""
+        now = time.time()
+        return int(self._recover(keys=[QUEUED_KEY, unacked_key],
+                                 args=[KEY_PREFIX, repr(now - older_than), most, repr(now)]))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobStore:
+        # The worker rides out a Redis outage of up to about 40 s: a transition that is
+        # not written is a job whose status is wrong forever, so retry rather than drop it.
+        outage_retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=25)
+        return cls(redis.Redis.from_url(
+            settings.effective_redis_url, retry=outage_retry,
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            **redis_client_options(settings)))
+
+    def get(self, job_id: str) -> JobRecord | None:
+        fields = self.client.hgetall(job_key(job_id))
+        return record_from_fields(fields) if fields else None
+
+    def transition(
+        self,
+        job_id: str,
+        status: JobStatus,
+        fields: dict[str, str | bytes] | None = None,
+        count_attempt: bool = False,
+        counters: Sequence[CounterUpdate] = (),
+    ) -> Transition:
+        """Apply the transition; `counters` are made in the same call if it applies."""
+        all_fields = {**timestamp_fields(status), **(fields or {})}
+        reply = self._transition(
+            keys=[job_key(job_id), event_channel(job_id)],
+            args=transition_args(status, all_fields, count_attempt, counters),
+        )
+        return parse_transition(reply)
+
+
+_Submit = tuple[dict[str, str | bytes], int, Admission, tuple[str, bytes] | None]
+
+
+class AsyncJobStore:
+    """Asynchronous store, for the gateway's event loop."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._transition = client.register_script(TRANSITION_LUA)
+        self._submit = client.register_script(SUBMIT_LUA)
+        self._rate_limit = client.register_script(RATE_LIMIT_LUA)
+        self._creates = Batcher(self._create_many, CREATE_BATCH_MAX)
+        self._gets = Batcher(self._get_many, GET_BATCH_MAX)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The record (concurrent gets share one pipelined round trip)."""
+        fields = await self._gets(job_id)
+        return record_from_fields(fields) if fields else None
+
+    async def _get_many(self, job_ids: list[str]) -> list[dict[bytes, bytes]]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(job_key(job_id))
+            replies: list[dict[bytes, bytes]] = await pipe.execute()
+        return replies
+
+    async def transition(
+        self,
+        job_id: str,
+        status: JobStatus,
+        fields: dict[str, str | bytes] | None = None,
+    ) -> Transition:
+        all_fields = {**timestamp_fields(status), **(fields or {})}
+        reply = await self._transition(
+            keys=[job_key(job_id), event_channel(job_id)],
+            args=transition_args(status, all_fields, count_attempt=False),
+        )
+        return parse_transition(reply)
+
+    async def create(
+        self,
+        fields: dict[str, str | bytes],
+        ttl_seconds: int,
+        admission: Admission,
+        message: tuple[str, bytes] | None = None,
+    ) -> tuple[SubmitOutcome, str]:
+        """Admit and write a new record (and, for the Redis fast path, push its Celery
+        message to the queue list) in one Lua call: never a record without its message or
+        the reverse. Concurrent creates share one call (a batch is one script run: written
+        entirely or not at all, and an error reaches every caller in it)."""
+        return await self._creates((fields, ttl_seconds, admission, message))
+
+    async def _create_many(self, batch: list[_Submit]) -> list[tuple[SubmitOutcome, str]]:
+        keys: list[str] = []
+        args: list[Any] = [len(batch)]
+        for fields, ttl_seconds, admission, message in batch:
+            job_id = str(fields["id"])
+            queue, payload = message if message is not None else ("-", b"")
+            keys += [job_key(job_id), tenant_index_key(admission.tenant), queue,
+                     idempotency_key(admission.tenant, admission.idempotency_key or "-"),
+                     rate_bucket_key(admission.tenant), QUEUED_KEY]
+            job_args: list[Any] = [
+                ttl_seconds, fields["created_at"], payload, admission.max_queue_depth,
+                admission.rate_per_second, admission.burst,
+                admission.fingerprint if admission.idempotency_key else "",
+                admission.idempotency_ttl, job_id,
+            ]
+            for name, value in fields.items():
+                job_args += [name, value]
+            args += [len(job_args), *job_args]
+        reply = await self._submit(keys=keys, args=args)
+        return [(SubmitOutcome(as_text(outcome)), as_text(value))
+                for outcome, value in zip(reply[::2], reply[1::2], strict=True)]
+
+    async def take_token(self, tenant: str, rate_per_second: float, burst: int) -> int:
+        """0 when the tenant may make a call now, else whole seconds to wait."""
+        wait = await self._rate_limit(keys=[rate_bucket_key(tenant)],
+                                      args=[time.time(), rate_per_second, burst])
+        return int(wait)
+
+    async def delete(self, job_id: str, tenant: str, idempotency: str | None = None) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(job_key(job_id))
+            if idempotency is not None:
+                pipe.delete(idempotency_key(tenant, idempotency))
+            pipe.zrem(tenant_index_key(tenant), job_id)
+            await pipe.execute()
+
+    # --- the job index, for listing ---------------------------------------------------
+
+    async def trim_index(self, tenant: str, oldest: float) -> None:
+        """Drop index entries of jobs created before `oldest` (their records have expired)."""
+        await self.client.zremrangebyscore(tenant_index_key(tenant), "-inf", f"({oldest!r}")
+
+    async def index_range(
+        self, tenant: str, newest: float | None, oldest: float, offset: int, count: int
+    ) -> list[tuple[str, float]]:
+        """(job id, created_at) newest first, from `newest` (inclusive; None: the top) down to
+        `oldest`; Redis orders equal times by id, descending."""
+        reply = await self.client.zrevrangebyscore(
+            tenant_index_key(tenant), "+inf" if newest is None else repr(newest), repr(oldest),
+            start=offset, num=count, withscores=True,
+        )
+        pairs = cast(list[tuple[bytes, float]], reply)
+        return [(as_text(member), float(score)) for member, score in pairs]
+
+    async def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """Records in the order of `job_ids`, None where one has expired (one round trip)."""
+        if not job_ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(job_key(job_id))
+            replies = await pipe.execute()
+        return [record_from_fields(fields) if fields else None for fields in replies]
+
+    async def forget(self, tenant: str, job_ids: list[str]) -> None:
+        """Remove ids whose records have expired from the tenant's index."""
+        if job_ids:
+            await self.client.zrem(tenant_index_key(tenant), *job_ids)

@@ -1,0 +1,64 @@
+-- Admit and create jobs in one round trip (concurrent submits share one call; see
+-- tasks/batching.py). For each job, in order: idempotent replay, rate limit, queue depth,
+-- then the record, its index entry and (Redis broker) its Celery message.
+-- KEYS: 6 per job: job hash, tenant's job index, broker queue list, idempotency key,
+--       rate bucket, the set of queued jobs (for recovery: tasks/jobs/recover.lua)
+-- ARGV[1]: how many jobs; then per job: the count of its arguments, then
+--   record ttl, now, message ('' = published elsewhere), max queue depth (0 = off),
+--   rate/s (0 = off), burst, request fingerprint ('' = no idempotency key),
+--   idempotency ttl, job id, record field/value pairs...
+-- Returns per job {outcome, value}, flattened: created/job id, replay/job id,
+-- conflict/job id, rate_limited/seconds to wait, queue_full/depth.
+local function submit(k, a)
+  local now = tonumber(a[2])
+  if a[7] ~= '' then
+    local seen = redis.call('GET', k[4])
+    if seen then
+      local sep = string.find(seen, '|', 1, true)
+      local fingerprint, job_id = string.sub(seen, 1, sep - 1), string.sub(seen, sep + 1)
+      if fingerprint == a[7] then
+        return {'replay', job_id}
+      end
+      return {'conflict', job_id}
+    end
+  end
+  local wait = take_token(k[5], now, tonumber(a[5]), tonumber(a[6]))
+  if wait > 0 then
+    return {'rate_limited', tostring(wait)}
+  end
+  local max_depth = tonumber(a[4])
+  if max_depth > 0 and a[3] ~= '' then
+    local depth = redis.call('LLEN', k[3])
+    if depth >= max_depth then
+      return {'queue_full', tostring(depth)}
+    end
+  end
+  redis.call('HSET', k[1], unpack(a, 10))
+  redis.call('EXPIRE', k[1], tonumber(a[1]))
+  redis.call('ZADD', k[2], now, a[9])
+  if a[3] ~= '' then
+    redis.call('LPUSH', k[3], a[3])
+    -- A copy of the message while the job waits: a worker killed between taking it off
+    -- the queue and recording it as unacknowledged would otherwise lose it for good.
+    redis.call('HSET', k[1], 'message', a[3], 'queue', k[3])
+    redis.call('ZADD', k[6], now, a[9])
+  end
+  if a[7] ~= '' then
+    redis.call('SET', k[4], a[7] .. '|' .. a[9], 'EX', tonumber(a[8]))
+  end
+  return {'created', a[9]}
+end
+
+local replies = {}
+local at = 2
+for job = 0, tonumber(ARGV[1]) - 1 do
+  local count = tonumber(ARGV[at])
+  local args = {unpack(ARGV, at + 1, at + count)}
+  local keys = {KEYS[job * 6 + 1], KEYS[job * 6 + 2], KEYS[job * 6 + 3], KEYS[job * 6 + 4],
+                KEYS[job * 6 + 5], KEYS[job * 6 + 6]}
+  local reply = submit(keys, args)
+  replies[#replies + 1] = reply[1]
+  replies[#replies + 1] = reply[2]
+  at = at + count + 1
+end
+return replies

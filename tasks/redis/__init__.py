@@ -1,0 +1,1 @@
+"""Redis as every process uses it: key and channel names, clients, Lua scripts."""

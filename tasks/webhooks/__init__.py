@@ -1,0 +1,1 @@
+"""Webhooks: the delivery model, its store, the SSRF policy and their Lua scripts."""

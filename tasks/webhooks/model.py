@@ -1,0 +1,219 @@
+"""The webhook data model: events, registered endpoints, deliveries and their attempts, how
+they are stored in Redis, and the message body (the Standard Webhooks envelope).
+
+One delivery is one message: (job, target, event), where the target is the job's own
+callback URL or one registered endpoint. The terminal job transition creates them, in the
+same Lua script, so each exists exactly once; its id is the message's `webhook-id`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tasks.jobs.record import JobStatus, as_text, iso_time, opt_float, record_from_fields
+from tasks.jobs.store import KEY_PREFIX
+
+EVENT_BY_STATUS = {
+    JobStatus.SUCCEEDED: "job.succeeded",
+    JobStatus.FAILED: "job.failed",
+    JobStatus.CANCELLED: "job.cancelled",
+    JobStatus.EXPIRED: "job.expired",
+}
+EVENTS = tuple(EVENT_BY_STATUS.values())
+ALL_EVENTS = "*"  # an endpoint subscribed to every event, including ones added later
+
+RESPONSE_BODY_LIMIT = 1024  # bytes of a receiver's answer kept in the log
+MAX_ENDPOINTS = 100  # every terminal transition reads them all, inside Lua
+
+# --- Redis keys ----------------------------------------------------------------------------
+ENDPOINTS_PREFIX = f"{KEY_PREFIX}webhooks:"  # + tenant: set of the tenant's endpoint ids
+DUE_KEY = f"{KEY_PREFIX}deliveries:due"  # zset: delivery id by due time (Redis clock)
+INFLIGHT_KEY = f"{KEY_PREFIX}deliveries:inflight"  # zset: delivery id by lease deadline
+DEAD_KEY = f"{KEY_PREFIX}deliveries:dead"  # zset: dead-lettered delivery id by time
+WAKE_CHANNEL = f"{KEY_PREFIX}deliveries:wake"  # pub/sub: "deliveries are due now"
+
+
+def endpoints_key(tenant: str) -> str:
+    """A tenant's endpoints: they receive only that tenant's jobs' events."""
+    return ENDPOINTS_PREFIX + tenant
+
+
+def endpoint_key(endpoint_id: str) -> str:
+    return f"{KEY_PREFIX}webhook:{endpoint_id}"
+
+
+def paused_key(endpoint_id: str) -> str:
+    """Deliveries held while their endpoint is disabled (after a 410), a zset by time."""
+    return f"{KEY_PREFIX}webhook-paused:{endpoint_id}"
+
+
+def delivery_key(delivery_id: str) -> str:
+    return f"{KEY_PREFIX}delivery:{delivery_id}"
+
+
+def attempts_key(delivery_id: str) -> str:
+    return f"{KEY_PREFIX}delivery-attempts:{delivery_id}"
+
+
+def job_deliveries_key(job_id: str) -> str:
+    return f"{KEY_PREFIX}job-deliveries:{job_id}"
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"  # due now or waiting for its next attempt
+    SENDING = "SENDING"  # claimed by a dispatcher, attempt in flight
+    SUCCEEDED = "SUCCEEDED"  # a 2xx answer
+    PAUSED = "PAUSED"  # its endpoint is disabled; sent again after enable
+    DEAD_LETTERED = "DEAD_LETTERED"  # retries exhausted or not retryable; redeliver re-sends
+
+
+def _fields(raw: dict[Any, Any]) -> dict[str, str]:
+    return {as_text(k): as_text(v) for k, v in raw.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    id: str
+    url: str
+    events: tuple[str, ...] | None  # None: every event
+    description: str
+    enabled: bool
+    disabled_reason: str | None
+    created_at: float
+    secret_rotated_at: float | None
+    tenant: str
+
+    @classmethod
+    def from_fields(cls, raw: dict[Any, Any]) -> WebhookEndpoint:
+        f = _fields(raw)
+        events = f.get("events", ALL_EVENTS)
+        return cls(
+            id=f["id"], url=f["url"],
+            events=None if events == ALL_EVENTS else tuple(e for e in events.split(",") if e),
+            description=f.get("description", ""), enabled=f.get("enabled") == "1",
+            disabled_reason=f.get("disabled_reason") or None,
+            created_at=float(f["created_at"]),
+            secret_rotated_at=opt_float(f, "secret_rotated_at"),
+            tenant=f.get("tenant", "public"),
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        """The endpoint as the API shows it: never its secret."""
+        return {
+            "id": self.id, "url": self.url,
+            "events": list(self.events) if self.events is not None else list(EVENTS),
+            "all_events": self.events is None, "description": self.description,
+            "enabled": self.enabled, "disabled_reason": self.disabled_reason,
+            "created_at": iso_time(self.created_at),
+            "secret_rotated_at": iso_time(self.secret_rotated_at),
+        }
+
+
+def endpoint_events_field(events: tuple[str, ...] | None) -> str:
+    """Stored as `,a,b,` so the Lua script matches `,event,` with a plain find."""
+    return ALL_EVENTS if events is None else "," + ",".join(events) + ","
+
+
+def endpoint_secrets(raw: dict[Any, Any], now: float) -> tuple[str, ...]:
+    """The secrets to sign with: the current one, and the previous one during its grace."""
+    f = _fields(raw)
+    secrets = [f["secret"]]
+    if f.get("previous_secret") and float(f.get("previous_secret_until") or 0) > now:
+        secrets.append(f["previous_secret"])
+    return tuple(secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    number: int
+    at: float
+    duration_ms: float
+    status_code: int | None  # the HTTP status, when an answer came
+    # None on success; else redirect, client_error, server_error (with status_code), or
+    # timeout, connect_error, tls_error, protocol_error, blocked (no answer; see detail)
+    error: str | None
+    response_body: str  # the first RESPONSE_BODY_LIMIT bytes, decoded leniently
+    detail: str | None = None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"number": self.number, "at": self.at,
+                             "duration_ms": round(self.duration_ms, 3),
+                             "status_code": self.status_code, "error": self.error,
+                             "response_body": self.response_body, "detail": self.detail})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> DeliveryAttempt:
+        d = orjson.loads(raw)
+        return cls(number=int(d["number"]), at=float(d["at"]),
+                   duration_ms=float(d["duration_ms"]), status_code=d["status_code"],
+                   error=d["error"], response_body=d["response_body"], detail=d.get("detail"))
+
+    def to_public(self) -> dict[str, Any]:
+        return {"number": self.number, "at": iso_time(self.at), "duration_ms": self.duration_ms,
+                "status_code": self.status_code, "error": self.error,
+                "response_body": self.response_body, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str  # the message's webhook-id
+    job_id: str
+    event: str
+    endpoint_id: str | None  # None: the job's own callback_url
+    url: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: float | None
+    created_at: float
+    last_error: str | None
+    attempts: tuple[DeliveryAttempt, ...] = ()
+
+    @classmethod
+    def from_fields(cls, raw: dict[Any, Any],
+                    attempts: tuple[DeliveryAttempt, ...] = ()) -> Delivery:
+        f = _fields(raw)
+        status = DeliveryStatus(f["status"])
+        return cls(
+            id=f["id"], job_id=f["job_id"], event=f["event"],
+            endpoint_id=f.get("endpoint_id") or None, url=f["url"], status=status,
+            attempt_count=int(f.get("attempts", "0")),
+            next_attempt_at=opt_float(f, "next_attempt_at")
+            if status is DeliveryStatus.PENDING else None,
+            created_at=float(f["created_at"]), last_error=f.get("last_error") or None,
+            attempts=attempts,
+        )
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "job_id": self.job_id, "event": self.event,
+            "endpoint_id": self.endpoint_id, "url": self.url, "status": self.status.value,
+            "attempt_count": self.attempt_count,
+            "next_attempt_at": iso_time(self.next_attempt_at),
+            "created_at": iso_time(self.created_at), "last_error": self.last_error,
+            "attempts": [a.to_public() for a in self.attempts],
+        }
+
+
+# --- the message body ---------------------------------------------------------------------
+
+
+def render_body(event: str, job_snapshot: str | bytes) -> bytes:
+    """The Standard Webhooks envelope of one event, from the job record as the transition
+    saw it (its HGETALL as a flat JSON array). Deterministic, so every attempt of a message
+    sends the same bytes; integers stay exact (the result is kept as JSON text)."""
+    flat = orjson.loads(job_snapshot)
+    record = record_from_fields(dict(zip(flat[::2], flat[1::2], strict=True)))
+    data = record.to_public()
+    del data["callback_url"]  # where it is sent is not part of what happened
+    return orjson.dumps({
+        "type": event,
+        "timestamp": iso_time(record.finished_at or record.created_at),
+        "data": data,
+    })

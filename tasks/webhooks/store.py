@@ -1,0 +1,222 @@
+"""The webhook store: registered endpoints, deliveries and their attempt log, in Redis.
+
+The gateway (registration, listing, replay) and the dispatcher (claim, complete) share it.
+Every state change of a delivery is one Lua script; deliveries themselves are created by
+the job transition script (tasks/jobs/transition.lua), at the terminal status.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import orjson
+import redis.asyncio as aioredis
+
+from tasks.jobs.record import as_text
+from tasks.jobs.store import KEY_PREFIX
+from tasks.webhooks.config import new_webhook_secret
+from tasks.webhooks.model import (
+    DEAD_KEY,
+    DUE_KEY,
+    INFLIGHT_KEY,
+    Delivery,
+    DeliveryAttempt,
+    WebhookEndpoint,
+    attempts_key,
+    delivery_key,
+    endpoint_events_field,
+    endpoint_key,
+    endpoints_key,
+    job_deliveries_key,
+    paused_key,
+)
+
+_LUA = resources.files("tasks.webhooks")
+CLAIM_LUA = _LUA.joinpath("deliveries_claim.lua").read_text()
+COMPLETE_LUA = _LUA.joinpath("deliveries_complete.lua").read_text()
+RESUME_LUA = _LUA.joinpath("deliveries_resume.lua").read_text()
+
+# Delete an endpoint; the messages it held while disabled become due, so the dispatcher
+# dead-letters them as `endpoint_deleted` (the one place that decides a delivery's fate).
+DELETE_ENDPOINT_LUA = """
+local existed = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  redis.call('ZADD', KEYS[4], 0, id)
+end
+redis.call('DEL', KEYS[3])
+return existed
+"""
+
+# Swap in a new secret, keeping the old one valid for the grace period, atomically (two
+# racing rotations must not lose a secret that was handed out).
+ROTATION_LUA = """
+local old = redis.call('HGET', KEYS[1], 'secret')
+if not old then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'previous_secret', old,
+  'previous_secret_until', ARGV[2], 'secret_rotated_at', ARGV[3])
+return 1
+"""
+
+ENDPOINT_ID = re.compile(r"^wh_[0-9a-f]{32}$")
+DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
+
+Outcome = Literal["succeeded", "retry", "dead", "gone"]
+RedeliverResult = Literal["ok", "missing", "sending", "endpoint_deleted", "endpoint_disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a dispatcher holds the lease of: send one attempt, then complete it."""
+
+    token: str
+    fields: dict[str, str]  # the delivery hash (incl. the job snapshot)
+    endpoint: dict[str, str]  # the endpoint's secrets, empty for a per-job callback
+
+    @property
+    def id(self) -> str:
+        return self.fields["id"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    delivery_id: str
+    token: str
+    outcome: Outcome
+    retry_delay: float
+    error: str | None
+    attempt: DeliveryAttempt
+
+
+class WebhookStore:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._claim = client.register_script(CLAIM_LUA)
+        self._complete = client.register_script(COMPLETE_LUA)
+        self._resume = client.register_script(RESUME_LUA)
+        self._delete = client.register_script(DELETE_ENDPOINT_LUA)
+        self._rotate = client.register_script(ROTATION_LUA)
+
+    # --- endpoints -------------------------------------------------------------------
+
+    async def count_endpoints(self, tenant: str) -> int:
+        return int(await self.client.scard(endpoints_key(tenant)))
+
+    async def add_endpoint(
+        self, tenant: str, url: str, events: tuple[str, ...] | None, description: str
+    ) -> tuple[WebhookEndpoint, str]:
+        """A new enabled endpoint, and its secret (shown to the caller once)."""
+        endpoint_id = "wh_" + uuid.uuid4().hex
+        secret = new_webhook_secret()
+        fields = {"id": endpoint_id, "url": url, "events": endpoint_events_field(events),
+                  "description": description, "enabled": "1", "secret": secret,
+                  "tenant": tenant,
+                  "created_at": repr(time.time())}
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(endpoint_key(endpoint_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.sadd(endpoints_key(tenant), endpoint_id)
+            await pipe.execute()
+        return WebhookEndpoint.from_fields(fields), secret
+
+    async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        if not ENDPOINT_ID.match(endpoint_id):
+            return None
+        fields = await self.client.hgetall(endpoint_key(endpoint_id))
+        return WebhookEndpoint.from_fields(fields) if fields else None
+
+    async def list_endpoints(self, tenant: str) -> list[WebhookEndpoint]:
+        ids = sorted(as_text(i) for i in await self.client.smembers(endpoints_key(tenant)))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for endpoint_id in ids:
+                pipe.hgetall(endpoint_key(endpoint_id))
+            replies = await pipe.execute()
+        endpoints = [WebhookEndpoint.from_fields(f) for f in replies if f]
+        return sorted(endpoints, key=lambda e: (e.created_at, e.id))
+
+    async def delete_endpoint(self, tenant: str, endpoint_id: str) -> bool:
+        if not ENDPOINT_ID.match(endpoint_id):
+            return False
+        existed = await self._delete(
+            keys=[endpoint_key(endpoint_id), endpoints_key(tenant), paused_key(endpoint_id),
+                  DUE_KEY],
+            args=[endpoint_id])
+        return bool(existed)
+
+    async def rotate_secret(self, endpoint_id: str, grace_seconds: float) -> str | None:
+        """A new secret (None: no such endpoint); the old one signs too until the grace ends."""
+        if not ENDPOINT_ID.match(endpoint_id):
+            return None
+        secret = new_webhook_secret()
+        now = time.time()
+        done = await self._rotate(keys=[endpoint_key(endpoint_id)],
+                                  args=[secret, repr(now + grace_seconds), repr(now)])
+        return secret if done else None
+
+    async def enable_endpoint(self, endpoint_id: str) -> int | None:
+        """Enable it; returns how many held messages are now due (None: no such endpoint)."""
+        if not ENDPOINT_ID.match(endpoint_id):
+            return None
+        resumed = int(await self._resume(keys=[DUE_KEY, DEAD_KEY],
+                                         args=[KEY_PREFIX, "enable", endpoint_id]))
+        return None if resumed < 0 else resumed
+
+    # --- deliveries ------------------------------------------------------------------
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        found = await self.get_deliveries([delivery_id]) if DELIVERY_ID.match(delivery_id) else []
+        return found[0] if found else None
+
+    async def job_deliveries(self, job_id: str) -> list[Delivery]:
+        ids = [as_text(i) for i in await self.client.lrange(job_deliveries_key(job_id), 0, -1)]
+        return await self.get_deliveries(ids)
+
+    async def get_deliveries(self, ids: Sequence[str]) -> list[Delivery]:
+        """The deliveries with their attempt logs, in one round trip (missing ones left out)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for delivery_id in ids:
+                pipe.hgetall(delivery_key(delivery_id))
+                pipe.lrange(attempts_key(delivery_id), 0, -1)
+            replies = await pipe.execute()
+        deliveries = []
+        for fields, log in zip(replies[::2], replies[1::2], strict=True):
+            if fields:
+                attempts = tuple(DeliveryAttempt.from_json(a) for a in log)
+                deliveries.append(Delivery.from_fields(fields, attempts))
+        return deliveries
+
+    async def redeliver(self, delivery_id: str) -> RedeliverResult:
+        if not DELIVERY_ID.match(delivery_id):
+            return "missing"
+        result: RedeliverResult = as_text(await self._resume(
+            keys=[DUE_KEY, DEAD_KEY], args=[KEY_PREFIX, "redeliver", delivery_id]))  # type: ignore[assignment]
+        return result
+
+    # --- the dispatcher's side -------------------------------------------------------
+
+    async def claim(
+        self, most: int, lease_seconds: float
+    ) -> tuple[float | None, list[ClaimedDelivery]]:
+        """Up to `most` due deliveries, leased for `lease_seconds`; and the seconds until
+        the next one is due (None: nothing is waiting)."""
+        wait, claimed = await self._claim(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
+                                          args=[most, repr(lease_seconds), KEY_PREFIX])
+        seconds = float(wait)
+        return (None if seconds < 0 else seconds), [
+            ClaimedDelivery(c["token"], c["delivery"], c.get("endpoint") or {})
+            for c in orjson.loads(claimed)
+        ]
+
+    async def complete(self, outcomes: Sequence[AttemptOutcome],
+                       dead_letter_retention: float = 7 * 24 * 3600) -> None:
+        batch = orjson.dumps([[o.delivery_id, o.token, o.outcome, o.retry_delay, o.error or "",
+                               o.attempt.to_json().decode()] for o in outcomes])
+        await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
+                             args=[KEY_PREFIX, batch, repr(dead_letter_retention)])

@@ -1,0 +1,98 @@
+"""What the worker tells about jobs: one JSON log line per applied status transition (job
+id, function, status, attempts, the submitting request's id) and the shared metrics (jobs
+finished by function and status, run time), counted in Redis for the gateway's /metrics.
+
+The hooks pass `counters()` to each store transition (a job's end is counted in the
+same Redis call) and call `transition()` after it, which never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import signals
+
+from tasks import metrics
+from tasks.jobs.record import JobStatus
+from tasks.jobs.store import JobStore, Transition
+from tasks.logs import configure_logging, request_id_var
+
+log = logging.getLogger("worker.jobs")
+STARTED_AT = "gw_started_monotonic"  # stamped on the Celery request by the prerun hook
+
+
+def request_id(request: Any) -> str | None:
+    value = getattr(request, "gw_request_id", None)
+    return value if isinstance(value, str) else None
+
+
+def function_name(task: Any) -> str:
+    name = getattr(task, "name", None)
+    return name if isinstance(name, str) else "unknown"
+
+
+def counters(job_id: str, function: str, status: JobStatus,
+             request: Any = None) -> list[metrics.Command]:
+    """The metric updates of a transition that ends a job, made by the transition's own
+    Redis call (only if it applies). Empty for other transitions, or when the function
+    is not known yet (`transition` then counts after reading the record)."""
+    if not status.is_terminal or function == "unknown":
+        return []
+    updates = metrics.JOBS_FINISHED.inc(function, status.value)
+    started = getattr(request, STARTED_AT, None)
+    if isinstance(started, float) and getattr(request, "id", None) == job_id:
+        updates += metrics.JOB_RUN_SECONDS.observe(time.monotonic() - started, function)
+    return updates
+
+
+def transition(store: JobStore, job_id: str, function: str, status: JobStatus,
+               outcome: Transition, request: Any = None, counted: bool = False) -> None:
+    """Log an applied transition; count it too, unless its `counters` went with it."""
+    try:
+        _observe(store, job_id, function, status, outcome, request, counted)
+    except Exception:  # a hook must go on (e.g. to skip a cancelled job) whatever happens
+        log.exception("observing job %s failed", job_id)
+
+
+def _observe(store: JobStore, job_id: str, function: str, status: JobStatus,
+             outcome: Transition, request: Any, counted: bool) -> None:
+    if not outcome.applied:
+        log.debug("job %s stays %s (no %s)", job_id, outcome.previous, status.value)
+        return
+    if function == "unknown":  # e.g. a lost worker's failure, told without its task
+        record = store.get(job_id)
+        function = record.function if record else function
+    log.info("job %s %s", job_id, status.value, extra={
+        "event": "job.transition", "job_id": job_id, "function": function,
+        "status": status.value, "previous": outcome.previous and outcome.previous.value,
+        "attempts": outcome.attempts, "request_id": request_id(request),
+    })
+    if status.is_terminal and not counted:
+        metrics.record(store.client, counters(job_id, function, status, request))
+
+
+@signals.setup_logging.connect
+def json_logs(loglevel: Any = None, **_: Any) -> None:
+    """Celery leaves logging to us when this signal has a receiver: JSON lines, like the
+    gateway's."""
+    configure_logging(loglevel or logging.INFO)
+
+
+@signals.worker_process_shutdown.connect
+def write_buffered_logs(**_: Any) -> None:
+    """A pool process ends with os._exit, which skips logging's own flush at exit: write
+    the lines it still holds (tasks/logs.py batches them)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
+@signals.task_prerun.connect
+def enter_request_context(task: Any, **_: Any) -> None:
+    request_id_var.set(request_id(task.request))
+
+
+@signals.task_postrun.connect
+def leave_request_context(**_: Any) -> None:
+    request_id_var.set(None)

@@ -1,0 +1,1 @@
+"""The webhook dispatcher process: claim, sign, POST, record, retry."""
