@@ -54,7 +54,7 @@ def _profile(results: Results, name: str) -> Profile | None:
 
 def _note_rest(_: Results) -> tuple[str, str, str]:
     return ("rest_submit",
-            "Well-formed submits take the express lane (gateway/asgi/express.py) past FastAPI's "
+            "Well-formed submits take the express lane (gateway/rest/express.py) past FastAPI's "
             "routing; besides the hello route's work a submit then reads and validates its "
             "body, builds the record and the Celery message, writes a request log line and "
             "awaits one Redis round trip (submit.lua, shared by the concurrent requests of "

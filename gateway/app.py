@@ -1,4 +1,9 @@
-"""The ASGI application: `gateway.app:app`, built by `create_app()`."""
+"""The gateway process's composition root: `gateway.app:app`, built by `create_app()`.
+
+It reads the settings (here, and only here, from the environment), builds the services
+both faces call (gateway/services/) and the faces themselves (REST: gateway/rest/;
+GraphQL: gateway/graphql/), and wraps them in the plain ASGI layers (gateway/asgi/).
+"""
 
 from __future__ import annotations
 
@@ -17,25 +22,25 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.asgi.body_limit import BodyLimitMiddleware
-from gateway.asgi.express import ExpressLane
 from gateway.asgi.request_log import RequestLogMiddleware
 from gateway.asgi.ws_limit import WebSocketMessageLimit
 from gateway.graphql.graphiql import ASSETS_DIR, ASSETS_PATH
 from gateway.graphql.router import PATH as GRAPHQL_PATH
 from gateway.graphql.router import graphql_app
+from gateway.rest import API_PREFIX
 from gateway.rest import errors as http_errors
+from gateway.rest.express import ExpressLane
 from gateway.rest.routes import health, jobs, metrics, producer, webhooks
 from gateway.services.auth import Authenticator
 from gateway.services.events import JobEventHub
 from gateway.services.jobs import JobService
 from gateway.services.webhooks import WebhookService
-from tasks.celery_app import celery_app
+from tasks.celery_app import create_celery
+from tasks.jobs.catalog import Catalog
 from tasks.jobs.store import redis_client_options
 from tasks.logs import configure_logging
 from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings, get_settings
-
-API_PREFIX = "/producer/api"
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
@@ -44,10 +49,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     answer, 413s included."""
     settings = settings or get_settings()
     api = build_api(settings)
-    asgi: ASGIApp = ExpressLane(
-        api, {API_PREFIX + path: lane for path, lane in producer.EXPRESS_SUBMITS.items()},
-        {API_PREFIX + path: route for path, route in producer.EXPRESS_POLLS.items()},
-        {GRAPHQL_PATH: api.state.graphql}, cors=bool(settings.cors_origins))
+    asgi: ASGIApp = ExpressLane(api, {GRAPHQL_PATH: api.state.graphql},
+                                cors=bool(settings.cors_origins))
     asgi = WebSocketMessageLimit(asgi, max_bytes=settings.max_body_bytes)
     asgi = BodyLimitMiddleware(asgi, max_bytes=settings.max_body_bytes)
     return RequestLogMiddleware(asgi)
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 def build_api(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
     log = logging.getLogger("gateway")
+    celery = create_celery(settings)  # publishes on other brokers than Redis; revokes
+    functions = Catalog(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +71,7 @@ def build_api(settings: Settings) -> FastAPI:
             settings.effective_redis_url, max_connections=256,
             timeout=settings.redis_timeout_seconds, **redis_client_options(settings)))
         client = aioredis.Redis(connection_pool=pool)
-        app.state.service = JobService(settings, client, celery_app)
+        app.state.service = JobService(settings, client, celery, functions)
         app.state.authenticator = Authenticator(settings.api_keys, client)
         app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
         app.state.webhooks = WebhookService(app.state.service)

@@ -127,7 +127,7 @@ def processes(
     # but its /dashboard/metrics and /dashboard/healthcheck skip it: a unix socket in the
     # owner-only run directory is all it listens on.
     procs["flower"] = (
-        f"{PY} -m celery --app tasks.celery_app:celery_app flower "
+        f"{PY} -m celery --app worker.jobs.app:app flower "
         f"--unix_socket={shlex.quote(str(flower_socket(runtime)))} --url_prefix=dashboard"
     )
     procs["locust"] = (

@@ -1,15 +1,16 @@
-"""The Celery app both sides import: the gateway publishes with it, the worker runs it."""
+"""The Celery app's configuration, for both sides: the gateway publishes with it (and
+revokes), the worker runs the catalog's tasks on it (worker/jobs/app.py)."""
 
 from __future__ import annotations
 
 from celery import Celery
 
-from tasks.settings import Settings, get_settings
+from tasks.settings import Settings
 
 
 def create_celery(settings: Settings) -> Celery:
-    app = Celery("gateway", broker=settings.effective_broker_url,
-                 include=["tasks.jobs.functions", *settings.extra_function_modules])
+    # The tasks are the catalog's (tasks/jobs/catalog.py register_tasks), not `include`.
+    app = Celery("gateway", broker=settings.effective_broker_url)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -43,5 +44,3 @@ def create_celery(settings: Settings) -> Celery:
     )
     return app
 
-
-celery_app = create_celery(get_settings())

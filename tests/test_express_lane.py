@@ -1,4 +1,4 @@
-"""The express lane (gateway/asgi/express.py) answers exactly as the FastAPI routes would: the
+"""The express lane (gateway/rest/express.py) answers exactly as the FastAPI routes would: the
 same requests sent to the lane and to the bare FastAPI app, in process, on a real Redis.
 The lane's own counter (gateway_express_lane_requests_total) shows which requests the lane
 answered itself and which it handed to the FastAPI app."""
@@ -6,12 +6,18 @@ answered itself and which it handed to the FastAPI app."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI
+import pytest
+import redis.asyncio
+from fastapi import Depends, FastAPI, Header, Request, Response
+from pydantic import BaseModel
 
-from gateway.app import API_PREFIX, build_api, create_app
+from gateway.app import build_api, create_app
+from gateway.rest import API_PREFIX
+from gateway.rest.express import ExpressLane, express
+from gateway.services.auth import Authenticator
 from gateway.services.metrics import REGISTRY
 from tasks.settings import Settings
 from tests.helpers import normalized
@@ -126,5 +132,69 @@ def test_the_lane_and_fastapi_answer_alike(own_redis: RedisServer) -> None:
 def lane_inner(app: Any) -> FastAPI:
     """The FastAPI app at the bottom of create_app's layers."""
     while not isinstance(app, FastAPI):
+        app = app.app
+    return app
+
+
+def test_the_lane_serves_exactly_the_marked_routes() -> None:
+    lane = lane_of(create_app(Settings(_env_file=None)))
+    assert set(lane.submits) == {f"{API_PREFIX}/sum"}
+    assert {prefix for prefix, _ in lane.polls} == {f"{API_PREFIX}/sum/",
+                                                    f"{API_PREFIX}/wait_and_return/"}
+
+
+class Body(BaseModel):
+    n: int
+
+
+async def dependency() -> int:
+    return 1
+
+
+def test_the_lane_calls_a_route_by_parameter_names(own_redis: RedisServer) -> None:
+    """Parameters in any order, the header by its alias: the lane reads them from FastAPI's
+    analysis of the route, so they cannot drift apart."""
+    api = FastAPI()
+    api.state.authenticator = Authenticator("", redis.asyncio.Redis.from_url(own_redis.url))
+
+    @api.post("/x")
+    @express
+    async def reordered(idem: Annotated[str | None, Header(alias="Idem-Key")], body: Body,
+                        request: Request) -> Response:
+        return Response(f"{body.n} {idem} {request.url.path}")
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(
+                app=ExpressLane(api, {}, cors=False)), base_url="http://t") as client:
+            return await client.post("/x", json={"n": 3}, headers={"Idem-Key": "k"})
+
+    before = lane_counts()
+    assert asyncio.run(call()).text == "3 k /x"
+    assert served_by_lane(before) == {"submit": 1}
+
+
+def test_a_route_the_lane_cannot_serve_exactly_is_refused_at_build() -> None:
+    api = FastAPI()
+
+    @api.get("/y/{job_id}")
+    @express
+    async def with_query(request: Request, job_id: str, wait: int = 0) -> Response:
+        return Response()
+
+    @api.post("/z")
+    @express
+    async def with_dependency(request: Request, body: Body,
+                              n: Annotated[int, Depends(dependency)]) -> Response:
+        return Response()
+
+    with pytest.raises(ValueError, match="with_query cannot take the express lane: query"):
+        ExpressLane(api, {}, cors=False)
+    api.router.routes[:] = [r for r in api.router.routes if getattr(r, "name", "") != "with_query"]
+    with pytest.raises(ValueError, match="with_dependency cannot take the express lane: dep"):
+        ExpressLane(api, {}, cors=False)
+
+
+def lane_of(app: Any) -> ExpressLane:
+    while not isinstance(app, ExpressLane):
         app = app.app
     return app

@@ -19,7 +19,7 @@ from gateway.services.errors import InvalidInput
 from gateway.services.jobs import check_callback_url, parse_job_id
 from tasks.celery_app import create_celery
 from tasks.ids import random_hex, random_uuid
-from tasks.jobs.catalog import catalog
+from tasks.jobs.catalog import Catalog
 from tasks.jobs.functions import sum_to_n_job
 from tasks.jobs.record import (
     JobStatus,
@@ -31,6 +31,7 @@ from tasks.jobs.record import (
 from tasks.jobs.store import JobStore, event_channel, job_key
 from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings
+from tasks.webhooks.ssrf import UrlPolicy
 from tests.servers import RedisServer
 
 
@@ -41,9 +42,23 @@ def test_sum_is_exact_loop() -> None:
 
 
 def test_catalog_lists_both_functions() -> None:
-    functions = catalog()
+    functions = Catalog(Settings(_env_file=None))
     assert set(functions) == {"wait_and_return", "sum_to_n_job"}
     assert functions["sum_to_n_job"].input_schema()["required"] == ["number"]
+
+
+def test_catalog_bounds_come_from_the_settings_it_is_given() -> None:
+    """Two catalogs in one process, each with its own settings: nothing read globally."""
+    small = Catalog(Settings(_env_file=None, sum_max_number=10, wait_max_seconds=2))
+    large = Catalog(Settings(_env_file=None))
+    assert small["sum_to_n_job"].input_schema()["properties"]["number"]["maximum"] == 10
+    assert large["sum_to_n_job"].input_schema()["properties"]["number"]["maximum"] == 50_000_000
+    small["sum_to_n_job"].input_model.model_validate({"number": 10})
+    with pytest.raises(ValidationError, match="less than or equal to 10"):
+        small["sum_to_n_job"].input_model.model_validate({"number": 11})
+    with pytest.raises(ValidationError, match="less than or equal to 2"):
+        small["wait_and_return"].input_model.model_validate({"seconds": 2.5})
+    assert small["wait_and_return"].policy.hard_time_limit == 12.0  # WAIT_MAX_SECONDS + 10
 
 
 def test_settings_refuse_visibility_below_longest_job() -> None:
@@ -67,16 +82,19 @@ def test_settings_urls() -> None:
     assert not amqp.broker_is_redis
 
 
+URL_POLICY = UrlPolicy.from_settings(Settings(_env_file=None))
+
+
 @pytest.mark.parametrize("url", ["ftp://x/", "http://", "javascript:alert(1)", "http://h:0x1/",
                                  "https://h:70000/", "x" * 3000])
 def test_callback_url_rejected(url: str) -> None:
     with pytest.raises(InvalidInput, match="callback_url"):
-        check_callback_url(url)
+        check_callback_url(url, URL_POLICY)
 
 
 def test_callback_url_accepted() -> None:
-    assert check_callback_url("https://hooks.example.com/job?x=1") is not None
-    assert check_callback_url(None) is None
+    assert check_callback_url("https://hooks.example.com/job?x=1", URL_POLICY) is not None
+    assert check_callback_url(None, URL_POLICY) is None
 
 
 def test_parse_job_id() -> None:

@@ -20,6 +20,7 @@ from tasks.jobs.record import new_record_fields
 from tasks.settings import Settings
 from tasks.webhooks.config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
 from tasks.webhooks.model import endpoint_secrets, render_body
+from tasks.webhooks.ssrf import UrlPolicy
 from tests.webhook_receiver import verify_by_hand
 from worker.webhooks.retry_policy import AttemptResult, decide, parse_retry_after
 from worker.webhooks.signing import signed_headers
@@ -188,5 +189,6 @@ def test_check_events() -> None:
 
 def test_check_callback_url_names_the_field() -> None:
     with pytest.raises(InvalidInput, match=r"^url: ") as refused:
-        check_callback_url("http://169.254.169.254/", field="url")
+        check_callback_url("http://169.254.169.254/",
+                           UrlPolicy.from_settings(Settings(_env_file=None)), field="url")
     assert refused.value.details[0]["type"] == "url_blocked"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tasks.celery_app import create_celery
-from tasks.jobs.catalog import catalog
+from tasks.jobs.catalog import Catalog
 from tasks.settings import Settings
 from tests.fault_helpers import start_ready_worker
 from tests.helpers import job, submit_wait, wait_for_status
@@ -40,7 +40,7 @@ def after_loss(startup: float, retry: int | None, run: float = 0.0) -> float:
     before retry number `retry` (jitter only shortens it; None: no retry left, it fails),
     runs `run` seconds, and gets STARTUPS start-ups of room."""
     lost_wait = float(create_celery(Settings(_env_file=None)).conf.worker_lost_wait)
-    policy = catalog()["wait_and_return"].policy
+    policy = Catalog(Settings(_env_file=None))["wait_and_return"].policy
     backoff = 0.0 if retry is None else min(policy.retry_backoff * 2.0**retry,
                                             policy.retry_backoff_max)
     return lost_wait + backoff + run + STARTUPS * startup

@@ -9,7 +9,7 @@ from worker.jobs.app import app
 
 
 def main(argv: list[str]) -> None:
-    settings = get_settings()
+    settings = get_settings()  # the same settings the app was built with (cached)
     app.worker_main([
         "worker",
         f"--loglevel={settings.log_level}",

@@ -7,7 +7,7 @@ import contextlib
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.rest.errors import error_body
+from gateway.asgi.errors import error_body
 
 
 class BodyTooLarge(ClientDisconnect):

@@ -8,7 +8,6 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from gateway.rest.deps import caller_of
 from gateway.services.auth import Authenticator, Caller, presented_key
 from gateway.services.errors import Unauthorized
 from gateway.services.events import JobEventHub
@@ -49,7 +48,7 @@ async def context_of(connection: HTTPConnection) -> GatewayContext:
     if connection.scope["type"] == "http":
         # Over HTTP the key is checked here: no key (when keys are on) is a 401 before any
         # GraphQL runs, and the request takes one token of the caller's rate limit.
-        caller = await caller_of(connection)  # checked already, before the body was read
-        await state.service.rate_limit(caller)
+        caller = await state.authenticator.caller_for(connection.scope)  # checked already,
+        await state.service.rate_limit(caller)  # before the body was read
     return GatewayContext(state.service, state.job_events, state.webhooks, state.authenticator,
                           caller)

@@ -19,6 +19,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from gateway.asgi.errors import error_response
 from gateway.graphql import prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
@@ -27,8 +28,6 @@ from gateway.graphql.graphiql import local_html
 from gateway.graphql.limits import DocumentLimits
 from gateway.graphql.schema import build_schema
 from gateway.graphql.transport_ws import BoundedWebSocketAdapter, CheckedTransportWS
-from gateway.rest.deps import caller_of
-from gateway.rest.errors import gateway_error
 from gateway.services import json_input
 from gateway.services.errors import GatewayError, InvalidJson, Unauthorized
 from tasks.settings import Settings
@@ -72,7 +71,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             return
         request = Request(scope, receive)
         try:
-            await caller_of(request)  # no key (when keys are on): 401, no body read
+            # No key (when keys are on): 401, before any body is read.
+            await request.app.state.authenticator.caller_for(scope)
             response = None
             if self.prepared_path and scope["method"] == "POST":
                 response = await self._run_prepared(request)
@@ -83,7 +83,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         except InvalidJson as exc:
             response = PlainTextResponse(exc.message, status_code=400)
         except GatewayError as exc:  # no key (401), rate limited (429), Redis down (503)
-            response = await gateway_error(request, exc)
+            response = error_response(exc)
         except ClientDisconnect:
             return  # the client left, or its body was over the limit (answered 413)
         await response(scope, receive, send)

@@ -20,17 +20,15 @@ from gateway.graphql.errors import GatewayErrors, GatewaySchema
 from gateway.graphql.scalars import BIG_INT, BigInt
 from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
 from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
-from gateway.services.errors import Conflict, NotFound
+from gateway.services.errors import NotFound
 from gateway.services.events import follow_job
 from gateway.services.jobs import JobService
 from gateway.services.listing import PAGE_DEFAULT, PAGE_MAX
-from tasks.jobs.record import JobStatus as StoreJobStatus
+from tasks.jobs.functions import SUM, WAIT
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
 
 Info = strawberry.Info[GatewayContext, None]
-WAIT = "wait_and_return"
-SUM = "sum_to_n_job"
 
 CallbackUrl = Annotated[str | None, strawberry.argument(
     description="http(s) URL the job's signed webhook is POSTed to when it ends.")]
@@ -111,10 +109,7 @@ class Mutation:
     @strawberry.mutation(description="Cancel a queued or running job; cancelling it again is "
                          "a no-op. A job that already ended is a CONFLICT error.")
     async def cancel_job(self, info: Info, id: strawberry.ID) -> Job | None:
-        record, _ = await _service(info).cancel(info.context.caller, id)
-        if record.status is not StoreJobStatus.CANCELLED:
-            raise Conflict(f"job {record.id} already ended {record.status.value}")
-        return Job.of(record)
+        return Job.of(await _service(info).cancel(info.context.caller, id))
 
 
     @strawberry.mutation(description="Register an endpoint for the events of every job (all "

@@ -1,14 +1,21 @@
-"""Typed dependencies for the routes: the job service, the caller, the idempotency key."""
+"""What the REST routes take from a request: the services, the caller, the idempotency key.
+
+One function each, called directly by the hottest routes (the reference's submit and poll
+skip FastAPI's dependency solver: solving even one async dependency cost them about a
+tenth of their throughput) and wrapped in `Depends` for the others. The rate-limit rule
+is decided here: every REST call takes one token of its caller's bucket (`api_caller_of`),
+except a submit, whose token is taken inside the submit script (`caller_of` only).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
-from gateway.services.auth import Authenticator, Caller, presented_key_in
+from gateway.services.auth import Authenticator, Caller
 from gateway.services.jobs import JobService
 from gateway.services.webhooks import WebhookService
 
@@ -16,72 +23,60 @@ from gateway.services.webhooks import WebhookService
 # error is our JSON 401, not FastAPI's 403.
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <key>")
+# The same security, for the OpenAPI document of routes that call caller_of directly.
+SECURED: dict[str, object] = {"security": [{"HTTPBearer": []}, {"APIKeyHeader": []}]}
 
 
-async def get_service(request: Request) -> JobService:
-    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
-    # request that cost the submit path about a fifth of its throughput.
+# async, each: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+# request that cost the submit path about a fifth of its throughput.
+async def service_of(request: HTTPConnection) -> JobService:
     service: JobService = request.app.state.service
     return service
 
 
-Service = Annotated[JobService, Depends(get_service)]
-
-
-def service_of(request: Request) -> JobService:
-    """The service without FastAPI's dependency machinery, for the hottest routes (the
-    reference's submit and poll): solving even one async dependency costs those routes
-    about a tenth of their throughput."""
-    service: JobService = request.app.state.service
-    return service
-
-
-_CALLER = "gateway.caller"  # the scope's key for the caller, once checked
+async def webhooks_of(request: HTTPConnection) -> WebhookService:
+    webhooks: WebhookService = request.app.state.webhooks
+    return webhooks
 
 
 async def caller_of(request: HTTPConnection) -> Caller:
-    """The caller a request's API key names (Unauthorized when keys are on and it has
-    none or a wrong one), without FastAPI's dependency machinery: the hottest routes call
-    it directly. Checked once per request: the faces check the key before they read a
-    body, and the route's own call then finds it in the scope."""
-    caller: Caller | None = request.scope.get(_CALLER)
-    if caller is None:
-        authenticator: Authenticator = request.app.state.authenticator
-        caller = await authenticator.caller(presented_key_in(request.scope["headers"]))
-        request.scope[_CALLER] = caller
+    """The caller the request's API key names (Unauthorized when keys are on and it has
+    none or a wrong one); checked once per request."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.caller_for(request.scope)
+
+
+async def api_caller_of(request: HTTPConnection) -> Caller:
+    """The caller, once it has taken its token for this call (RateLimited otherwise)."""
+    caller = await caller_of(request)
+    await (await service_of(request)).rate_limit(caller)
     return caller
 
 
-async def get_caller(
-    request: Request,
-    # Declared so that OpenAPI documents both ways to send the key; read by presented_key_in.
+async def _documented(
+    # Declared so that OpenAPI documents both ways to send the key; read by caller_of.
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     _api_key: Annotated[str | None, Depends(_api_key)],
-) -> Caller:
+) -> None:
+    return None
+
+
+async def _submit_caller(request: HTTPConnection, _: Annotated[None, Depends(_documented)],
+                         ) -> Caller:
     return await caller_of(request)
 
 
-async def get_limited_caller(
-    service: Service, caller: Annotated[Caller, Depends(get_caller)]
-) -> Caller:
-    await service.rate_limit(caller)
-    return caller
+async def _api_caller(request: HTTPConnection, _: Annotated[None, Depends(_documented)],
+                      ) -> Caller:
+    return await api_caller_of(request)
 
 
-# Submit routes take `SubmitCaller`: their rate-limit token is taken inside the submit
-# script (one Redis round trip per submit). Every other route takes `ApiCaller`.
-SubmitCaller = Annotated[Caller, Depends(get_caller)]
-ApiCaller = Annotated[Caller, Depends(get_limited_caller)]
+Service = Annotated[JobService, Depends(service_of)]
+Webhooks = Annotated[WebhookService, Depends(webhooks_of)]
+SubmitCaller = Annotated[Caller, Depends(_submit_caller)]
+ApiCaller = Annotated[Caller, Depends(_api_caller)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="The same key and request within 24 h "
            "return the same job; the same key with another request is 409."),
 ]
-
-
-async def get_webhooks(request: Request) -> WebhookService:
-    webhooks: WebhookService = request.app.state.webhooks
-    return webhooks
-
-
-Webhooks = Annotated[WebhookService, Depends(get_webhooks)]

@@ -1,12 +1,12 @@
-"""How the REST face reports errors: every error is JSON with `error` (a code), `message`
-(for a person) and `detail` (FastAPI's convention: a list for 422, else the message)."""
+"""The REST face's error handlers, installed on the FastAPI app: the error tree, FastAPI's
+validation errors and HTTP exceptions, all answered in the JSON shape of
+gateway/asgi/errors.py; anything unexpected is a logged, masked 500."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -14,52 +14,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 
-from gateway.services.errors import (
-    Conflict,
-    GatewayError,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    Unauthorized,
-    Unavailable,
-    UnknownFunction,
-)
+from gateway.asgi.errors import error_body, error_response, json_error
+from gateway.services.errors import GatewayError, InvalidInput
 from gateway.services.jobs import describe_errors
 
 log = logging.getLogger("gateway.errors")
 
-# First match wins: a more specific class comes before its base.
-STATUS_BY_ERROR: dict[type[GatewayError], int] = {
-    InvalidInput: 422,
-    UnknownFunction: 422,  # bad input of a submit, though GraphQL calls it NOT_FOUND
-    Conflict: 409,
-    Unauthorized: 401,
-    RateLimited: 429,
-    NotFound: 404,
-    Unavailable: 503,
-}
-
-
-def error_body(code: str, message: str, detail: Any = None) -> bytes:
-    return orjson.dumps({"error": code, "message": message,
-                         "detail": message if detail is None else detail})
-
-
-def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
 
 async def gateway_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 500)
-    headers = None
-    if isinstance(exc, Unavailable | RateLimited):
-        log.warning("%s: %s", exc.code, exc.message)
-        headers = {"Retry-After": str(exc.retry_after_seconds)}
-    elif isinstance(exc, Unauthorized):
-        headers = {"WWW-Authenticate": "Bearer"}
-    detail = exc.details if isinstance(exc, InvalidInput) else None
-    return _json(status, error_body(exc.code, exc.message, detail), headers)
+    return error_response(exc)
 
 
 def _readable(error: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +41,7 @@ async def request_validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [_readable(e) for e in exc.errors()]
     invalid = describe_errors(errors)
-    return _json(422, error_body(invalid.code, invalid.message, invalid.details))
+    return json_error(422, error_body(invalid.code, invalid.message, invalid.details))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -85,12 +49,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 400:
         # FastAPI's answer to a body it could not read (JSON out of bounds is InvalidJson,
         # gateway/rest/route_class.py): bad input like any.
-        return _json(422, error_body(InvalidInput.code, "the request body could not be read"))
+        return json_error(422, error_body(InvalidInput.code, "the request body could not be read"))
     headers = dict(exc.headers) if exc.headers else {}
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-    return _json(exc.status_code, error_body(code, str(exc.detail)), headers or None)
+    return json_error(exc.status_code, error_body(code, str(exc.detail)), headers or None)
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -14,7 +14,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ API_KEY_META_KEY = f"{KEY_PREFIX}api-key-meta"  # hash: sha256(key) hex -> "tena
 PUBLIC_TENANT = "public"
 KEY_PREFIX_TEXT = "gwk_"
 CACHE_SECONDS = 5.0  # a revoked key stops working within this long
+_SCOPE_CALLER = "gateway.caller"  # where a request's scope keeps its checked caller
 
 
 TENANT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -100,6 +101,16 @@ class Authenticator:
         if tenant is None:
             raise Unauthorized("the API key is not valid")
         return Caller(tenant, key_digest(presented)[:12])
+
+    async def caller_for(self, scope: MutableMapping[str, Any]) -> Caller:
+        """`caller` of an HTTP or WebSocket request's own key headers, checked once per
+        request: every face checks the key before it reads a body, and later calls for
+        the same request find the caller in its scope."""
+        caller: Caller | None = scope.get(_SCOPE_CALLER)
+        if caller is None:
+            caller = await self.caller(presented_key_in(scope["headers"]))
+            scope[_SCOPE_CALLER] = caller
+        return caller
 
     async def _lookup(self, presented: str) -> str | None:
         digest = hashlib.sha256(presented.encode()).digest()

@@ -43,11 +43,11 @@ from gateway.services.metrics import JOBS_SUBMITTED
 from gateway.services.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
 from tasks import metrics
 from tasks.ids import random_uuid
-from tasks.jobs.catalog import FunctionSpec, catalog
+from tasks.jobs.catalog import Catalog, FunctionSpec
 from tasks.jobs.record import JobRecord, JobStatus, new_record_fields, queued_record
 from tasks.jobs.store import Admission, AsyncJobStore, SubmitOutcome
 from tasks.logs import request_id_var
-from tasks.settings import Settings, get_settings
+from tasks.settings import Settings
 from tasks.webhooks.ssrf import UrlPolicy, UrlRefused, check_url
 
 log = logging.getLogger("gateway.service")
@@ -65,7 +65,7 @@ def describe_errors(errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
 
 
 def check_callback_url(
-    url: str | None, policy: UrlPolicy | None = None, field: str = "callback_url"
+    url: str | None, policy: UrlPolicy, field: str = "callback_url"
 ) -> str | None:
     """Refuse a webhook URL that is obviously bad (tasks/webhooks/ssrf.py): malformed, not http(s),
     a refused port, or a refused address written literally in any form. No DNS here: the
@@ -73,7 +73,7 @@ def check_callback_url(
     if url is None:
         return None
     try:
-        check_url(url, policy or UrlPolicy.from_settings(get_settings()))
+        check_url(url, policy)
     except UrlRefused as exc:
         raise InvalidInput(f"{field}: {exc.message}", [
             {"loc": [field], "msg": exc.message, "type": f"url_{exc.reason}"}]) from None
@@ -115,11 +115,12 @@ async def redis_guard() -> AsyncIterator[None]:
 
 
 class JobService:
-    def __init__(self, settings: Settings, redis: aioredis.Redis, celery: Celery) -> None:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, celery: Celery,
+                 functions: Catalog) -> None:
         self.settings = settings
         self.store = AsyncJobStore(redis)
         self.celery = celery
-        self.functions = catalog()
+        self.functions = functions
         self._fast_publish = settings.broker_is_redis
         self._queue_key = redis_queue_key(settings.celery_queue)
         self._broker_depth = 0
@@ -169,9 +170,13 @@ class JobService:
     ) -> JobRecord:
         callback_url = check_callback_url(callback_url, self.url_policy)
         check_idempotency_key(idempotency_key)
+        if not isinstance(params, spec.input_model):
+            # A REST body (the function's input plus callback_url) is checked for its shape
+            # only: the bounds the settings give are the catalog's model's.
+            params = self.validate_input(spec, params.model_dump(
+                include=set(spec.input_model.model_fields)))
         job_id = random_uuid()
-        # A REST body is the input model plus callback_url: keep only the input's fields.
-        kwargs = params.model_dump(mode="json", include=set(spec.input_model.model_fields))
+        kwargs = params.model_dump(mode="json")
         input_json = orjson.dumps(kwargs)
         now = time.time()
         fields = new_record_fields(job_id, spec.name, input_json, now, callback_url,
@@ -297,9 +302,9 @@ class JobService:
                            + (f" for function {function}" if function else ""))
         return record
 
-    async def cancel(self, caller: Caller, job_id: str) -> tuple[JobRecord, bool]:
-        """Cancel a queued or running job. Returns the record and whether this call
-        cancelled it (False: it had already finished)."""
+    async def cancel(self, caller: Caller, job_id: str) -> JobRecord:
+        """Cancel a queued or running job; cancelling a cancelled job again is a no-op.
+        Conflict when the job had already ended otherwise."""
         record = await self.get(caller, job_id)
         async with redis_guard():
             outcome = await self.store.transition(record.id, JobStatus.CANCELLED)
@@ -316,7 +321,10 @@ class JobService:
                     # The record says CANCELLED, so a queued job is still never run and a
                     # running one's result is refused; only the early stop is lost.
                     log.warning("revoke of job %s failed", record.id, exc_info=True)
-            return await self.get(caller, record.id), outcome.applied
+            record = await self.get(caller, record.id)
+        if record.status is not JobStatus.CANCELLED:
+            raise Conflict(f"job {record.id} already ended {record.status.value}")
+        return record
 
     # --- listing -----------------------------------------------------------------
 

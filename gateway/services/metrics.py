@@ -1,6 +1,6 @@
 """The gateway's own Prometheus metrics, counted in process (no I/O on the hot path):
 jobs submitted by function, HTTP requests by method and status, request duration, and the
-requests the express lane answered itself (gateway/asgi/express.py).
+requests the express lane answered itself (gateway/rest/express.py).
 
 GET /metrics (gateway/rest/routes/metrics.py) shows them with those counted in Redis by other
 processes. The gateway runs as one process per container; with `uvicorn --workers N` each

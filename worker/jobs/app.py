@@ -1,19 +1,35 @@
-"""The worker's Celery app: the shared app with its signal hooks connected (the job store,
-the heartbeat, the shutdown grace period).
+"""The worker process's composition root: the Celery app with the catalog's tasks and the
+signal hooks that drive the job store, the heartbeat and the shutdown grace period.
 
-Run it with `python -m worker` (or `celery -A worker.jobs.app worker`).
+`python -m worker` runs it (worker/__main__.py); so does `celery -A worker.jobs.app worker`,
+and Flower reads the broker from it. The module-level `app` is where the worker process
+reads its settings; everything below gets them passed in.
 """
 
-from tasks.celery_app import celery_app as app
-from worker.jobs import (  # noqa: F401  (connect the signal handlers)
-    heartbeat,
-    hooks,
-    kombu_compat,
-    shutdown,
-)
+from __future__ import annotations
+
+from celery import Celery
+
+from tasks.celery_app import create_celery
+from tasks.jobs.catalog import Catalog, register_tasks
+from tasks.settings import Settings, get_settings
+from worker.jobs import heartbeat, kombu_compat, observe  # noqa: F401  (signal receivers)
+from worker.jobs.hooks import JobHooks
 from worker.jobs.kombu_client_cache import install as install_kombu_client_cache
+from worker.jobs.shutdown import GracefulShutdown
 
-kombu_compat.install()
-install_kombu_client_cache()
 
-__all__ = ["app"]
+def create_worker_app(settings: Settings) -> Celery:
+    app = create_celery(settings)
+    register_tasks(app, Catalog(settings))
+    hooks = JobHooks(settings)
+    hooks.connect()
+    GracefulShutdown(settings.worker_shutdown_grace_seconds, hooks).connect()
+    kombu_compat.install()
+    install_kombu_client_cache()
+    return app
+
+
+app = create_worker_app(get_settings())
+
+__all__ = ["app", "create_worker_app"]

@@ -3,7 +3,7 @@ id, function, status, attempts, the submitting request's id) and the shared metr
 finished by function and status, run time), counted in Redis for the gateway's /metrics.
 
 The hooks pass `counters()` to each store transition (a job's end is counted in the
-same Redis call) and call `transition()` after it, which never raises.
+same Redis call) and call `transition()` after it to log it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from celery import signals
 
 from tasks import metrics
 from tasks.jobs.record import JobStatus
-from tasks.jobs.store import JobStore, Transition
+from tasks.jobs.store import Transition
 from tasks.logs import configure_logging, request_id_var
 
 log = logging.getLogger("worker.jobs")
@@ -28,17 +28,16 @@ def request_id(request: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def function_name(task: Any) -> str:
+def function_name(task: Any) -> str | None:
     name = getattr(task, "name", None)
-    return name if isinstance(name, str) else "unknown"
+    return name if isinstance(name, str) else None
 
 
 def counters(job_id: str, function: str, status: JobStatus,
              request: Any = None) -> list[metrics.Command]:
     """The metric updates of a transition that ends a job, made by the transition's own
-    Redis call (only if it applies). Empty for other transitions, or when the function
-    is not known yet (`transition` then counts after reading the record)."""
-    if not status.is_terminal or function == "unknown":
+    Redis call, so they count only if it applies. Empty for other transitions."""
+    if not status.is_terminal:
         return []
     updates = metrics.JOBS_FINISHED.inc(function, status.value)
     started = getattr(request, STARTED_AT, None)
@@ -47,30 +46,20 @@ def counters(job_id: str, function: str, status: JobStatus,
     return updates
 
 
-def transition(store: JobStore, job_id: str, function: str, status: JobStatus,
-               outcome: Transition, request: Any = None, counted: bool = False) -> None:
-    """Log an applied transition; count it too, unless its `counters` went with it."""
+def transition(job_id: str, function: str, status: JobStatus, outcome: Transition,
+               request: Any = None) -> None:
+    """Log an applied transition (a refused one at debug level); never raises."""
     try:
-        _observe(store, job_id, function, status, outcome, request, counted)
+        if not outcome.applied:
+            log.debug("job %s stays %s (no %s)", job_id, outcome.previous, status.value)
+            return
+        log.info("job %s %s", job_id, status.value, extra={
+            "event": "job.transition", "job_id": job_id, "function": function,
+            "status": status.value, "previous": outcome.previous and outcome.previous.value,
+            "attempts": outcome.attempts, "request_id": request_id(request),
+        })
     except Exception:  # a hook must go on (e.g. to skip a cancelled job) whatever happens
         log.exception("observing job %s failed", job_id)
-
-
-def _observe(store: JobStore, job_id: str, function: str, status: JobStatus,
-             outcome: Transition, request: Any, counted: bool) -> None:
-    if not outcome.applied:
-        log.debug("job %s stays %s (no %s)", job_id, outcome.previous, status.value)
-        return
-    if function == "unknown":  # e.g. a lost worker's failure, told without its task
-        record = store.get(job_id)
-        function = record.function if record else function
-    log.info("job %s %s", job_id, status.value, extra={
-        "event": "job.transition", "job_id": job_id, "function": function,
-        "status": status.value, "previous": outcome.previous and outcome.previous.value,
-        "attempts": outcome.attempts, "request_id": request_id(request),
-    })
-    if status.is_terminal and not counted:
-        metrics.record(store.client, counters(job_id, function, status, request))
 
 
 @signals.setup_logging.connect

@@ -22,38 +22,45 @@ from typing import Any
 from celery import signals
 from celery.worker import state
 
-from tasks.settings import get_settings
-from worker.jobs import hooks
+from worker.jobs.hooks import JobHooks
 
 log = logging.getLogger("worker.shutdown")
 _POLL_SECONDS = 0.1
-_started = threading.Event()
 
 
-@signals.worker_shutting_down.connect
-def start_grace_period(how: str = "", **_: Any) -> None:
-    """Runs in the signal handler of the worker's main process: start the clock only."""
-    if how != "Warm" or _started.is_set():
-        return
-    _started.set()
-    threading.Thread(target=_give_back_after_grace, name="gw-shutdown-grace", daemon=True,
-                     args=(get_settings().worker_shutdown_grace_seconds,)).start()
+class GracefulShutdown:
+    """Gives back the jobs still running `grace` seconds after a warm shutdown began."""
 
+    def __init__(self, grace: float, hooks: JobHooks) -> None:
+        self.grace = grace
+        self.hooks = hooks
+        self._started = threading.Event()
 
-def _give_back_after_grace(grace: float) -> None:
-    deadline = time.monotonic() + grace
-    while state.active_requests and time.monotonic() < deadline:
-        time.sleep(_POLL_SECONDS)
-    # What a cold shutdown hands back (Consumer.cancel_active_requests): unacknowledged
-    # late-ack jobs that have not succeeded.
-    running = [request for request in tuple(state.active_requests)
-               if request.task.acks_late and not request.acknowledged
-               and request.id not in state.successful_requests]
-    if not running:
-        return  # the warm shutdown ends by itself
-    log.warning("%d job(s) still running after the %.0f s shutdown grace period go back to "
-                "the queue", len(running), grace)
-    for request in running:
-        # A job that ends meanwhile keeps its end: a terminal status is never overwritten.
-        hooks.given_back(request)
-    os.kill(os.getpid(), signal.SIGQUIT)
+    def connect(self) -> None:
+        signals.worker_shutting_down.connect(self.start_grace_period, weak=False)
+
+    def start_grace_period(self, how: str = "", **_: Any) -> None:
+        """Runs in the signal handler of the worker's main process: start the clock only."""
+        if how != "Warm" or self._started.is_set():
+            return
+        self._started.set()
+        threading.Thread(target=self._give_back_after_grace, name="gw-shutdown-grace",
+                         daemon=True).start()
+
+    def _give_back_after_grace(self) -> None:
+        deadline = time.monotonic() + self.grace
+        while state.active_requests and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
+        # What a cold shutdown hands back (Consumer.cancel_active_requests): unacknowledged
+        # late-ack jobs that have not succeeded.
+        running = [request for request in tuple(state.active_requests)
+                   if request.task.acks_late and not request.acknowledged
+                   and request.id not in state.successful_requests]
+        if not running:
+            return  # the warm shutdown ends by itself
+        log.warning("%d job(s) still running after the %.0f s shutdown grace period go back "
+                    "to the queue", len(running), self.grace)
+        for request in running:
+            # A job that ends meanwhile keeps its end: a terminal status is never overwritten.
+            self.hooks.given_back(request)
+        os.kill(os.getpid(), signal.SIGQUIT)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from gateway.rest import API_PREFIX
 from gateway.rest.deps import ApiCaller, IdempotencyKey, Service, SubmitCaller
 from gateway.rest.models import ERROR_RESPONSES, FunctionOut, JobOut, SubmitJob
 from gateway.rest.route_class import GatewayRoute
-from gateway.services.errors import Conflict
-from tasks.jobs.record import JobStatus
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
 
@@ -30,7 +29,7 @@ async def submit_job(
     """Queue any function of the catalog with its input."""
     record = await service.submit(caller, body.function, body.input, body.callback_url,
                                   idempotency_key)
-    response.headers["Location"] = f"/producer/api/jobs/{record.id}"
+    response.headers["Location"] = f"{API_PREFIX}/jobs/{record.id}"
     return JobOut.of(record)
 
 
@@ -43,7 +42,4 @@ async def get_job(service: Service, caller: ApiCaller, job_id: str) -> JobOut:
 async def cancel_job(service: Service, caller: ApiCaller, job_id: str) -> JobOut:
     """Cancel a job: a queued job never runs, a running one is stopped. Cancelling a
     cancelled job again is a no-op; cancelling a finished one is 409."""
-    record, _ = await service.cancel(caller, job_id)
-    if record.status is not JobStatus.CANCELLED:
-        raise Conflict(f"job {record.id} already ended {record.status.value}")
-    return JobOut.of(record)
+    return JobOut.of(await service.cancel(caller, job_id))

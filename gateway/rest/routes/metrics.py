@@ -19,8 +19,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
+from gateway.asgi.errors import error_body
 from gateway.rest.deps import Service
-from gateway.rest.errors import error_body
 from gateway.services.metrics import REGISTRY
 from tasks import dashboard_auth
 from tasks import metrics as shared

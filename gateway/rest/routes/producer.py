@@ -2,19 +2,26 @@
 
 They are the hottest routes (the reference's load test hammers submit and poll), so they
 skip FastAPI's dependency solver (`service_of`, `caller_of` are plain calls) and answer
-pre-serialized JSON; the models still document them in OpenAPI. Well-formed submits and
-polls reach them through gateway/asgi/express.py, past FastAPI's routing altogether.
+pre-serialized JSON; the models still document them in OpenAPI. The `@express` ones are
+also served, when the request is well formed, by gateway/rest/express.py, past FastAPI's
+routing altogether.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 
-from gateway.asgi.express import PollRoute, SubmitLane
-from gateway.rest.deps import IdempotencyKey, caller_of, service_of
+from gateway.rest.deps import (
+    SECURED,
+    IdempotencyKey,
+    api_caller_of,
+    caller_of,
+    service_of,
+)
+from gateway.rest.express import express
 from gateway.rest.models import (
     CALLBACK_URL_PATTERN,
     ERROR_RESPONSES,
@@ -25,14 +32,9 @@ from gateway.rest.models import (
     published_response,
 )
 from gateway.rest.route_class import GatewayRoute
-from tasks.jobs.functions import WaitInput
+from tasks.jobs.functions import SUM, WAIT, WaitInput
 
-# The security the routes enforce through caller_of, for the OpenAPI document.
-SECURED: dict[str, Any] = {"security": [{"HTTPBearer": []}, {"APIKeyHeader": []}]}
 router = APIRouter(tags=["reference routes"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
-
-WAIT = "wait_and_return"
-SUM = "sum_to_n_job"
 
 
 @router.get("/")
@@ -63,11 +65,13 @@ async def submit_wait_and_return(
 
 
 @router.get("/wait_and_return/{job_id}", response_model=PollResult, openapi_extra=SECURED)
+@express
 async def poll_wait_and_return(request: Request, job_id: str) -> Response:
     return await poll(request, job_id, WAIT)
 
 
 @router.post("/sum", response_model=Published, openapi_extra=SECURED)
+@express
 async def submit_sum(
     request: Request, body: SumBody, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -76,27 +80,20 @@ async def submit_sum(
 
 
 @router.get("/sum/{job_id}", response_model=PollResult, openapi_extra=SECURED)
+@express
 async def poll_sum(request: Request, job_id: str) -> Response:
     return await poll(request, job_id, SUM)
 
 
 async def queue(request: Request, function: str, params: BaseModel, callback_url: str | None,
                 idempotency_key: str | None) -> Response:
-    service = service_of(request)
+    service = await service_of(request)
     record = await service.submit_validated(await caller_of(request), service.function(function),
                                             params, callback_url, idempotency_key)
     return published_response(record.id)
 
 
 async def poll(request: Request, job_id: str, function: str) -> Response:
-    service = service_of(request)
-    caller = await caller_of(request)
-    await service.rate_limit(caller)  # a submit takes its token in the submit script
+    service = await service_of(request)
+    caller = await api_caller_of(request)
     return PollResult.response(await service.get(caller, job_id, function=function))
-
-
-# The routes gateway/asgi/express.py serves without FastAPI's machinery when the request is
-# well formed (paths under the API prefix).
-EXPRESS_SUBMITS = {"/sum": SubmitLane(SumBody, submit_sum)}
-EXPRESS_POLLS: dict[str, PollRoute] = {"/sum/": poll_sum,
-                                       "/wait_and_return/": poll_wait_and_return}
