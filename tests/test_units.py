@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,6 +46,32 @@ def test_catalog_lists_both_functions() -> None:
     functions = Catalog(Settings(_env_file=None))
     assert set(functions) == {"wait_and_return", "sum_to_n_job"}
     assert functions["sum_to_n_job"].input_schema()["required"] == ["number"]
+
+
+OLD_STYLE_MODULE = """
+from pydantic import BaseModel
+from tasks.catalog import job_function
+
+class Nothing(BaseModel):
+    pass
+
+@job_function(input_model=Nothing, description="written against the old path")
+def old_style() -> int:
+    return 1
+"""
+
+
+def test_function_modules_on_the_old_import_path_still_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tasks.catalog is an alias of tasks.jobs.catalog for one release; a catalog holds the
+    functions of its own settings' modules only."""
+    (tmp_path / "old_style_functions.py").write_text(OLD_STYLE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(DeprecationWarning, match="tasks.jobs.catalog"):
+        functions = Catalog(Settings(_env_file=None,
+                                     extra_function_modules=["old_style_functions"]))
+    assert set(functions) == {"wait_and_return", "sum_to_n_job", "old_style"}
+    assert "old_style" not in Catalog(Settings(_env_file=None))
 
 
 def test_catalog_bounds_come_from_the_settings_it_is_given() -> None:

@@ -1,1 +1,2 @@
-"""The Celery worker: its entrypoint and the signal hooks that drive the job store."""
+"""The two background processes: the Celery worker (`python -m worker`, `jobs/`) and the
+webhook dispatcher (`python -m worker.dispatcher`, `webhooks/`)."""

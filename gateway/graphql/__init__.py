@@ -4,5 +4,7 @@
 object types, `scalars.py` BigInt, `errors.py` the error codes and masking, `limits.py` the
 cost limits, `router.py` the ASGI app (GraphiQL, POST, GET, graphql-transport-ws),
 `transport_ws.py` its checks of WebSocket messages, `prepared.py` the fast path of known
-documents, `document_cache.py` the cache of valid documents.
+documents, `document_cache.py` the cache of valid documents, `context.py` what resolvers
+get, `webhook_types.py` the webhook types, `graphiql.py` the GraphiQL page and its local
+assets (`static/`); `schema.graphql` is the SDL (`make schema`).
 """

@@ -155,18 +155,18 @@ def bounded(model: type[BaseModel], maxima: Mapping[str, float]) -> type[BaseMod
 
 
 class Catalog(Mapping[str, FunctionSpec]):
-    """Every job function, by name, as `settings` make them (importing the built-in
-    functions and EXTRA_FUNCTION_MODULES)."""
+    """The job functions of the built-in module and EXTRA_FUNCTION_MODULES (imported here),
+    by name, as `settings` make them."""
 
     def __init__(self, settings: Settings) -> None:
-        for module in (BUILTIN_MODULE, *settings.extra_function_modules):
-            importlib.import_module(module)
+        modules = {importlib.import_module(name).__name__
+                   for name in (BUILTIN_MODULE, *settings.extra_function_modules)}
         self._specs = {
             name: FunctionSpec(
                 name, d.description,
                 bounded(d.input_model, d.limits(settings) if d.limits else {}),
                 d.func, policy(settings, name, d.declared))
-            for name, d in _DEFINITIONS.items()}
+            for name, d in _DEFINITIONS.items() if d.func.__module__ in modules}
 
     def __getitem__(self, name: str) -> FunctionSpec:
         return self._specs[name]

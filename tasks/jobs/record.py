@@ -57,7 +57,7 @@ class JobRecord:
         return self.status.is_terminal
 
     def to_public(self) -> dict[str, Any]:
-        """The record as REST returns it (and webhooks will carry it)."""
+        """The record as REST returns it (and a webhook message carries it as `data`)."""
         return {
             "id": self.id,
             "function": self.function,
