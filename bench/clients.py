@@ -18,11 +18,12 @@ import orjson
 import redis.asyncio as aioredis
 
 from bench.procs import ROOT
+from tasks.redis.keys import event_channel
 
 SUBMIT_PATH = "/producer/api/sum"
 SUBMIT_BODY = b'{"number": 1}'
 JSON_HEADERS = {"content-type": "application/json"}
-EVENT_PATTERN = "gw:job-events:*"  # tasks.jobs.store.event_channel
+EVENT_PATTERN = event_channel("*")
 BARE_RESULT_PREFIX = "celery-task-meta-"  # Celery's Redis result backend keys/channels
 SUBSCRIPTION_SOCKETS = 8
 FAST_POLLS = 20  # polls at the full rate before backing off

@@ -26,13 +26,12 @@ from bench.graphql_probe import GraphQLSupport, probe
 from bench.procs import ROOT, HttpServer, Proc, Processes, RedisHandle, wait_until
 from bench.reference_celery import TASK_NAME, make_app
 from bench.stats import paired, percentile, ratio, spread, tail_trend
+from tasks.redis.keys import JOB_INDEX_KEY, KOMBU_UNACKED_KEY, WORKERS_KEY, job_key
 
 Log = Callable[[str], None]
 
 HOLD_QUEUE = "bench-hold"  # prefilled here, then RENAMEd onto the queue workers consume
 WORK_QUEUE = "celery"
-JOB_INDEX = "gw:jobs"  # tasks.jobs.store.JOB_INDEX_KEY
-HEARTBEATS = "gw:workers"  # tasks.heartbeat.WORKERS_KEY
 API = "/producer/api"
 TERMINAL = {b"SUCCEEDED", b"FAILED", b"CANCELLED", b"EXPIRED"}
 
@@ -96,12 +95,12 @@ def start_gateway(procs: Processes, name: str, redis: RedisHandle, workers: int,
 def start_our_worker(procs: Processes, name: str, redis: RedisHandle,
                      concurrency: int, **settings: str) -> Proc:
     client = redis.client()
-    client.delete(HEARTBEATS)
+    client.delete(WORKERS_KEY)
     env = gateway_env(redis.url, WORKER_CONCURRENCY=str(concurrency),
                       CELERY_QUEUE=WORK_QUEUE, **settings)
     argv = [sys.executable, "-m", "worker", f"--hostname={name}@%h", "--without-mingle",
             "--without-gossip"]
-    return procs.celery_worker(name, argv, env, lambda: client.zcard(HEARTBEATS) > 0)
+    return procs.celery_worker(name, argv, env, lambda: client.zcard(WORKERS_KEY) > 0)
 
 
 def start_bare_worker(procs: Processes, name: str, redis: RedisHandle,
@@ -313,7 +312,7 @@ def _profile_gateway(gw: HttpServer, graphql: GraphQLSupport, poll_id: str,
 
 def _wait_drained(client: Any, check_done: Callable[[], bool], timeout: float) -> None:
     def drained() -> bool:
-        return (client.llen(WORK_QUEUE) == 0 and client.hlen("unacked") == 0
+        return (client.llen(WORK_QUEUE) == 0 and client.hlen(KOMBU_UNACKED_KEY) == 0
                 and check_done())
 
     if not wait_until(drained, timeout, 0.05):
@@ -326,7 +325,7 @@ def _ours_drain(gw: HttpServer, redis: RedisHandle, jobs: int) -> dict[str, Any]
     cpu0 = _redis_cpu(client)
     ids = asyncio.run(clients.prefill(gw.url, jobs))
     client.rename(HOLD_QUEUE, WORK_QUEUE)
-    keys = [f"gw:job:{i}" for i in ids]
+    keys = [job_key(i) for i in ids]
 
     def all_done() -> bool:
         if client.hget(keys[-1], "status") not in TERMINAL:
@@ -354,7 +353,7 @@ def _ours_drain(gw: HttpServer, redis: RedisHandle, jobs: int) -> dict[str, Any]
 def _index_bytes_per_entry(client: Any) -> float:
     """Memory per entry of the job index sorted set(s) (one, or one per tenant)."""
     size = entries = 0
-    for key in client.scan_iter(match=JOB_INDEX + "*", count=1000):
+    for key in client.scan_iter(match=JOB_INDEX_KEY + "*", count=1000):
         if client.type(key) == b"zset":
             size += int(client.memory_usage(key, samples=0) or 0)
             entries += int(client.zcard(key))
@@ -526,7 +525,7 @@ def _profile_worker(worker: Proc, gw: HttpServer, redis: RedisHandle, cfg: Confi
     redis.client().rename(HOLD_QUEUE, WORK_QUEUE)
     thread.join()
     client = redis.client()
-    _wait_drained(client, lambda: client.hget(f"gw:job:{ids[-1]}", "status") in TERMINAL,
+    _wait_drained(client, lambda: client.hget(job_key(ids[-1]), "status") in TERMINAL,
                   300)
     return holder[0].as_dict() if holder else {}
 

@@ -42,10 +42,10 @@ from bench.stats import paired, percentile, spread  # noqa: E402
 from bench.targets import webhook_targets  # noqa: E402
 from tasks.celery_app import create_celery  # noqa: E402
 from tasks.jobs.record import JobStatus, new_record_fields  # noqa: E402
-from tasks.jobs.store import JobStore, job_key  # noqa: E402
+from tasks.jobs.store import JobStore  # noqa: E402
+from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key  # noqa: E402
 from tasks.settings import Settings  # noqa: E402
 from tasks.webhooks.config import new_webhook_secret  # noqa: E402
-from tasks.webhooks.model import DUE_KEY, INFLIGHT_KEY  # noqa: E402
 from tests.servers import (  # noqa: E402
     Gateway,
     RedisServer,

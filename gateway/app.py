@@ -13,7 +13,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
@@ -37,9 +36,8 @@ from gateway.services.jobs import JobService
 from gateway.services.webhooks import WebhookService
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog
-from tasks.jobs.store import redis_client_options
 from tasks.logs import configure_logging
-from tasks.redis.packing import pack_with_hiredis
+from tasks.redis.clients import gateway_client
 from tasks.settings import Settings, get_settings
 
 
@@ -64,13 +62,7 @@ def build_api(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Connecting is lazy: the gateway starts (and answers 503) while Redis is down.
-        # A blocking pool: past 256 connections a call waits for a free one (up to the
-        # Redis timeout) instead of failing at once under a burst.
-        pool = pack_with_hiredis(aioredis.BlockingConnectionPool.from_url(
-            settings.effective_redis_url, max_connections=256,
-            timeout=settings.redis_timeout_seconds, **redis_client_options(settings)))
-        client = aioredis.Redis(connection_pool=pool)
+        client = gateway_client(settings)
         app.state.service = JobService(settings, client, celery, functions)
         app.state.authenticator = Authenticator(settings.api_keys, client)
         app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)

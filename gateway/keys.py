@@ -9,11 +9,10 @@ import argparse
 import sys
 import time
 
-import redis
-
-from gateway.services.auth import API_KEY_META_KEY, API_KEYS_KEY, check_tenant, key_digest, new_key
+from gateway.services.auth import check_tenant, key_digest, new_key
 from tasks.jobs.record import as_text
-from tasks.jobs.store import redis_client_options
+from tasks.redis.clients import Outage, sync_client
+from tasks.redis.keys import API_KEY_META_KEY, API_KEYS_KEY
 from tasks.settings import get_settings
 
 
@@ -28,8 +27,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    client = redis.Redis.from_url(settings.effective_redis_url,
-                                  **redis_client_options(settings))
+    client = sync_client(settings, Outage.FAIL_FAST)
     if args.command == "create":
         try:
             tenant = check_tenant(args.tenant)

@@ -35,11 +35,11 @@ from prometheus_client.core import (
 )
 from redis.exceptions import RedisError
 
-from tasks.jobs.store import KEY_PREFIX, CounterUpdate
+from tasks.jobs.store import CounterUpdate
+from tasks.redis.keys import METRICS_PREFIX
 
 log = logging.getLogger("tasks.metrics")
 
-METRICS_KEY_PREFIX = f"{KEY_PREFIX}metrics:"
 _SEP = "|"
 INF = math.inf
 
@@ -70,7 +70,7 @@ class RedisCounter:
 
     @property
     def key(self) -> str:
-        return METRICS_KEY_PREFIX + self.name
+        return METRICS_PREFIX + self.name
 
     def inc(self, *labelvalues: str, amount: int = 1) -> list[Command]:
         if len(labelvalues) != len(self.labels):
@@ -96,7 +96,7 @@ class RedisHistogram:
 
     @property
     def key(self) -> str:
-        return METRICS_KEY_PREFIX + self.name
+        return METRICS_PREFIX + self.name
 
     @property
     def bounds(self) -> tuple[float, ...]:

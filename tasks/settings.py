@@ -18,9 +18,10 @@ from tasks.webhooks.config import (
     DEVELOPMENT_WEBHOOK_SECRET,
     KEYGEN_COMMAND,
     check_webhook_secret,
+    parse_networks,
+    parse_ports,
     parse_retry_schedule,
 )
-from tasks.webhooks.ssrf import parse_networks, parse_ports
 
 PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS

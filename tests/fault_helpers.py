@@ -15,8 +15,7 @@ from typing import Any
 
 import redis
 
-from tasks.jobs.store import job_key
-from tasks.webhooks.model import delivery_key, job_deliveries_key
+from tasks.redis.keys import delivery_key, job_deliveries_key, job_key
 from tests.servers import ARTIFACTS, Service, start_worker, wait_until
 
 READY = re.compile(rb"@\S+ ready\.")  # Celery's "celery@host ready." line

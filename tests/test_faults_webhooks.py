@@ -27,8 +27,8 @@ import pytest
 import redis
 
 from tasks.jobs.record import JobStatus, new_record_fields
-from tasks.jobs.store import JobStore, job_key
-from tasks.webhooks.model import DEAD_KEY, DUE_KEY, INFLIGHT_KEY
+from tasks.jobs.store import JobStore
+from tasks.redis.keys import DEAD_KEY, DUE_KEY, INFLIGHT_KEY, job_key
 from tests.fault_helpers import (
     Listener,
     delivery_fields,

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from gateway.services.events import JobEventHub
 from tasks.jobs.record import JobRecord, new_record_fields
-from tasks.jobs.store import event_channel
+from tasks.redis.keys import event_channel
 from tests.servers import RedisServer
 
 

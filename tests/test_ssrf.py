@@ -9,14 +9,8 @@ import re
 import pytest
 
 from tasks.settings import Settings
-from tasks.webhooks.ssrf import (
-    UrlPolicy,
-    UrlRefused,
-    check_url,
-    numeric_host,
-    parse_networks,
-    parse_ports,
-)
+from tasks.webhooks.config import parse_networks, parse_ports
+from tasks.webhooks.ssrf import UrlPolicy, UrlRefused, check_url, numeric_host
 from worker.webhooks.client import BlockedAddress, GuardedResolver
 
 DEFAULT = UrlPolicy()

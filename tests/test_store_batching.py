@@ -13,7 +13,8 @@ from redis.exceptions import RedisError
 from gateway.services.publish import celery_message
 from tasks.batching import Batcher
 from tasks.jobs.record import JobStatus, new_record_fields
-from tasks.jobs.store import Admission, AsyncJobStore, job_key, tenant_index_key
+from tasks.jobs.store import Admission, AsyncJobStore
+from tasks.redis.keys import job_key, tenant_index_key
 from tests.servers import RedisServer
 
 QUEUE = "batching-test-queue"

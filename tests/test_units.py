@@ -29,7 +29,8 @@ from tasks.jobs.record import (
     record_from_event,
     record_from_fields,
 )
-from tasks.jobs.store import JobStore, event_channel, job_key
+from tasks.jobs.store import JobStore
+from tasks.redis.keys import event_channel, job_key
 from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings
 from tasks.webhooks.ssrf import UrlPolicy
@@ -224,7 +225,8 @@ async def _check_pushed_back(redis_server: RedisServer) -> None:
     import redis.asyncio as aioredis
 
     from gateway.services.publish import celery_message
-    from tasks.jobs.store import QUEUED_KEY, Admission, AsyncJobStore
+    from tasks.jobs.store import Admission, AsyncJobStore
+    from tasks.redis.keys import QUEUED_KEY
 
     queue = "recover-test"
     sync = redis_server.client()

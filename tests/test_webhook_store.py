@@ -14,15 +14,9 @@ import redis
 import redis.asyncio as aioredis
 
 from tasks.jobs.record import JobStatus, new_record_fields
-from tasks.jobs.store import JobStore, job_key
-from tasks.webhooks.model import (
-    DEAD_KEY,
-    DUE_KEY,
-    INFLIGHT_KEY,
-    DeliveryAttempt,
-    DeliveryStatus,
-    paused_key,
-)
+from tasks.jobs.store import JobStore
+from tasks.redis.keys import DEAD_KEY, DUE_KEY, INFLIGHT_KEY, job_key, paused_key
+from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from tests.servers import RedisServer
 

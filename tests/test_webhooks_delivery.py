@@ -24,8 +24,8 @@ import standardwebhooks
 import svix.webhooks
 
 from tasks.jobs.record import JobStatus, new_record_fields
-from tasks.jobs.store import JobStore, job_key
-from tasks.webhooks.model import DUE_KEY, INFLIGHT_KEY
+from tasks.jobs.store import JobStore
+from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key
 from tests.fault_helpers import delivery_fields
 from tests.helpers import wait_for_status
 from tests.servers import (

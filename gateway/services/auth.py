@@ -22,10 +22,8 @@ import redis.asyncio as aioredis
 
 from gateway.services.errors import Unauthorized
 from tasks.jobs.record import as_text
-from tasks.jobs.store import KEY_PREFIX
+from tasks.redis.keys import API_KEYS_KEY
 
-API_KEYS_KEY = f"{KEY_PREFIX}api-keys"  # hash: sha256(key) hex -> tenant
-API_KEY_META_KEY = f"{KEY_PREFIX}api-key-meta"  # hash: sha256(key) hex -> "tenant|created"
 PUBLIC_TENANT = "public"
 KEY_PREFIX_TEXT = "gwk_"
 CACHE_SECONDS = 5.0  # a revoked key stops working within this long

@@ -23,11 +23,10 @@ from gateway.services.auth import Caller
 from gateway.services.errors import NotFound, Unavailable
 from gateway.services.jobs import JobService, parse_job_id
 from tasks.jobs.record import JobRecord, JobStatus, record_from_event
-from tasks.jobs.store import event_channel
+from tasks.redis.keys import JOB_EVENTS_ANCHOR, event_channel
 
 log = logging.getLogger("gateway.job_events")
 
-ANCHOR_CHANNEL = "gw:job-events-hub"  # nothing is published here; see _connection
 
 
 class Resync:
@@ -126,7 +125,7 @@ class JobEventHub:
             # itself, racing the reader task for the socket ("readuntil() called while
             # another coroutine is already waiting").
             try:
-                await pubsub.subscribe(ANCHOR_CHANNEL)
+                await pubsub.subscribe(JOB_EVENTS_ANCHOR)
             except BaseException:
                 await self._close(pubsub)  # give its connection back to the pool
                 raise

@@ -4,12 +4,12 @@
 -- since before the cutoff whose message is neither in its queue nor unacknowledged gets
 -- its kept copy pushed back (the worker's prerun refuses to run a job twice to the end).
 -- KEYS[1] set of queued jobs (id -> queued at), KEYS[2] kombu's unacked hash
--- ARGV[1] key prefix, ARGV[2] cutoff (unix seconds), ARGV[3] most jobs to look at, ARGV[4] now
+-- ARGV[1] cutoff (unix seconds), ARGV[2] most jobs to look at, ARGV[3] now
 -- Returns how many messages were pushed back.
 local requeued = 0
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(stale) do
-  local job = ARGV[1] .. 'job:' .. id
+  local job = NAME.job .. id
   local state = redis.call('HMGET', job, 'status', 'message', 'queue')
   if state[1] ~= 'QUEUED' or not state[2] then
     redis.call('ZREM', KEYS[1], id)  -- started, ended or expired meanwhile
@@ -19,7 +19,7 @@ for _, id in ipairs(stale) do
       redis.call('LPUSH', state[3], state[2])
       requeued = requeued + 1
     end
-    redis.call('ZADD', KEYS[1], ARGV[4], id)  -- look again one cutoff later
+    redis.call('ZADD', KEYS[1], ARGV[3], id)  -- look again one cutoff later
   end
 end
 return requeued

@@ -11,45 +11,31 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 from tasks.batching import Batcher
 from tasks.jobs.record import JobRecord, JobStatus, as_text, record_from_fields
+from tasks.redis.clients import Outage, sync_client
+from tasks.redis.keys import (
+    KOMBU_UNACKED_KEY,
+    QUEUED_KEY,
+    event_channel,
+    idempotency_key,
+    job_key,
+    rate_bucket_key,
+    tenant_index_key,
+)
+from tasks.redis.lua import load_script
 from tasks.settings import Settings
 
-KEY_PREFIX = "gw:"
-JOB_INDEX_KEY = f"{KEY_PREFIX}jobs"  # sorted set: job id by creation time, for listing
-QUEUED_KEY = f"{KEY_PREFIX}queued"  # sorted set: job id by queued time, while QUEUED
-
-
-def _lua(name: str) -> str:
-    return resources.files("tasks.jobs").joinpath(name).read_text()
-
-
-TRANSITION_LUA = _lua("transition.lua")
-# Scripts that rate-limit get the token bucket function prepended: one source for it.
-SUBMIT_LUA = _lua("bucket.lua") + _lua("submit.lua")
-RATE_LIMIT_LUA = _lua("bucket.lua") + _lua("rate_limit.lua")
-RECOVER_LUA = _lua("recover.lua")
-
-
-def tenant_index_key(tenant: str) -> str:
-    """Sorted set of a tenant's job ids by creation time, for listing."""
-    return f"{JOB_INDEX_KEY}:{tenant}"
-
-
-def idempotency_key(tenant: str, key: str) -> str:
-    return f"{KEY_PREFIX}idem:{tenant}:{key}"
-
-
-def rate_bucket_key(tenant: str) -> str:
-    return f"{KEY_PREFIX}rate:{tenant}"
+TRANSITION_LUA = load_script("tasks.jobs", "transition.lua")
+# Scripts that rate-limit get the token bucket function first: one source for it.
+SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "submit.lua")
+RATE_LIMIT_LUA = load_script("tasks.jobs", "bucket.lua", "rate_limit.lua")
+RECOVER_LUA = load_script("tasks.jobs", "recover.lua")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +63,6 @@ CREATE_BATCH_MAX = 256
 GET_BATCH_MAX = 256
 
 
-def job_key(job_id: str) -> str:
-    return f"{KEY_PREFIX}job:{job_id}"
-
-
-def event_channel(job_id: str) -> str:
-    return f"{KEY_PREFIX}job-events:{job_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class Transition:
     applied: bool
@@ -101,8 +79,7 @@ def transition_args(
     status: JobStatus, fields: dict[str, str | bytes], count_attempt: bool,
     counters: Sequence[CounterUpdate] = (),
 ) -> list[str | bytes]:
-    # The prefix lets a terminal transition derive the webhook keys (tasks/webhooks/model.py).
-    args: list[str | bytes] = [status.value, "1" if count_attempt else "0", KEY_PREFIX,
+    args: list[str | bytes] = [status.value, "1" if count_attempt else "0",
                                str(2 * len(fields))]
     for name, value in fields.items():
         args += [name, value]
@@ -129,15 +106,6 @@ def timestamp_fields(status: JobStatus, now: float | None = None) -> dict[str, s
     return {}
 
 
-def redis_client_options(settings: Settings) -> dict[str, Any]:
-    # Bounded timeouts: a dead Redis is an error within seconds, never a hang.
-    return {
-        "socket_timeout": settings.redis_timeout_seconds,
-        "socket_connect_timeout": settings.redis_timeout_seconds,
-        "health_check_interval": 30,
-    }
-
-
 class JobStore:
     """Synchronous store, for the worker."""
 
@@ -146,23 +114,19 @@ class JobStore:
         self._transition = client.register_script(TRANSITION_LUA)
         self._recover = client.register_script(RECOVER_LUA)
 
-    def requeue_lost(self, older_than: float, unacked_key: str = "unacked",
+    def requeue_lost(self, older_than: float, unacked_key: str = KOMBU_UNACKED_KEY,
                      most: int = 100) -> int:
         """Push back the kept messages of jobs QUEUED for longer than `older_than` seconds
         whose message is nowhere (see recover.lua); returns how many."""
         now = time.time()
         return int(self._recover(keys=[QUEUED_KEY, unacked_key],
-                                 args=[KEY_PREFIX, repr(now - older_than), most, repr(now)]))
+                                 args=[repr(now - older_than), most, repr(now)]))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobStore:
         # The worker rides out a Redis outage of up to about 40 s: a transition that is
         # not written is a job whose status is wrong forever, so retry rather than drop it.
-        outage_retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=25)
-        return cls(redis.Redis.from_url(
-            settings.effective_redis_url, retry=outage_retry,
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-            **redis_client_options(settings)))
+        return cls(sync_client(settings, Outage.RIDE_OUT))
 
     def get(self, job_id: str) -> JobRecord | None:
         fields = self.client.hgetall(job_key(job_id))

@@ -1,13 +1,13 @@
 -- Apply one status transition to a job record, atomically, and publish the new record.
 -- A terminal transition also creates the job's webhook deliveries, here and only here.
 -- KEYS[1] job hash, KEYS[2] event channel
--- ARGV[1] new status, ARGV[2] "1" to count an attempt, ARGV[3] key prefix ("gw:"),
--- ARGV[4] n, then n arguments: field/value pairs to set; then counter updates in fours
+-- ARGV[1] new status, ARGV[2] "1" to count an attempt,
+-- ARGV[3] n, then n arguments: field/value pairs to set; then counter updates in fours
 -- (hincrby or hincrbyfloat, key, field, amount: tasks/metrics.py), made only when the
 -- transition applies, so a refused late event counts nothing and the worker needs no
 -- second round trip for its metrics
--- The webhook keys are derived from the prefix as tasks/webhooks/model.py names them (a single
--- Redis, not a cluster: like Celery's Redis transport).
+-- The webhook keys come from the NAME table (tasks/redis/keys.py), not from KEYS: a single
+-- Redis, not a cluster, like Celery's Redis transport.
 -- Returns {applied (0/1), status before, attempts}. A terminal status is never overwritten, and a
 -- missing record (expired or never created) is never re-created by a late event.
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -21,10 +21,10 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1])
 if current == 'QUEUED' then
   -- Out of the queue: the copy of its message kept for recovery (tasks/jobs/recover.lua) goes.
   redis.call('HDEL', KEYS[1], 'message', 'queue')
-  redis.call('ZREM', ARGV[3] .. 'queued', redis.call('HGET', KEYS[1], 'id') or '')
+  redis.call('ZREM', NAME.queued, redis.call('HGET', KEYS[1], 'id') or '')
 end
-local counters_from = 5 + tonumber(ARGV[4])
-for i = 5, counters_from - 1, 2 do
+local counters_from = 4 + tonumber(ARGV[3])
+for i = 4, counters_from - 1, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 for i = counters_from, #ARGV, 4 do
@@ -49,16 +49,15 @@ local events = {SUCCEEDED = 'job.succeeded', FAILED = 'job.failed',
 local event = events[ARGV[1]]
 local job_id = redis.call('HGET', KEYS[1], 'id')
 if event and job_id then
-  local prefix = ARGV[3]
   local t = redis.call('TIME')
   local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
   -- Deliveries live as long as the job record, and at least a day (to finish retrying).
   local ttl = math.max(redis.call('PTTL', KEYS[1]), 86400000)
-  local jobs_list = prefix .. 'job-deliveries:' .. job_id
+  local jobs_list = NAME.job_deliveries .. job_id
   local due = 0
   local function create(target, endpoint_id, url, paused)
     local id = 'msg_' .. string.sub(redis.sha1hex(job_id .. '|' .. target .. '|' .. event), 1, 32)
-    local key = prefix .. 'delivery:' .. id
+    local key = NAME.delivery .. id
     if redis.call('EXISTS', key) == 1 then
       return
     end
@@ -71,11 +70,11 @@ if event and job_id then
     redis.call('PEXPIRE', jobs_list, ttl)
     if paused then
       -- Held until the endpoint is enabled; entries older than a delivery lives are gone.
-      local held = prefix .. 'webhook-paused:' .. endpoint_id
+      local held = NAME.paused .. endpoint_id
       redis.call('ZADD', held, now, id)
       redis.call('ZREMRANGEBYSCORE', held, '-inf', tonumber(t[1]) - ttl / 1000)
     else
-      redis.call('ZADD', prefix .. 'deliveries:due', now, id)
+      redis.call('ZADD', NAME.due, now, id)
       due = due + 1
     end
   end
@@ -85,14 +84,14 @@ if event and job_id then
   end
   -- Only the job's own tenant's endpoints hear about it.
   local tenant = redis.call('HGET', KEYS[1], 'tenant') or 'public'
-  for _, endpoint_id in ipairs(redis.call('SMEMBERS', prefix .. 'webhooks:' .. tenant)) do
-    local e = redis.call('HMGET', prefix .. 'webhook:' .. endpoint_id, 'url', 'events', 'enabled')
+  for _, endpoint_id in ipairs(redis.call('SMEMBERS', NAME.endpoints .. tenant)) do
+    local e = redis.call('HMGET', NAME.endpoint .. endpoint_id, 'url', 'events', 'enabled')
     if e[1] and (e[2] == '*' or string.find(e[2], ',' .. event .. ',', 1, true)) then
       create('endpoint:' .. endpoint_id, endpoint_id, e[1], e[3] ~= '1')
     end
   end
   if due > 0 then
-    redis.call('PUBLISH', prefix .. 'deliveries:wake', due)
+    redis.call('PUBLISH', NAME.wake, due)
   end
 end
 return {1, current, attempts}

@@ -1,11 +1,13 @@
-"""Parsing and checking of the webhook settings that are more than a number: signing secrets
-and the retry schedule. Pure functions, used by the Settings validators."""
+"""Parsing and checking of the webhook settings that are more than a number: signing secrets,
+the retry schedule, the networks and ports the SSRF policy allows. Pure functions, used by
+the Settings validators (and the tests), below both settings and the policy."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+import ipaddress
 import math
 import secrets
 
@@ -15,6 +17,9 @@ KEYGEN_COMMAND = (
     "print('whsec_'+base64.b64encode(secrets.token_bytes(32)).decode())\"")
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64  # the Standard Webhooks spec: 24 to 64 bytes
 MAX_RETRY_STEPS = 50
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Signs per-job callbacks when WEBHOOK_SECRET is empty, outside production only. It is
 # derived from a public string, so anyone can forge it: the dispatcher logs a warning.
@@ -55,3 +60,35 @@ def parse_retry_schedule(text: str) -> tuple[float, ...]:
     if any(not math.isfinite(d) or d < 0 or d > 7 * 24 * 3600 for d in delays):
         raise ValueError("each retry delay is from 0 to 604800 seconds")
     return delays
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.0/8, 127.0.0.0/8, ::1/128` (empty: none)."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not a network in CIDR notation: {part!r}") from None
+    return tuple(networks)
+
+
+def parse_ports(text: str) -> tuple[tuple[int, int], ...]:
+    """`80,443,1024-65535`: ports and inclusive ranges."""
+    ranges = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"not a port or port range: {part!r}") from None
+        if not 1 <= first <= last <= 65535:
+            raise ValueError(f"not a port range within 1-65535: {part!r}")
+        ranges.append((first, last))
+    if not ranges:
+        raise ValueError("at least one port must be allowed")
+    return tuple(ranges)

@@ -4,14 +4,13 @@
 -- delivery due again. Deliveries of a deleted endpoint are dead-lettered, those of a
 -- disabled one paused, without an attempt. All times are Redis' clock.
 -- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset
--- ARGV[1] most to claim, ARGV[2] lease seconds, ARGV[3] key prefix
+-- ARGV[1] most to claim, ARGV[2] lease seconds
 -- Returns {seconds until the next due delivery or "-1", a JSON array of the claimed
 -- deliveries: {"token", "delivery": {its hash}, "endpoint": {its secrets}}}. One JSON string
 -- rather than nested replies: it is parsed in C (orjson), not field by field in Python.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-local prefix = ARGV[3]
 
 local lost = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_text, 'LIMIT', 0, 100)
 for _, id in ipairs(lost) do
@@ -24,13 +23,13 @@ local claimed = {}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_text, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
-  local key = prefix .. 'delivery:' .. id
+  local key = NAME.delivery .. id
   local endpoint_id = redis.call('HGET', key, 'endpoint_id')
   if endpoint_id then  -- else the delivery has expired: forget it
     local endpoint = nil
     local send = true
     if endpoint_id ~= '' then
-      local endpoint_key = prefix .. 'webhook:' .. endpoint_id
+      local endpoint_key = NAME.endpoint .. endpoint_id
       local e = redis.call('HMGET', endpoint_key, 'secret', 'previous_secret',
         'previous_secret_until', 'enabled')
       endpoint = {secret = e[1], previous_secret = e[2] or '', previous_secret_until = e[3] or ''}
@@ -40,7 +39,7 @@ for _, id in ipairs(ids) do
         send = false
       elseif e[4] ~= '1' then
         redis.call('HSET', key, 'status', 'PAUSED')
-        redis.call('ZADD', prefix .. 'webhook-paused:' .. endpoint_id, now_text, id)
+        redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
         send = false
       end
     end

@@ -1,15 +1,14 @@
 -- Record the outcome of webhook attempts, a batch at a time. Every attempt is logged; the
 -- delivery's state moves on only when the lease is still this dispatcher's (the token
 -- matches), so a dispatcher whose lease ran out cannot undo another one's work.
--- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset (trimmed to ARGV[3])
--- ARGV[1] key prefix, ARGV[2] a JSON array with per attempt [delivery id, lease token,
+-- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset (trimmed to ARGV[2])
+-- ARGV[1] a JSON array with per attempt [delivery id, lease token,
 -- outcome (succeeded | retry | dead | gone), retry delay in seconds, error class or "",
 -- the attempt's log entry as JSON text] (one argument: cheaper to send than 6 per attempt),
--- ARGV[3] seconds the dead-letter index keeps an entry (its delivery expires by then)
+-- ARGV[2] seconds the dead-letter index keeps an entry (its delivery expires by then)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-local prefix = ARGV[1]
 local MAX_LOGGED = 100
 
 local function dead_letter(key, id)
@@ -17,13 +16,13 @@ local function dead_letter(key, id)
   redis.call('ZADD', KEYS[3], now_text, id)
 end
 
-for _, done in ipairs(cjson.decode(ARGV[2])) do
+for _, done in ipairs(cjson.decode(ARGV[1])) do
   local id, token, outcome = done[1], done[2], done[3]
   local delay, error_class, attempt = done[4], done[5], done[6]
-  local key = prefix .. 'delivery:' .. id
+  local key = NAME.delivery .. id
   local lease = redis.call('HGET', key, 'lease')
   if lease then
-    local log = prefix .. 'delivery-attempts:' .. id
+    local log = NAME.attempts .. id
     redis.call('RPUSH', log, attempt)
     redis.call('LTRIM', log, -MAX_LOGGED, -1)
     redis.call('PEXPIRE', log, math.max(redis.call('PTTL', key), 1000))
@@ -41,12 +40,12 @@ for _, done in ipairs(cjson.decode(ARGV[2])) do
       elseif outcome == 'gone' then
         -- 410 from a registered endpoint: disable it; keep this message for enable.
         local endpoint_id = redis.call('HGET', key, 'endpoint_id')
-        local endpoint_key = prefix .. 'webhook:' .. endpoint_id
+        local endpoint_key = NAME.endpoint .. endpoint_id
         if endpoint_id ~= '' and redis.call('EXISTS', endpoint_key) == 1 then
           redis.call('HSET', endpoint_key, 'enabled', '0', 'disabled_at', now_text,
             'disabled_reason', 'the receiver answered 410 Gone')
           redis.call('HSET', key, 'status', 'PAUSED')
-          redis.call('ZADD', prefix .. 'webhook-paused:' .. endpoint_id, now_text, id)
+          redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
         else
           dead_letter(key, id)
         end
@@ -56,5 +55,5 @@ for _, done in ipairs(cjson.decode(ARGV[2])) do
     end
   end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[3]))
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[2]))
 return 1

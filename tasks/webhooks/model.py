@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 
 from tasks.jobs.record import JobStatus, as_text, iso_time, opt_float, record_from_fields
-from tasks.jobs.store import KEY_PREFIX
 
 EVENT_BY_STATUS = {
     JobStatus.SUCCEEDED: "job.succeeded",
@@ -28,40 +27,6 @@ ALL_EVENTS = "*"  # an endpoint subscribed to every event, including ones added 
 
 RESPONSE_BODY_LIMIT = 1024  # bytes of a receiver's answer kept in the log
 MAX_ENDPOINTS = 100  # every terminal transition reads them all, inside Lua
-
-# --- Redis keys ----------------------------------------------------------------------------
-ENDPOINTS_PREFIX = f"{KEY_PREFIX}webhooks:"  # + tenant: set of the tenant's endpoint ids
-DUE_KEY = f"{KEY_PREFIX}deliveries:due"  # zset: delivery id by due time (Redis clock)
-INFLIGHT_KEY = f"{KEY_PREFIX}deliveries:inflight"  # zset: delivery id by lease deadline
-DEAD_KEY = f"{KEY_PREFIX}deliveries:dead"  # zset: dead-lettered delivery id by time
-WAKE_CHANNEL = f"{KEY_PREFIX}deliveries:wake"  # pub/sub: "deliveries are due now"
-
-
-def endpoints_key(tenant: str) -> str:
-    """A tenant's endpoints: they receive only that tenant's jobs' events."""
-    return ENDPOINTS_PREFIX + tenant
-
-
-def endpoint_key(endpoint_id: str) -> str:
-    return f"{KEY_PREFIX}webhook:{endpoint_id}"
-
-
-def paused_key(endpoint_id: str) -> str:
-    """Deliveries held while their endpoint is disabled (after a 410), a zset by time."""
-    return f"{KEY_PREFIX}webhook-paused:{endpoint_id}"
-
-
-def delivery_key(delivery_id: str) -> str:
-    return f"{KEY_PREFIX}delivery:{delivery_id}"
-
-
-def attempts_key(delivery_id: str) -> str:
-    return f"{KEY_PREFIX}delivery-attempts:{delivery_id}"
-
-
-def job_deliveries_key(job_id: str) -> str:
-    return f"{KEY_PREFIX}job-deliveries:{job_id}"
-
 
 # --- the model -----------------------------------------------------------------------------
 

@@ -18,14 +18,10 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-if TYPE_CHECKING:
-    from tasks.settings import Settings
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from tasks.settings import Settings
+from tasks.webhooks.config import IPAddress, IPNetwork, parse_networks, parse_ports
 
 MAX_URL_LENGTH = 2048
 ALLOWED_SCHEMES = ("http", "https")
@@ -53,41 +49,6 @@ class UrlRefused(ValueError):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-# --- settings parsing -------------------------------------------------------------------
-
-
-def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """`10.0.0.0/8, 127.0.0.0/8, ::1/128` (empty: none)."""
-    networks = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"not a network in CIDR notation: {part!r}") from None
-    return tuple(networks)
-
-
-def parse_ports(text: str) -> tuple[tuple[int, int], ...]:
-    """`80,443,1024-65535`: ports and inclusive ranges."""
-    ranges = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        low, _, high = part.partition("-")
-        try:
-            first, last = int(low), int(high or low)
-        except ValueError:
-            raise ValueError(f"not a port or port range: {part!r}") from None
-        if not 1 <= first <= last <= 65535:
-            raise ValueError(f"not a port range within 1-65535: {part!r}")
-        ranges.append((first, last))
-    if not ranges:
-        raise ValueError("at least one port must be allowed")
-    return tuple(ranges)
 
 
 # --- the policy -------------------------------------------------------------------------

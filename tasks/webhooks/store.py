@@ -12,59 +12,32 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Literal
 
 import orjson
 import redis.asyncio as aioredis
 
 from tasks.jobs.record import as_text
-from tasks.jobs.store import KEY_PREFIX
-from tasks.webhooks.config import new_webhook_secret
-from tasks.webhooks.model import (
+from tasks.redis.keys import (
     DEAD_KEY,
     DUE_KEY,
     INFLIGHT_KEY,
-    Delivery,
-    DeliveryAttempt,
-    WebhookEndpoint,
     attempts_key,
     delivery_key,
-    endpoint_events_field,
     endpoint_key,
     endpoints_key,
     job_deliveries_key,
     paused_key,
 )
+from tasks.redis.lua import load_script
+from tasks.webhooks.config import new_webhook_secret
+from tasks.webhooks.model import Delivery, DeliveryAttempt, WebhookEndpoint, endpoint_events_field
 
-_LUA = resources.files("tasks.webhooks")
-CLAIM_LUA = _LUA.joinpath("deliveries_claim.lua").read_text()
-COMPLETE_LUA = _LUA.joinpath("deliveries_complete.lua").read_text()
-RESUME_LUA = _LUA.joinpath("deliveries_resume.lua").read_text()
-
-# Delete an endpoint; the messages it held while disabled become due, so the dispatcher
-# dead-letters them as `endpoint_deleted` (the one place that decides a delivery's fate).
-DELETE_ENDPOINT_LUA = """
-local existed = redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  redis.call('ZADD', KEYS[4], 0, id)
-end
-redis.call('DEL', KEYS[3])
-return existed
-"""
-
-# Swap in a new secret, keeping the old one valid for the grace period, atomically (two
-# racing rotations must not lose a secret that was handed out).
-ROTATION_LUA = """
-local old = redis.call('HGET', KEYS[1], 'secret')
-if not old then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'secret', ARGV[1], 'previous_secret', old,
-  'previous_secret_until', ARGV[2], 'secret_rotated_at', ARGV[3])
-return 1
-"""
+CLAIM_LUA = load_script("tasks.webhooks", "deliveries_claim.lua")
+COMPLETE_LUA = load_script("tasks.webhooks", "deliveries_complete.lua")
+RESUME_LUA = load_script("tasks.webhooks", "deliveries_resume.lua")
+DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", "endpoint_delete.lua")
+ROTATION_LUA = load_script("tasks.webhooks", "endpoint_rotate_secret.lua")
 
 ENDPOINT_ID = re.compile(r"^wh_[0-9a-f]{32}$")
 DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
@@ -165,7 +138,7 @@ class WebhookStore:
         if not ENDPOINT_ID.match(endpoint_id):
             return None
         resumed = int(await self._resume(keys=[DUE_KEY, DEAD_KEY],
-                                         args=[KEY_PREFIX, "enable", endpoint_id]))
+                                         args=["enable", endpoint_id]))
         return None if resumed < 0 else resumed
 
     # --- deliveries ------------------------------------------------------------------
@@ -196,7 +169,7 @@ class WebhookStore:
         if not DELIVERY_ID.match(delivery_id):
             return "missing"
         result: RedeliverResult = as_text(await self._resume(
-            keys=[DUE_KEY, DEAD_KEY], args=[KEY_PREFIX, "redeliver", delivery_id]))  # type: ignore[assignment]
+            keys=[DUE_KEY, DEAD_KEY], args=["redeliver", delivery_id]))  # type: ignore[assignment]
         return result
 
     # --- the dispatcher's side -------------------------------------------------------
@@ -207,7 +180,7 @@ class WebhookStore:
         """Up to `most` due deliveries, leased for `lease_seconds`; and the seconds until
         the next one is due (None: nothing is waiting)."""
         wait, claimed = await self._claim(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
-                                          args=[most, repr(lease_seconds), KEY_PREFIX])
+                                          args=[most, repr(lease_seconds)])
         seconds = float(wait)
         return (None if seconds < 0 else seconds), [
             ClaimedDelivery(c["token"], c["delivery"], c.get("endpoint") or {})
@@ -219,4 +192,4 @@ class WebhookStore:
         batch = orjson.dumps([[o.delivery_id, o.token, o.outcome, o.retry_delay, o.error or "",
                                o.attempt.to_json().decode()] for o in outcomes])
         await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
-                             args=[KEY_PREFIX, batch, repr(dead_letter_retention)])
+                             args=[batch, repr(dead_letter_retention)])

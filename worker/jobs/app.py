@@ -13,7 +13,8 @@ from celery import Celery
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog, register_tasks
 from tasks.settings import Settings, get_settings
-from worker.jobs import heartbeat, kombu_compat, observe  # noqa: F401  (signal receivers)
+from worker.jobs import kombu_compat, observe  # noqa: F401  (signal receivers)
+from worker.jobs.heartbeat import Heartbeat
 from worker.jobs.hooks import JobHooks
 from worker.jobs.kombu_client_cache import install as install_kombu_client_cache
 from worker.jobs.shutdown import GracefulShutdown
@@ -25,6 +26,7 @@ def create_worker_app(settings: Settings) -> Celery:
     hooks = JobHooks(settings)
     hooks.connect()
     GracefulShutdown(settings.worker_shutdown_grace_seconds, hooks).connect()
+    Heartbeat(settings).connect()
     kombu_compat.install()
     install_kombu_client_cache()
     return app

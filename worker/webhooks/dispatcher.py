@@ -22,9 +22,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tasks.jobs.store import redis_client_options
+from tasks.logs import configure_logging
+from tasks.redis.clients import Outage, async_client
+from tasks.redis.keys import WAKE_CHANNEL
 from tasks.settings import Settings, get_settings
-from tasks.webhooks.model import WAKE_CHANNEL, DeliveryAttempt, endpoint_secrets, render_body
+from tasks.webhooks.model import DeliveryAttempt, endpoint_secrets, render_body
 from tasks.webhooks.ssrf import UrlPolicy
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from worker.webhooks.client import WebhookClient
@@ -205,8 +207,7 @@ def _loop_factory() -> Any:
 
 
 async def serve(settings: Settings) -> None:
-    client = aioredis.Redis.from_url(settings.effective_redis_url, max_connections=64,
-                                     **redis_client_options(settings))
+    client = async_client(settings, Outage.RETRY)
     dispatcher = Dispatcher(settings, client)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -222,8 +223,7 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)  # JSON lines, secrets masked, as everywhere
     if not settings.webhook_secret:
         log.warning("WEBHOOK_SECRET is not set: per-job callbacks are signed with the public "
                     "development secret; set one before anyone relies on the signatures")

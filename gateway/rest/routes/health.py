@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from gateway.rest.deps import Service
-from tasks.heartbeat import ALIVE_WINDOW_SECONDS, WORKERS_KEY
+from tasks.heartbeat import ALIVE_WINDOW_SECONDS
+from tasks.redis.keys import WORKERS_KEY
 
 router = APIRouter()
 

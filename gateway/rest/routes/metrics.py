@@ -24,9 +24,8 @@ from gateway.rest.deps import Service
 from gateway.services.metrics import REGISTRY
 from tasks import dashboard_auth
 from tasks import metrics as shared
-from tasks.heartbeat import ALIVE_WINDOW_SECONDS, WORKERS_KEY
-
-KOMBU_UNACKED_KEY = "unacked"  # kombu's Redis transport: delivered, not yet acknowledged
+from tasks.heartbeat import ALIVE_WINDOW_SECONDS
+from tasks.redis.keys import KOMBU_UNACKED_KEY, WORKERS_KEY
 
 router = APIRouter()
 

@@ -1,0 +1,105 @@
+"""Every Redis key and channel name the project uses, in one place.
+
+Python builds names with the functions below; Lua scripts get the same names from the
+prelude tasks/redis/lua.py writes from `LUA_NAMES`, so a script never spells a name itself.
+Everything the project owns starts with `KEY_PREFIX`; kombu's own keys are named last.
+"""
+
+from __future__ import annotations
+
+KEY_PREFIX = "gw:"
+
+# --- jobs (tasks/jobs) ----------------------------------------------------------------------
+JOB_INDEX_KEY = f"{KEY_PREFIX}jobs"  # sorted set: job id by creation time, for listing
+QUEUED_KEY = f"{KEY_PREFIX}queued"  # sorted set: job id by queued time, while QUEUED
+JOB_PREFIX = f"{KEY_PREFIX}job:"  # + job id: the job record, a hash
+JOB_EVENTS_PREFIX = f"{KEY_PREFIX}job-events:"  # + job id: pub/sub channel of its transitions
+# Subscribed by the gateway's event hub so its pub/sub connection exists before the first
+# job channel; nothing is published on it (gateway/services/events.py).
+JOB_EVENTS_ANCHOR = f"{KEY_PREFIX}job-events-hub"
+WORKERS_KEY = f"{KEY_PREFIX}workers"  # sorted set: worker hostname -> last stamp (unix s)
+
+
+def job_key(job_id: str) -> str:
+    return JOB_PREFIX + job_id
+
+
+def event_channel(job_id: str) -> str:
+    return JOB_EVENTS_PREFIX + job_id
+
+
+def tenant_index_key(tenant: str) -> str:
+    """Sorted set of a tenant's job ids by creation time, for listing."""
+    return f"{JOB_INDEX_KEY}:{tenant}"
+
+
+def idempotency_key(tenant: str, key: str) -> str:
+    return f"{KEY_PREFIX}idem:{tenant}:{key}"
+
+
+def rate_bucket_key(tenant: str) -> str:
+    return f"{KEY_PREFIX}rate:{tenant}"
+
+
+# --- API keys (gateway/services/auth.py) ----------------------------------------------------
+API_KEYS_KEY = f"{KEY_PREFIX}api-keys"  # hash: sha256(key) hex -> tenant
+API_KEY_META_KEY = f"{KEY_PREFIX}api-key-meta"  # hash: sha256(key) hex -> "tenant|created"
+
+# --- metrics (tasks/metrics.py) --------------------------------------------------------------
+METRICS_PREFIX = f"{KEY_PREFIX}metrics:"  # + metric name: a hash of label set -> value
+
+# --- webhooks (tasks/webhooks) ---------------------------------------------------------------
+ENDPOINTS_PREFIX = f"{KEY_PREFIX}webhooks:"  # + tenant: set of the tenant's endpoint ids
+ENDPOINT_PREFIX = f"{KEY_PREFIX}webhook:"  # + endpoint id: the endpoint, a hash
+PAUSED_PREFIX = f"{KEY_PREFIX}webhook-paused:"  # + endpoint id: zset of held deliveries
+DELIVERY_PREFIX = f"{KEY_PREFIX}delivery:"  # + delivery id: the delivery, a hash
+ATTEMPTS_PREFIX = f"{KEY_PREFIX}delivery-attempts:"  # + delivery id: list of attempts
+JOB_DELIVERIES_PREFIX = f"{KEY_PREFIX}job-deliveries:"  # + job id: list of its deliveries
+DUE_KEY = f"{KEY_PREFIX}deliveries:due"  # zset: delivery id by due time (Redis clock)
+INFLIGHT_KEY = f"{KEY_PREFIX}deliveries:inflight"  # zset: delivery id by lease deadline
+DEAD_KEY = f"{KEY_PREFIX}deliveries:dead"  # zset: dead-lettered delivery id by time
+WAKE_CHANNEL = f"{KEY_PREFIX}deliveries:wake"  # pub/sub: "deliveries are due now"
+
+
+def endpoints_key(tenant: str) -> str:
+    """A tenant's endpoints: they receive only that tenant's jobs' events."""
+    return ENDPOINTS_PREFIX + tenant
+
+
+def endpoint_key(endpoint_id: str) -> str:
+    return ENDPOINT_PREFIX + endpoint_id
+
+
+def paused_key(endpoint_id: str) -> str:
+    """Deliveries held while their endpoint is disabled (after a 410), a zset by time."""
+    return PAUSED_PREFIX + endpoint_id
+
+
+def delivery_key(delivery_id: str) -> str:
+    return DELIVERY_PREFIX + delivery_id
+
+
+def attempts_key(delivery_id: str) -> str:
+    return ATTEMPTS_PREFIX + delivery_id
+
+
+def job_deliveries_key(job_id: str) -> str:
+    return JOB_DELIVERIES_PREFIX + job_id
+
+
+# --- kombu's Redis transport (not ours: its names, read by recovery and metrics) -------------
+KOMBU_UNACKED_KEY = "unacked"  # hash: delivery tag -> message delivered, not yet acknowledged
+
+# The names a Lua script may use, as `NAME.<key>` (tasks/redis/lua.py writes the table).
+LUA_NAMES: dict[str, str] = {
+    "queued": QUEUED_KEY,
+    "job": JOB_PREFIX,
+    "endpoints": ENDPOINTS_PREFIX,
+    "endpoint": ENDPOINT_PREFIX,
+    "paused": PAUSED_PREFIX,
+    "delivery": DELIVERY_PREFIX,
+    "attempts": ATTEMPTS_PREFIX,
+    "job_deliveries": JOB_DELIVERIES_PREFIX,
+    "due": DUE_KEY,
+    "wake": WAKE_CHANNEL,
+}

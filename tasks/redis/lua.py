@@ -1,0 +1,28 @@
+"""The one way a Lua script is loaded: its files, read from their package, after a prelude
+that gives every script the project's key names as `NAME.<name>` (tasks/redis/keys.py).
+
+Scripts take the keys of one call's own records as KEYS and derive the keys of related
+records (a job's deliveries, an endpoint's held messages) from `NAME`: a script can then
+never spell a name differently from Python.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from tasks.redis.keys import LUA_NAMES
+
+
+def _prelude() -> str:
+    fields = ", ".join(f"{name} = '{value}'" for name, value in sorted(LUA_NAMES.items()))
+    return f"local NAME = {{{fields}}}\n"
+
+
+PRELUDE = _prelude()
+
+
+def load_script(package: str, *files: str) -> str:
+    """The source of one script: the prelude, then `files` of `package` in order (a shared
+    function such as the token bucket goes first)."""
+    folder = resources.files(package)
+    return PRELUDE + "".join(folder.joinpath(name).read_text() for name in files)
