@@ -46,7 +46,7 @@ from tasks.jobs.store import JobStore  # noqa: E402
 from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key  # noqa: E402
 from tasks.settings import Settings  # noqa: E402
 from tasks.webhooks.config import new_webhook_secret  # noqa: E402
-from tests.servers import (  # noqa: E402
+from tests.support.servers import (  # noqa: E402
     Gateway,
     RedisServer,
     Service,

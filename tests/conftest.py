@@ -1,6 +1,5 @@
-"""Session-wide real servers: one redis-server, one Celery worker, one gateway.
-
-Tests that stop or kill a server build their own with the factories in tests/servers.py.
+"""The fixtures every test shares live in tests/support/fixtures.py (a private Redis, a
+stack, a receiver, launchers that stop what they start); this file loads them.
 
 With CI=true a test that skips or xfails (a missing browser, RabbitMQ, envsubst...) fails
 instead, with the reason: a green CI means every test ran and passed.
@@ -9,13 +8,11 @@ instead, with the reason: a green CI means every test ran and passed.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 
-import httpx
 import pytest
 
-from tests.edge import EdgeStack
-from tests.servers import Gateway, RedisServer, Service, stack_env, start_worker
+pytest_plugins = ["tests.support.fixtures"]
 
 STRICT = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
 
@@ -47,51 +44,3 @@ def pytest_make_collect_report() -> Generator[None, pytest.CollectReport, pytest
     report = yield
     _must_run(report)
     return report
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of the module's own, for tests that count what is in it."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def env(redis_server: RedisServer) -> dict[str, str]:
-    return stack_env(redis_server.url)
-
-
-@pytest.fixture(scope="session")
-def worker(env: dict[str, str]) -> Iterator[Service]:
-    service = start_worker(env)
-    yield service
-    service.stop()
-
-
-@pytest.fixture(scope="session")
-def gateway(env: dict[str, str], worker: Service) -> Iterator[Gateway]:
-    service = Gateway(env).start()
-    yield service
-    service.stop()
-
-
-@pytest.fixture()
-def client(gateway: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=10) as c:
-        yield c
-
-
-@pytest.fixture(scope="session")
-def edge() -> Iterator[EdgeStack]:
-    """The whole stack behind NGINX (tests/edge.py), for the edge and browser tests."""
-    stack = EdgeStack().start()
-    yield stack
-    stack.stop()

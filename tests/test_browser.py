@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.edge import EdgeStack
-from tests.servers import ARTIFACTS
+from tests.support.edge import EdgeStack
+from tests.support.servers import ARTIFACTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",

@@ -9,60 +9,40 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import servers
-from tests.helpers import job, submit_sum, submit_wait, wait_for_status
-from tests.servers import Gateway, RedisServer, Service, stack_env, start_worker, wait_until
+from tests.support.helpers import job, submit_sum, submit_wait, wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.servers import FIXTURE_FUNCTIONS, Service, wait_until
 
 MARKED_SECONDS = 30  # how long the cancelled job's function would run if nothing stopped it
 
 
-@pytest.fixture()
-def idle_stack() -> Iterator[tuple[RedisServer, Gateway, dict[str, str]]]:
-    with servers.idle_stack() as stack:
-        yield stack
-
-
-def test_cancelled_queued_job_never_runs(
-    idle_stack: tuple[RedisServer, Gateway, dict[str, str]],
-) -> None:
-    redis_server, gateway, env = idle_stack
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+def test_cancelled_queued_job_never_runs(launch: Launcher) -> None:
+    stack = launch.stack(worker=None)  # jobs stay QUEUED until the worker below starts
+    with stack.client() as client:
         cancelled = submit_sum(client, 100)
         kept = submit_sum(client, 100)
         r = client.delete(f"/producer/api/jobs/{cancelled}")
         assert r.status_code == 200
         assert r.json()["status"] == "CANCELLED" and r.json()["finished_at"]
-        worker = start_worker(env, name="cancel-worker")
-        try:
-            assert wait_for_status(client, kept)["status"] == "SUCCEEDED"
-            wait_until(lambda: redis_server.client().llen("celery") == 0, 10, "queue drained")
-            record = job(client, cancelled)
-            assert record["status"] == "CANCELLED"
-            assert record["attempts"] == 0 and record["started_at"] is None
-            assert record["result"] is None
-        finally:
-            worker.stop()
+        stack.start_worker("cancel-worker")
+        assert wait_for_status(client, kept)["status"] == "SUCCEEDED"
+        wait_until(lambda: stack.redis.client().llen("celery") == 0, 10, "queue drained")
+        record = job(client, cancelled)
+        assert record["status"] == "CANCELLED"
+        assert record["attempts"] == 0 and record["started_at"] is None
+        assert record["result"] is None
 
 
 @pytest.fixture(scope="module")
-def one_process() -> Iterator[tuple[httpx.Client, Service]]:
+def one_process(module_launch: Launcher) -> Iterator[tuple[httpx.Client, Service]]:
     """A gateway and a worker with ONE pool process that know the test functions
-    (tests/fixture_functions.py): a job can only run after the one before it has ended or
-    its process was replaced."""
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, WORKER_CONCURRENCY="1",
-                    EXTRA_FUNCTION_MODULES='["tests.fixture_functions"]')
-    worker = start_worker(env, name="cancel-one-process")
-    try:
-        gateway = Gateway(env).start()
-        try:
-            with httpx.Client(base_url=gateway.url, timeout=10) as client:
-                yield client, worker
-        finally:
-            gateway.stop()
-    finally:
-        worker.stop()
-        redis_server.stop()
+    (tests/support/fixture_functions.py): a job can only run after the one before it has
+    ended or its process was replaced."""
+    stack = module_launch.stack("cancel-one-process", WORKER_CONCURRENCY="1",
+                                EXTRA_FUNCTION_MODULES=f'["{FIXTURE_FUNCTIONS}"]')
+    assert stack.worker is not None
+    with stack.client() as client:
+        yield client, stack.worker
 
 
 def submit_marked(client: httpx.Client, marker_dir: Path, seconds: float) -> str:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from infra import nginx_conf
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tasks.settings import Settings
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -20,9 +20,10 @@ import websockets.sync.client
 from websockets.typing import Subprotocol
 
 from tasks import metrics
-from tests.edge import DASHBOARD_PASSWORD, EdgeStack
-from tests.helpers import wait_for_status
-from tests.servers import ROOT, wait_until
+from tests.support.edge import DASHBOARD_PASSWORD, EdgeStack
+from tests.support.helpers import wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.servers import ROOT, wait_until
 
 
 def json_lines(text: str) -> list[dict[str, object]]:
@@ -295,10 +296,10 @@ def test_no_secret_reaches_any_log(edge: EdgeStack) -> None:
         assert not leaks, f"a secret is in the logs of {leaks}"
 
 
-def test_nginx_error_is_json_503_when_an_upstream_is_down() -> None:
+def test_nginx_error_is_json_503_when_an_upstream_is_down(launch: Launcher) -> None:
     """Without a gateway behind it, NGINX answers in the gateway's error shape."""
     from infra import nginx_conf
-    from tests.servers import ARTIFACTS, Service, free_port
+    from tests.support.servers import ARTIFACTS, free_port
 
     runtime = ARTIFACTS / "nginx-down"
     port = free_port()
@@ -308,22 +309,18 @@ def test_nginx_error_is_json_503_when_an_upstream_is_down() -> None:
         "LOCUST_UPSTREAM": f"127.0.0.1:{free_port()}",
         "NGINX_LISTEN": f"127.0.0.1:{port}", "NGINX_MAX_BODY_BYTES": "1024",
         "NGINX_ACCESS_LOG": "logs/access.log"}, "a:b")
-    nginx = Service("nginx-down", ["/bin/sh", "-c", "exec " + nginx_conf.command(runtime)],
-                    {}).start()
-    try:
-        def answers() -> bool:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                return True
-            except httpx.HTTPError:
-                return False
+    launch.service("nginx-down", ["/bin/sh", "-c", "exec " + nginx_conf.command(runtime)], {})
+    def answers() -> bool:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return True
+        except httpx.HTTPError:
+            return False
 
-        wait_until(answers, 15, "nginx")
-        r = httpx.get(f"http://127.0.0.1:{port}/producer/api/sum/x", timeout=5)
-        assert r.status_code == 503 and r.json()["error"] == "UNAVAILABLE"
-        assert r.headers["retry-after"] == "5" and r.headers["x-request-id"]
-    finally:
-        nginx.stop()
+    wait_until(answers, 15, "nginx")
+    r = httpx.get(f"http://127.0.0.1:{port}/producer/api/sum/x", timeout=5)
+    assert r.status_code == 503 and r.json()["error"] == "UNAVAILABLE"
+    assert r.headers["retry-after"] == "5" and r.headers["x-request-id"]
 
 
 def test_locustfile_runs_headless_through_nginx(edge: EdgeStack, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from infra import stack
-from tests.edge import DASHBOARD_PASSWORD, EdgeStack
+from tests.support.edge import DASHBOARD_PASSWORD, EdgeStack
 
 WRONG_LOGINS = [None, ("ops", "wrong"), ("nobody", DASHBOARD_PASSWORD)]
 

@@ -24,7 +24,7 @@ from infra import htpasswd, nginx_conf
 from tasks import metrics
 from tasks.logs import BatchingStreamHandler, JsonFormatter, mask_secrets, request_id_var
 from tasks.settings import Settings
-from tests.servers import RedisServer, wait_until
+from tests.support.servers import RedisServer, wait_until
 
 
 @pytest.mark.parametrize(("password", "salt", "expected"), [

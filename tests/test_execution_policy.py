@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import submit_wait, wait_for_status
-from tests.servers import Gateway, RedisServer, stack_env, start_worker
+from tests.support.helpers import submit_wait, wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.servers import FIXTURE_FUNCTIONS
 
 POLICIES = {
     "sum_to_n_job": {"max_age_seconds": 1},
@@ -19,18 +20,12 @@ POLICIES = {
 
 
 @pytest.fixture(scope="module")
-def policy_client() -> Iterator[httpx.Client]:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, WORKER_CONCURRENCY="1",
-                    EXTRA_FUNCTION_MODULES='["tests.fixture_functions"]',
-                    FUNCTION_POLICIES=json.dumps(POLICIES))
-    worker = start_worker(env, name="policy-worker")
-    gateway = Gateway(env).start()
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+def policy_client(module_launch: Launcher) -> Iterator[httpx.Client]:
+    stack = module_launch.stack("policy-worker", WORKER_CONCURRENCY="1",
+                                EXTRA_FUNCTION_MODULES=f'["{FIXTURE_FUNCTIONS}"]',
+                                FUNCTION_POLICIES=json.dumps(POLICIES))
+    with stack.client() as client:
         yield client
-    gateway.stop()
-    worker.stop()
-    redis_server.stop()
 
 
 def submit(client: httpx.Client, function: str, **input: object) -> str:

@@ -20,8 +20,8 @@ from gateway.rest.express import ExpressLane, express
 from gateway.services.auth import Authenticator
 from gateway.services.metrics import REGISTRY
 from tasks.settings import Settings
-from tests.helpers import normalized
-from tests.servers import RedisServer
+from tests.support.helpers import normalized
+from tests.support.servers import RedisServer
 
 KEY = "express-lane-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}

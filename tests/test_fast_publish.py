@@ -9,7 +9,7 @@ from typing import Any
 from celery import Celery
 
 from gateway.services.publish import celery_message
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 VARYING = {("headers", "origin"), ("properties", "delivery_tag"), ("properties", "reply_to")}
 

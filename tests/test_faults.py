@@ -8,19 +8,19 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import TERMINAL, job
-from tests.servers import Gateway, RedisServer, stack_env, start_worker, wait_until
+from tasks.redis.keys import job_key
+from tests.support.helpers import TERMINAL, job
+from tests.support.launcher import Launcher
+from tests.support.servers import wait_until
 
 
 @pytest.mark.timeout(300)
-def test_redis_restart_under_load_loses_no_accepted_job() -> None:
-    redis_server = RedisServer().start()
+def test_redis_restart_under_load_loses_no_accepted_job(launch: Launcher) -> None:
     # A message the worker held when Redis went away comes back after the visibility
     # timeout (see worker/jobs/kombu_compat.py): keep it short here.
-    env = stack_env(redis_server.url, REDIS_TIMEOUT_SECONDS="1", WAIT_MAX_SECONDS="3",
-                    CELERY_VISIBILITY_TIMEOUT="15")
-    worker = start_worker(env, name="fault-redis-worker")
-    gateway = Gateway(env).start()
+    stack = launch.stack("fault-redis-worker", REDIS_TIMEOUT_SECONDS="1", WAIT_MAX_SECONDS="3",
+                         CELERY_VISIBILITY_TIMEOUT="15")
+    redis_server, gateway = stack.redis, stack.gateway
     accepted: list[str] = []
     statuses: list[int] = []
     slowest = 0.0
@@ -61,7 +61,7 @@ def test_redis_restart_under_load_loses_no_accepted_job() -> None:
         def unfinished() -> dict[str, str]:
             pipe = client.pipeline()
             for job_id in accepted:
-                pipe.hget(f"gw:job:{job_id}", "status")
+                pipe.hget(job_key(job_id), "status")
             states = dict(zip(accepted, pipe.execute(), strict=True))
             return {j: (s or b"MISSING").decode() for j, s in states.items()
                     if (s or b"").decode() not in TERMINAL}
@@ -77,6 +77,3 @@ def test_redis_restart_under_load_loses_no_accepted_job() -> None:
     finally:
         stop.set()
         thread.join(30)
-        gateway.stop()
-        worker.stop()
-        redis_server.stop()

@@ -29,7 +29,7 @@ import redis
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
 from tasks.redis.keys import DEAD_KEY, DUE_KEY, INFLIGHT_KEY, job_key
-from tests.fault_helpers import (
+from tests.support.fault_helpers import (
     Listener,
     delivery_fields,
     job_delivery_ids,
@@ -39,17 +39,10 @@ from tests.fault_helpers import (
     start_ready_worker,
     wait_worker_ready,
 )
-from tests.helpers import TERMINAL
-from tests.servers import (
-    Gateway,
-    RedisServer,
-    Service,
-    stack_env,
-    start_dispatcher,
-    start_worker,
-    wait_until,
-)
-from tests.webhook_receiver import Received, Receiver, Reply, verify_by_hand
+from tests.support.helpers import TERMINAL
+from tests.support.launcher import Launcher, Stack
+from tests.support.servers import Service, wait_until
+from tests.support.webhook_receiver import Received, Receiver, Reply, verify_by_hand
 from worker.jobs.heartbeat import RECOVERY_AFTER_SECONDS
 
 API = "/producer/api"
@@ -58,40 +51,9 @@ EVENT_OF = {"SUCCEEDED": "job.succeeded", "FAILED": "job.failed",
             "CANCELLED": "job.cancelled", "EXPIRED": "job.expired"}
 
 
-@dataclass
-class Stack:
-    """Redis, a worker, the gateway and a dispatcher, torn down in reverse."""
-
-    redis: RedisServer
-    env: dict[str, str]
-    gateway: Gateway
-    services: list[Service]  # the worker first, then the dispatcher
-
-    def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
-        self.gateway.stop()
-        self.redis.stop()
-
-
-def start_stack(worker_name: str, **settings: str) -> Stack:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, WEBHOOK_SECRET=SECRET, **settings)
-    services: list[Service] = []
-    try:
-        services.append(start_worker(env, name=worker_name))
-        gateway = Gateway(env).start()
-        try:
-            services.append(start_dispatcher(env))
-        except BaseException:
-            gateway.stop()
-            raise
-    except BaseException:
-        for service in services:
-            service.stop()
-        redis_server.stop()
-        raise
-    return Stack(redis_server, env, gateway, services)
+def start_stack(launch: Launcher, worker_name: str, **settings: str) -> Stack:
+    """Redis, a worker, the gateway and a dispatcher, signing with SECRET."""
+    return launch.stack(worker_name, dispatcher=True, WEBHOOK_SECRET=SECRET, **settings)
 
 
 def check_message(request: Received) -> dict[str, Any]:
@@ -202,28 +164,29 @@ def kill_and_restart(stack: Stack, offset: int, submitter: threading.Thread,
         run.worker.kill()
         run.kills += 1
         run.held_at_kill.append(int(client.hlen("unacked")))  # kombu's unacknowledged
-        run.worker, startup = start_ready_worker(stack.env, run.worker.name)
+        run.worker, startup = start_ready_worker(stack.launcher, stack.env, run.worker.name)
         slowest = max(slowest, startup)
 
 
 @pytest.mark.timeout(180)
-def test_worker_killed_every_two_seconds_loses_no_webhook() -> None:
+def test_worker_killed_every_two_seconds_loses_no_webhook(launch: Launcher) -> None:
     """500 jobs with a callback URL while the whole worker is SIGKILLed and restarted every
     ~2 s: every job ends terminal, the receiver gets exactly one message per job
     (duplicates of the same message are allowed: at least once; they are counted), and no
     webhook-id ever carries two different bodies."""
     started = time.monotonic()
-    receiver = Receiver("127.0.0.1").start()
+    receiver = launch.receiver()
     offset = log_size("fault-wh-kill-worker")
     # A killed worker's messages come back after the visibility timeout (it must exceed the
     # longest job, WAIT_MAX_SECONDS + 10): both small, so the test stays short.
     stack = start_stack(
-        "fault-wh-kill-worker", WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
+        launch, "fault-wh-kill-worker", WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
         WEBHOOK_RETRY_SCHEDULE="0,0.2,0.5,1,1,1,2,2,5", WAIT_MAX_SECONDS="1",
         CELERY_VISIBILITY_TIMEOUT="12")
     client = stack.redis.client()
     hook = "/killed-worker"
-    run = KillRun(stack.services.pop(0))  # the workers are managed by kill_and_restart
+    assert stack.worker is not None
+    run = KillRun(stack.worker)  # the workers are managed by kill_and_restart
     submitter = threading.Thread(target=submit_paced,
                                  args=(stack.gateway.url, receiver.url(hook), run))
     try:
@@ -293,9 +256,6 @@ def test_worker_killed_every_two_seconds_loses_no_webhook() -> None:
     finally:
         if submitter.ident is not None:
             submitter.join(30)
-        run.worker.stop()
-        stack.stop()
-        receiver.stop()
 
 
 # --- 2. the receiver down for 30 s, then back ------------------------------------------
@@ -326,87 +286,83 @@ def attempt_time(attempt: dict[str, Any]) -> float:
 
 
 @pytest.mark.timeout(150)
-def test_receiver_down_for_30_seconds_then_back_gets_every_message() -> None:
+def test_receiver_down_for_30_seconds_then_back_gets_every_message(launch: Launcher) -> None:
     """Jobs end while their receiver is down (connection refused) for 30 s; the dispatcher
     retries on its schedule, and once the receiver is back every message arrives: the job's
     callback and a registered endpoint's, each under one webhook-id with one body."""
     started = time.monotonic()
-    receiver = Receiver("127.0.0.1").start()
-    stack = start_stack("fault-wh-down-worker", WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
+    receiver = launch.receiver()
+    stack = start_stack(launch, "fault-wh-down-worker", WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
                         WEBHOOK_RETRY_SCHEDULE=OUTAGE_SCHEDULE)
-    try:
-        with httpx.Client(base_url=stack.gateway.url, timeout=10) as c:
-            r = c.post(f"{API}/webhooks", json={"url": receiver.url("/endpoint")})
-            assert r.status_code == 201, r.text
-            endpoint_secret = r.json()["secret"]
-            before = submit(c, receiver.url("/callback"))  # the receiver works
-            wait_until(lambda: [x["status"] for x in deliveries(c, before)] == ["SUCCEEDED"] * 2,
-                       30, "the messages before the outage")
+    with httpx.Client(base_url=stack.gateway.url, timeout=10) as c:
+        r = c.post(f"{API}/webhooks", json={"url": receiver.url("/endpoint")})
+        assert r.status_code == 201, r.text
+        endpoint_secret = r.json()["secret"]
+        before = submit(c, receiver.url("/callback"))  # the receiver works
+        wait_until(lambda: [x["status"] for x in deliveries(c, before)] == ["SUCCEEDED"] * 2,
+                   30, "the messages before the outage")
 
-            receiver.stop()
-            down_at = time.monotonic()
-            jobs: list[str] = []
-            for wave in range(WAVES):
-                pause = down_at + wave * OUTAGE_SECONDS / WAVES - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)  # pacing the load through the outage
-                jobs += [submit(c, receiver.url("/callback"), n) for n in range(PER_WAVE)]
-
-            def all_failed_once() -> bool:
-                logs = [deliveries(c, j) for j in jobs]
-                return all(len(d) == 2 and all(x["attempt_count"] >= 1 for x in d)
-                           for d in logs)
-
-            wait_until(all_failed_once, 30, "a failed attempt of every message", interval=0.5)
-            assert len(receiver.received()) == 2 and receiver.connections >= 1
-            pause = down_at + OUTAGE_SECONDS - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)  # the rest of the outage
-            receiver.start()  # the same port
-            up_at = time.time()
-            back = time.monotonic()
-
-            expected = 2 * len(jobs) + 2
-            receiver.wait_for(
-                lambda got: len({q.webhook_id for q in got}) >= expected, timeout=30,
-                what=f"{expected} messages after the outage")
-            delivered_in = time.monotonic() - back
-
-            wait_until(lambda: all(x["status"] == "SUCCEEDED" for j in jobs
-                                   for x in deliveries(c, j)), 30, "every delivery to succeed")
-            found = {j: deliveries(c, j) for j in jobs}
-        requests = receiver.received()
-        bodies = messages_by_id(requests)
-        assert {m: len(b) for m, b in bodies.items() if len(b) > 1} == {}
-        assert len(bodies) == expected
-        for request in requests:
-            secret = SECRET if request.path == "/callback" else endpoint_secret
-            assert verify_by_hand(secret, request.headers, request.body), request.path
-
-        most_attempts, longest_span = 0, 0.0
-        for pair in found.values():
-            assert {x["endpoint_id"] is None for x in pair} == {True, False}
-            for delivery in pair:
-                assert delivery["id"] in bodies
-                *failed, last = delivery["attempts"]
-                assert last["status_code"] == 200 and attempt_time(last) >= up_at - 1
-                assert failed, delivery  # it was tried while the receiver was down
-                for attempt in failed:
-                    assert attempt["status_code"] is None, attempt
-                    assert attempt["error"] in {"connect_error", "protocol_error"}, attempt
-                    assert attempt_time(attempt) < up_at + 1, attempt
-                most_attempts = max(most_attempts, delivery["attempt_count"])
-                longest_span = max(longest_span,
-                                   attempt_time(last) - attempt_time(delivery["attempts"][0]))
-        # The first wave's retries spanned the whole outage: retried, not dead-lettered.
-        assert longest_span >= OUTAGE_SECONDS - 1, longest_span
-        print(f"\nreceiver down: {len(jobs)} jobs, {expected} messages, {len(requests)} "
-              f"requests ({len(requests) - len(bodies)} duplicates), up to {most_attempts} "
-              f"attempts over {longest_span:.1f} s, all delivered {delivered_in:.1f} s after "
-              f"the receiver came back, total {time.monotonic() - started:.1f} s")
-    finally:
-        stack.stop()
         receiver.stop()
+        down_at = time.monotonic()
+        jobs: list[str] = []
+        for wave in range(WAVES):
+            pause = down_at + wave * OUTAGE_SECONDS / WAVES - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # pacing the load through the outage
+            jobs += [submit(c, receiver.url("/callback"), n) for n in range(PER_WAVE)]
+
+        def all_failed_once() -> bool:
+            logs = [deliveries(c, j) for j in jobs]
+            return all(len(d) == 2 and all(x["attempt_count"] >= 1 for x in d)
+                       for d in logs)
+
+        wait_until(all_failed_once, 30, "a failed attempt of every message", interval=0.5)
+        assert len(receiver.received()) == 2 and receiver.connections >= 1
+        pause = down_at + OUTAGE_SECONDS - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)  # the rest of the outage
+        receiver.start()  # the same port
+        up_at = time.time()
+        back = time.monotonic()
+
+        expected = 2 * len(jobs) + 2
+        receiver.wait_for(
+            lambda got: len({q.webhook_id for q in got}) >= expected, timeout=30,
+            what=f"{expected} messages after the outage")
+        delivered_in = time.monotonic() - back
+
+        wait_until(lambda: all(x["status"] == "SUCCEEDED" for j in jobs
+                               for x in deliveries(c, j)), 30, "every delivery to succeed")
+        found = {j: deliveries(c, j) for j in jobs}
+    requests = receiver.received()
+    bodies = messages_by_id(requests)
+    assert {m: len(b) for m, b in bodies.items() if len(b) > 1} == {}
+    assert len(bodies) == expected
+    for request in requests:
+        secret = SECRET if request.path == "/callback" else endpoint_secret
+        assert verify_by_hand(secret, request.headers, request.body), request.path
+
+    most_attempts, longest_span = 0, 0.0
+    for pair in found.values():
+        assert {x["endpoint_id"] is None for x in pair} == {True, False}
+        for delivery in pair:
+            assert delivery["id"] in bodies
+            *failed, last = delivery["attempts"]
+            assert last["status_code"] == 200 and attempt_time(last) >= up_at - 1
+            assert failed, delivery  # it was tried while the receiver was down
+            for attempt in failed:
+                assert attempt["status_code"] is None, attempt
+                assert attempt["error"] in {"connect_error", "protocol_error"}, attempt
+                assert attempt_time(attempt) < up_at + 1, attempt
+            most_attempts = max(most_attempts, delivery["attempt_count"])
+            longest_span = max(longest_span,
+                               attempt_time(last) - attempt_time(delivery["attempts"][0]))
+    # The first wave's retries spanned the whole outage: retried, not dead-lettered.
+    assert longest_span >= OUTAGE_SECONDS - 1, longest_span
+    print(f"\nreceiver down: {len(jobs)} jobs, {expected} messages, {len(requests)} "
+          f"requests ({len(requests) - len(bodies)} duplicates), up to {most_attempts} "
+          f"attempts over {longest_span:.1f} s, all delivered {delivered_in:.1f} s after "
+          f"the receiver came back, total {time.monotonic() - started:.1f} s")
 
 
 # --- 3. malicious callback URLs: no connection is ever opened to them -------------------
@@ -485,27 +441,20 @@ class Guarded:
 
 
 @pytest.fixture(scope="module")
-def guarded() -> Iterator[Guarded]:
+def guarded(module_launch: Launcher) -> Iterator[Guarded]:
     refused = {"127.0.0.1", "127.0.0.2"} | ({"::1"} if ipv6_loopback() else set())
     port = port_free_on("127.0.0.3", *sorted(refused))
-    redirector = Receiver("127.0.0.3", port).start()
+    redirector = module_launch.receiver("127.0.0.3", port)
     listeners = [Listener(host, port) for host in sorted(refused)]
     off_port = Listener("127.0.0.3", port_free_on("127.0.0.3"))
-    try:
-        for listener in [*listeners, off_port]:
-            listener.self_test()
-        stack = start_stack("fault-wh-ssrf-worker", WEBHOOK_ALLOWED_NETWORKS="127.0.0.3/32",
-                            WEBHOOK_ALLOWED_PORTS=f"80,443,{port}",
-                            WEBHOOK_RETRY_SCHEDULE="0,0.2,0.5")
-        try:
-            with httpx.Client(base_url=stack.gateway.url, timeout=10) as client:
-                yield Guarded(stack, client, port, redirector, listeners, off_port)
-        finally:
-            stack.stop()
-    finally:
-        redirector.stop()
-        for listener in [*listeners, off_port]:
-            listener.close()
+    for listener in [*listeners, off_port]:
+        module_launch.on_close(listener.close)
+        listener.self_test()
+    stack = start_stack(module_launch, "fault-wh-ssrf-worker",
+                        WEBHOOK_ALLOWED_NETWORKS="127.0.0.3/32",
+                        WEBHOOK_ALLOWED_PORTS=f"80,443,{port}", WEBHOOK_RETRY_SCHEDULE="0,0.2,0.5")
+    with stack.client() as client:
+        yield Guarded(stack, client, port, redirector, listeners, off_port)
 
 
 def stored_state(guarded: Guarded) -> dict[str, int]:
@@ -573,14 +522,12 @@ def dispatcher_resolving(stack: Stack, hosts: dict[str, set[str]], hosts_file: P
     address forms than the C library, which the other tests' literal checks rely on."""
     hosts_file.write_text("".join(f"{address} {name}\n" for name, addresses in hosts.items()
                                   for address in sorted(addresses)))
-    stack.services.pop().stop()
-    wrapped = start_dispatcher({**stack.env, "LD_PRELOAD": library,
-                                "NSS_WRAPPER_HOSTS": str(hosts_file)}, name="dispatcher-nss")
+    stack.replace_dispatcher("dispatcher-nss", LD_PRELOAD=library,
+                             NSS_WRAPPER_HOSTS=str(hosts_file))
     try:
         yield
     finally:
-        wrapped.stop()
-        stack.services.append(start_dispatcher(stack.env))
+        stack.replace_dispatcher()
 
 
 def test_host_name_resolving_to_loopback_is_blocked_when_sending(guarded: Guarded,

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import graphql
 import httpx
@@ -29,8 +28,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.gateway_log import LogWatch
-from tests.servers import ARTIFACTS, ROOT, Gateway, RedisServer, stack_env, start_worker
+from tests.support.gateway_log import LogWatch
+from tests.support.launcher import Launcher
+from tests.support.servers import ARTIFACTS, ROOT, Gateway, RedisServer
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "25")
 # The suite's 120 s per test is for `make test`'s few examples; `make fuzz` asks for more.
@@ -41,18 +41,12 @@ CONFIG = ROOT / "tests" / "schemathesis.toml"  # the checks left out or tuned, a
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack() -> Iterator[tuple[Gateway, RedisServer]]:
+def fuzz_stack(module_launch: Launcher) -> tuple[Gateway, RedisServer]:
     # Small bounds, so that the jobs the fuzzer submits finish quickly.
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, SUM_MAX_NUMBER="1000", WAIT_MAX_SECONDS="0.5",
-                    CELERY_VISIBILITY_TIMEOUT="30", MAX_QUEUE_DEPTH="0",
-                    API_KEYS=f"fuzz:{KEY}")
-    worker = start_worker(env, name="fuzz-worker")
-    gateway = Gateway(env).start()
-    yield gateway, redis_server
-    gateway.stop()
-    worker.stop()
-    redis_server.stop()
+    stack = module_launch.stack("fuzz-worker", SUM_MAX_NUMBER="1000", WAIT_MAX_SECONDS="0.5",
+                                CELERY_VISIBILITY_TIMEOUT="30", MAX_QUEUE_DEPTH="0",
+                                API_KEYS=f"fuzz:{KEY}")
+    return stack.gateway, stack.redis
 
 
 @pytest.fixture(scope="module")

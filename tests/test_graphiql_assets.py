@@ -8,7 +8,7 @@ import hashlib
 import httpx
 
 from gateway.graphql.graphiql import ASSETS_DIR, ASSETS_PATH, assets, local_html
-from tests.servers import Gateway
+from tests.support.servers import Gateway
 
 
 def test_every_pinned_file_is_vendored_with_its_hash() -> None:

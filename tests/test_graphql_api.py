@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.graphql_helpers import (
+from tests.support.graphql_helpers import (
     CANCEL,
     GET_JOB,
     JOB_FIELDS,
@@ -15,7 +15,7 @@ from tests.graphql_helpers import (
     submit_sum,
     submit_wait,
 )
-from tests.helpers import wait_for_status
+from tests.support.helpers import wait_for_status
 
 
 def test_submit_sum_then_job_shows_the_result(client: httpx.Client) -> None:

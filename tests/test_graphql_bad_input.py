@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway_log import LogWatch
-from tests.graphql_helpers import SUBMIT_SUM, SUBMIT_WAIT, index_size, only_error, post
-from tests.servers import Gateway, RedisServer
+from tests.support.gateway_log import LogWatch
+from tests.support.graphql_helpers import SUBMIT_SUM, SUBMIT_WAIT, index_size, only_error, post
+from tests.support.servers import Gateway, RedisServer
 
 SUBMIT_JOB = """mutation($f: String!, $input: JSON!, $url: String) {
     submitJob(function: $f, input: $input, callbackUrl: $url) { id } }"""

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from gateway.services.listing import SCAN_LIMIT
-from tests.graphql_helpers import CANCEL, data, submit_sum, submit_wait
-from tests.servers import Gateway, RedisServer, stack_env
+from tests.support.graphql_helpers import CANCEL, data, submit_sum, submit_wait
+from tests.support.launcher import Launcher
+from tests.support.servers import RedisServer
 
 JOBS = """query($status: JobStatus, $f: String, $first: Int, $after: String) {
   jobs(status: $status, function: $f, first: $first, after: $after) {
@@ -23,13 +24,10 @@ JOBS = """query($status: JobStatus, $f: String, $first: Int, $after: String) {
 
 
 @pytest.fixture(scope="module")
-def idle() -> Iterator[tuple[RedisServer, httpx.Client]]:
-    redis_server = RedisServer().start()
-    gateway = Gateway(stack_env(redis_server.url)).start(require_workers=False)
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
-        yield redis_server, client
-    gateway.stop()
-    redis_server.stop()
+def idle(module_launch: Launcher) -> Iterator[tuple[RedisServer, httpx.Client]]:
+    stack = module_launch.stack(worker=None)
+    with stack.client() as client:
+        yield stack.redis, client
 
 
 def page(client: httpx.Client, **variables: Any) -> dict[str, Any]:

@@ -9,18 +9,18 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from tests.graphql_helpers import data, index_size, only_error, post
-from tests.servers import Gateway, RedisServer
+from tests.support.graphql_helpers import data, index_size, only_error, post
+from tests.support.launcher import Launcher
+from tests.support.servers import RedisServer
 
 
 @pytest.fixture(scope="module")
-def strict(env: dict[str, str], redis_server: RedisServer) -> Iterator[httpx.Client]:
+def strict(module_launch: Launcher, env: dict[str, str]) -> Iterator[httpx.Client]:
     overrides = {"GRAPHQL_INTROSPECTION": "false", "GRAPHQL_MAX_DEPTH": "2",
                  "GRAPHQL_MAX_ALIASES": "2", "GRAPHQL_MAX_TOKENS": "100"}
-    gateway = Gateway({**env, **overrides}).start(require_workers=False)
+    gateway = module_launch.gateway({**env, **overrides}, require_workers=False)
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         yield client
-    gateway.stop()
 
 
 def aliases(n: int) -> str:

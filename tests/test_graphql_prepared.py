@@ -21,8 +21,8 @@ from gateway.graphql.errors import GatewayErrors
 from gateway.graphql.limits import DocumentLimits
 from gateway.graphql.router import GatewayGraphQL
 from tasks.settings import Settings
-from tests.helpers import normalized
-from tests.servers import RedisServer
+from tests.support.helpers import normalized
+from tests.support.servers import RedisServer
 
 KEY = "prepared-path-test-key-0123456789"
 AUTH = {"X-API-Key": KEY}

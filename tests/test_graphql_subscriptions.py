@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,8 +25,7 @@ from tasks.jobs.store import (
     timestamp_fields,
     transition_args,
 )
-from tests import servers
-from tests.graphql_helpers import (
+from tests.support.graphql_helpers import (
     CANCEL,
     GET_JOB,
     SUBMIT_SUM,
@@ -39,14 +37,16 @@ from tests.graphql_helpers import (
     submit_wait,
     ws_client,
 )
-from tests.helpers import wait_for_status
-from tests.servers import Gateway, RedisServer, stack_env, start_worker
+from tests.support.helpers import wait_for_status
+from tests.support.launcher import Launcher, Stack
+from tests.support.servers import Gateway, RedisServer
 
 
 @pytest.fixture(scope="module")
-def idle() -> Iterator[tuple[RedisServer, Gateway, dict[str, str]]]:
-    with servers.idle_stack() as stack:
-        yield stack
+def idle(module_launch: Launcher) -> Stack:
+    """Redis and a gateway with no worker: a test starts one (with `launch`) when its
+    jobs should run."""
+    return module_launch.stack(worker=None)
 
 
 def subscribers(redis_server: RedisServer, job_id: str) -> int:
@@ -64,9 +64,9 @@ async def wait_for(check: Any, what: str, within: float = 30) -> None:
 
 
 async def test_two_subscribers_see_queued_started_succeeded_exactly(
-    idle: tuple[RedisServer, Gateway, dict[str, str]],
+    idle: Stack, launch: Launcher,
 ) -> None:
-    redis_server, gateway, env = idle
+    redis_server, gateway, env = idle.redis, idle.gateway, idle.env
     async with ws_client(gateway) as first, ws_client(gateway) as second:
         # The mutation over the same WebSocket; 50,000,000 sums past 2^50.
         submitted = await first.execute(request(SUBMIT_SUM, n=50_000_000))
@@ -77,11 +77,8 @@ async def test_two_subscribers_see_queued_started_succeeded_exactly(
         await wait_for(lambda: all(seen), "both subscribers got the current state")
         # Two subscribers, one Redis subscription: the gateway shares one connection.
         assert subscribers(redis_server, job_id) == 1
-        worker = start_worker(env, name="subscription-worker")
-        try:
-            results = await asyncio.gather(*followers)
-        finally:
-            worker.stop()
+        launch.worker(env, "subscription-worker")
+        results = await asyncio.gather(*followers)
     for events in results:
         assert [e["status"] for e in events] == ["QUEUED", "STARTED", "SUCCEEDED"]
         queued, started, succeeded = events
@@ -93,9 +90,9 @@ async def test_two_subscribers_see_queued_started_succeeded_exactly(
 
 
 async def test_many_subscriptions_share_one_redis_connection(
-    idle: tuple[RedisServer, Gateway, dict[str, str]],
+    idle: Stack, launch: Launcher,
 ) -> None:
-    redis_server, gateway, env = idle
+    redis_server, gateway, env = idle.redis, idle.gateway, idle.env
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         job_ids = [submit_sum(client, n) for n in (1, 2, 3)]
     async with ws_client(gateway) as session:  # three subscriptions, one WebSocket
@@ -106,20 +103,17 @@ async def test_many_subscriptions_share_one_redis_connection(
         # No worker here, so the gateway's hub is this Redis' only pub/sub client.
         [hub] = redis_server.client().client_list(_type="pubsub")
         assert int(hub["sub"]) == 3 + 1  # the three jobs and the hub's idle anchor channel
-        worker = start_worker(env, name="subscription-worker-2")
-        try:
-            results = await asyncio.gather(*followers)
-        finally:
-            worker.stop()
+        launch.worker(env, "subscription-worker-2")
+        results = await asyncio.gather(*followers)
     assert [events[-1]["result"] for events in results] == [1, 3, 6]
     assert all([e["status"] for e in events] == ["QUEUED", "STARTED", "SUCCEEDED"]
                for events in results)
 
 
 async def test_a_subscriber_that_leaves_is_unsubscribed(
-    idle: tuple[RedisServer, Gateway, dict[str, str]],
+    idle: Stack,
 ) -> None:
-    redis_server, gateway, _ = idle
+    redis_server, gateway = idle.redis, idle.gateway
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         job_id = submit_sum(client, 1)  # no worker now: it stays QUEUED
     seen: list[dict[str, Any]] = []
@@ -132,9 +126,9 @@ async def test_a_subscriber_that_leaves_is_unsubscribed(
 
 
 async def test_a_lost_pubsub_connection_is_recovered_without_losing_events(
-    idle: tuple[RedisServer, Gateway, dict[str, str]],
+    idle: Stack,
 ) -> None:
-    redis_server, gateway, _ = idle
+    redis_server, gateway = idle.redis, idle.gateway
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         job_id = submit_sum(client, 2)  # no worker now: it stays QUEUED
     seen: list[dict[str, Any]] = []
@@ -243,54 +237,46 @@ async def test_unknown_job_ends_with_an_error(gateway: Gateway, job_id: str) -> 
         assert (await session.execute(request(GET_JOB, id=job_id))) == {"job": None}
 
 
-async def test_redis_outage_ends_subscriptions_with_unavailable() -> None:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, REDIS_TIMEOUT_SECONDS="1")
-    gateway = Gateway(env).start(require_workers=False)
-    try:
-        with httpx.Client(base_url=gateway.url, timeout=15) as client:
-            job_id = submit_sum(client, 5)  # no worker: stays QUEUED
-            seen: list[dict[str, Any]] = []
-            async with ws_client(gateway) as session:
-                following = asyncio.create_task(follow(session, job_id, seen.append,
-                                                       within=60))
-                await wait_for(lambda: bool(seen), "the current state")
-                redis_server.stop()
-                with pytest.raises(TransportQueryError) as raised:
-                    await following
-                assert raised.value.errors is not None
-                assert raised.value.errors[0]["extensions"]["code"] == "UNAVAILABLE"
-                # Queries and mutations: UNAVAILABLE too, with HTTP 200, never a 500.
-                async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as http:
-                    answers = [await http.post("/graphql", json={"query": q, "variables": v})
-                               for q, v in ((GET_JOB, {"id": job_id}), (SUBMIT_SUM, {"n": 1}))]
-                for r in answers:
-                    assert r.status_code == 200
-                    assert r.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+async def test_redis_outage_ends_subscriptions_with_unavailable(launch: Launcher) -> None:
+    stack = launch.stack(worker=None, REDIS_TIMEOUT_SECONDS="1")
+    redis_server, gateway, env = stack.redis, stack.gateway, stack.env
+    with httpx.Client(base_url=gateway.url, timeout=15) as client:
+        job_id = submit_sum(client, 5)  # no worker: stays QUEUED
+        seen: list[dict[str, Any]] = []
+        async with ws_client(gateway) as session:
+            following = asyncio.create_task(follow(session, job_id, seen.append,
+                                                   within=60))
+            await wait_for(lambda: bool(seen), "the current state")
+            redis_server.stop()
+            with pytest.raises(TransportQueryError) as raised:
+                await following
+            assert raised.value.errors is not None
+            assert raised.value.errors[0]["extensions"]["code"] == "UNAVAILABLE"
+            # Queries and mutations: UNAVAILABLE too, with HTTP 200, never a 500.
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as http:
+                answers = [await http.post("/graphql", json={"query": q, "variables": v})
+                           for q, v in ((GET_JOB, {"id": job_id}), (SUBMIT_SUM, {"n": 1}))]
+            for r in answers:
+                assert r.status_code == 200
+                assert r.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
 
-            redis_server.start()  # same port and data: the hub reconnects on demand
-            worker = start_worker(env, name="outage-subscription-worker")
+        redis_server.start()  # same port and data: the hub reconnects on demand
+        launch.worker(env, "outage-subscription-worker")
+        # UNAVAILABLE means "retry": a pooled connection that predates the restart
+        # fails once before redis-py replaces it. Retry until it works, bounded.
+        deadline = time.monotonic() + 30
+        while True:
             try:
-                # UNAVAILABLE means "retry": a pooled connection that predates the restart
-                # fails once before redis-py replaces it. Retry until it works, bounded.
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        async with ws_client(gateway) as session:
-                            events = await follow(session, job_id)
-                        break
-                    except TransportQueryError as exc:
-                        assert exc.errors and exc.errors[0]["extensions"]["code"] == \
-                            "UNAVAILABLE", exc
-                        assert time.monotonic() < deadline, "the subscription never worked again"
-                        await asyncio.sleep(0.05)  # pacing the retries
-            finally:
-                worker.stop()
-            assert events[-1]["status"] == "SUCCEEDED" and events[-1]["result"] == 15
-            assert data(client, GET_JOB, {"id": job_id})["job"]["result"] == 15
-    finally:
-        gateway.stop()
-        redis_server.stop()
+                async with ws_client(gateway) as session:
+                    events = await follow(session, job_id)
+                break
+            except TransportQueryError as exc:
+                assert exc.errors and exc.errors[0]["extensions"]["code"] == \
+                    "UNAVAILABLE", exc
+                assert time.monotonic() < deadline, "the subscription never worked again"
+                await asyncio.sleep(0.05)  # pacing the retries
+        assert events[-1]["status"] == "SUCCEEDED" and events[-1]["result"] == 15
+        assert data(client, GET_JOB, {"id": job_id})["job"]["result"] == 15
 
 
 async def test_submit_over_websocket_matches_http(gateway: Gateway) -> None:

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from gateway.services.events import JobEventHub
 from tasks.jobs.record import JobRecord, new_record_fields
 from tasks.redis.keys import event_channel
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 
 def publish(redis_server: RedisServer, job_id: str) -> None:

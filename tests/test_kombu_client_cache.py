@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kombu import Connection
 
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 from worker.jobs import kombu_client_cache
 
 

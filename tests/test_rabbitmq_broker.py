@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 import uuid
 
-import httpx
 import pytest
 
-from tests.helpers import submit_sum, wait_for_status
-from tests.servers import Gateway, RedisServer, stack_env, start_worker
+from tests.support.helpers import submit_sum, wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.servers import RedisServer
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -24,14 +24,13 @@ def rabbitmq_answers() -> bool:
 
 @pytest.mark.rabbitmq
 @pytest.mark.skipif(not rabbitmq_answers(), reason="no RabbitMQ server on 127.0.0.1:5672")
-def test_jobs_run_over_rabbitmq(redis_server: RedisServer) -> None:
+def test_jobs_run_over_rabbitmq(launch: Launcher, redis_server: RedisServer) -> None:
     # A queue of our own, so other users of that RabbitMQ server are not disturbed.
     queue = f"gw-test-{uuid.uuid4().hex[:12]}"
-    env = stack_env(redis_server.url, CELERY_BROKER_URL=AMQP_URL, CELERY_QUEUE=queue)
-    worker = start_worker(env, name="amqp-worker")
-    gateway = Gateway(env).start()
+    stack = launch.stack("amqp-worker", redis=redis_server, CELERY_BROKER_URL=AMQP_URL,
+                         CELERY_QUEUE=queue)
     try:
-        with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        with stack.client() as client:
             job_id = submit_sum(client, 100)
             record = wait_for_status(client, job_id, timeout=30)
             assert record["status"] == "SUCCEEDED" and record["result"] == 5050
@@ -40,8 +39,7 @@ def test_jobs_run_over_rabbitmq(redis_server: RedisServer) -> None:
             wait_for_status(client, waiting, {"STARTED"})
             assert client.delete(f"/producer/api/jobs/{waiting}").status_code == 200
     finally:
-        gateway.stop()
-        worker.stop()
+        launch.close()  # the worker first: it would declare the queue again
         # Remove our queue from the shared server.
         from kombu import Connection
 

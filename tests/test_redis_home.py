@@ -23,7 +23,7 @@ from tasks.redis import keys
 from tasks.redis.clients import Outage, async_client, client_options, sync_client
 from tasks.redis.lua import PRELUDE, load_script
 from tasks.settings import Settings
-from tests.servers import ROOT, RedisServer, stack_env
+from tests.support.servers import ROOT, RedisServer, stack_env
 from worker.jobs.healthcheck import check
 
 LUA_FILES = sorted((ROOT / "tasks").rglob("*.lua"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.gateway_log import LogWatch
-from tests.servers import Gateway, RedisServer
+from tests.support.gateway_log import LogWatch
+from tests.support.servers import Gateway, RedisServer
 
 JOB_INDEX = "gw:jobs:public"
 WEBHOOKS = "gw:webhooks:public"

@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.helpers import job, submit_sum, submit_wait, wait_for_status
+from tests.support.helpers import job, submit_sum, submit_wait, wait_for_status
 
 
 def test_hello(client: httpx.Client) -> None:

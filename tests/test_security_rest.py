@@ -4,37 +4,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.gateway_log import LogWatch
-from tests.helpers import wait_for_status
-from tests.servers import ROOT, Gateway, RedisServer, stack_env, start_worker, wait_until
+from tasks.redis.keys import tenant_index_key
+from tests.support.gateway_log import LogWatch
+from tests.support.helpers import wait_for_status
+from tests.support.launcher import Launcher, Stack
+from tests.support.servers import ROOT, wait_until
 
 ALPHA = "alpha-key-0123456789abcdef"
 BETA = "beta-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def keyed() -> Iterator[tuple[Gateway, RedisServer, dict[str, str]]]:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, API_KEYS=f"alpha:{ALPHA},beta:{BETA}")
-    worker = start_worker(env, name="keyed-worker")
-    gateway = Gateway(env).start()
-    yield gateway, redis_server, env
-    gateway.stop()
-    worker.stop()
-    redis_server.stop()
+def keyed(module_launch: Launcher) -> Stack:
+    return module_launch.stack("keyed-worker", API_KEYS=f"alpha:{ALPHA},beta:{BETA}")
 
 
 def as_(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_every_call_needs_a_key(keyed: tuple[Gateway, RedisServer, dict[str, str]]) -> None:
-    gateway, _, _ = keyed
+def test_every_call_needs_a_key(keyed: Stack) -> None:
+    gateway = keyed.gateway
     with httpx.Client(base_url=gateway.url) as c:
         for method, path in [("POST", "/producer/api/sum"), ("GET", "/producer/api/functions"),
                              ("GET", "/producer/api/wait_and_return"),
@@ -56,11 +50,11 @@ def test_every_call_needs_a_key(keyed: tuple[Gateway, RedisServer, dict[str, str
     b"{not json",
 ], ids=["nested 1000 deep", "5000-digit integer", "not UTF-8", "malformed"])
 def test_the_key_is_checked_before_the_body(
-    keyed: tuple[Gateway, RedisServer, dict[str, str]], body: bytes,
+    keyed: Stack, body: bytes,
 ) -> None:
     """No body is read without a key: whatever it holds, the answer is 401 (the express
     lane's /sum and FastAPI's routes alike)."""
-    gateway, _, _ = keyed
+    gateway = keyed.gateway
     watch = LogWatch(gateway)
     with httpx.Client(base_url=gateway.url) as c:
         for path in ("/producer/api/sum", "/producer/api/jobs", "/producer/api/wait_and_return",
@@ -76,9 +70,9 @@ def test_the_key_is_checked_before_the_body(
 
 
 def test_tenants_cannot_see_each_others_jobs(
-    keyed: tuple[Gateway, RedisServer, dict[str, str]],
+    keyed: Stack,
 ) -> None:
-    gateway, _, _ = keyed
+    gateway = keyed.gateway
     with httpx.Client(base_url=gateway.url) as c:
         r = c.post("/producer/api/sum", json={"number": 10}, headers={"X-API-Key": ALPHA})
         job_id = r.json()["job_id"]
@@ -91,9 +85,9 @@ def test_tenants_cannot_see_each_others_jobs(
 
 
 def test_keys_stored_in_redis_by_the_cli(
-    keyed: tuple[Gateway, RedisServer, dict[str, str]],
+    keyed: Stack,
 ) -> None:
-    gateway, _, env = keyed
+    gateway, env = keyed.gateway, keyed.env
 
     def cli(*args: str) -> str:
         done = subprocess.run([sys.executable, "-m", "gateway.keys", *args], env=env, cwd=ROOT,
@@ -113,18 +107,18 @@ def test_keys_stored_in_redis_by_the_cli(
         cli("create", "bad tenant name!")
 
 
-def test_idempotent_submits(keyed: tuple[Gateway, RedisServer, dict[str, str]]) -> None:
-    gateway, redis_server, _ = keyed
+def test_idempotent_submits(keyed: Stack) -> None:
+    gateway, redis_server = keyed.gateway, keyed.redis
     index = redis_server.client()
     with httpx.Client(base_url=gateway.url, headers=as_(ALPHA)) as c:
-        before = index.zcard("gw:jobs:alpha")
+        before = index.zcard(tenant_index_key("alpha"))
         first = c.post("/producer/api/sum", json={"number": 7},
                        headers={"Idempotency-Key": "order-17"})
         again = c.post("/producer/api/sum", json={"number": 7},
                        headers={"Idempotency-Key": "order-17"})
         assert first.status_code == again.status_code == 200
         assert first.json()["job_id"] == again.json()["job_id"]
-        assert index.zcard("gw:jobs:alpha") == before + 1  # enqueued once
+        assert index.zcard(tenant_index_key("alpha")) == before + 1  # enqueued once
         other = c.post("/producer/api/sum", json={"number": 8},
                        headers={"Idempotency-Key": "order-17"})
         assert other.status_code == 409 and other.json()["error"] == "CONFLICT"
@@ -139,71 +133,55 @@ def test_idempotent_submits(keyed: tuple[Gateway, RedisServer, dict[str, str]]) 
         for bad in (b"x" * 256, "bad\u00e9key".encode("latin-1"), b"tab\tkey"):
             r = c.post("/producer/api/sum", json={"number": 7}, headers={"Idempotency-Key": bad})
             assert r.status_code == 422 and "Idempotency-Key" in r.json()["message"]
-        assert index.zcard("gw:jobs:alpha") == before + 1
+        assert index.zcard(tenant_index_key("alpha")) == before + 1
 
 
-def test_rate_limit_answers_429() -> None:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, RATE_LIMIT_PER_SECOND="0.2", RATE_LIMIT_BURST="3")
-    gateway = Gateway(env).start(require_workers=False)
-    try:
-        with httpx.Client(base_url=gateway.url) as c:
-            codes = [c.post("/producer/api/sum", json={"number": 1}).status_code
-                     for _ in range(3)]
-            assert codes == [200, 200, 200]
-            limited = c.post("/producer/api/sum", json={"number": 1})
-            assert limited.status_code == 429
-            assert 1 <= int(limited.headers["retry-after"]) <= 5
-            assert limited.json()["error"] == "RATE_LIMITED"
-            assert c.get("/producer/api/functions").status_code == 429  # reads count too
-            assert c.get("/healthz").status_code in (200, 503)  # never limited
-            assert redis_server.client().zcard("gw:jobs:public") == 3
-    finally:
-        gateway.stop()
-        redis_server.stop()
+def test_rate_limit_answers_429(launch: Launcher) -> None:
+    stack = launch.stack(worker=None, RATE_LIMIT_PER_SECOND="0.2", RATE_LIMIT_BURST="3")
+    redis_server = stack.redis
+    with stack.client() as c:
+        codes = [c.post("/producer/api/sum", json={"number": 1}).status_code
+                 for _ in range(3)]
+        assert codes == [200, 200, 200]
+        limited = c.post("/producer/api/sum", json={"number": 1})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 5
+        assert limited.json()["error"] == "RATE_LIMITED"
+        assert c.get("/producer/api/functions").status_code == 429  # reads count too
+        assert c.get("/healthz").status_code in (200, 503)  # never limited
+        assert redis_server.client().zcard(tenant_index_key("public")) == 3
 
 
-def test_full_queue_answers_503_and_enqueues_nothing() -> None:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, MAX_QUEUE_DEPTH="2")
-    gateway = Gateway(env).start(require_workers=False)  # no worker: the queue only grows
-    try:
-        with httpx.Client(base_url=gateway.url) as c:
-            for _ in range(2):
-                assert c.post("/producer/api/sum", json={"number": 1}).status_code == 200
-            full = c.post("/producer/api/sum", json={"number": 1})
-            assert full.status_code == 503 and full.headers["retry-after"].isdigit()
-            assert "queue is full" in full.json()["message"]
-            client = redis_server.client()
-            assert client.llen("celery") == 2 and client.zcard("gw:jobs:public") == 2
-    finally:
-        gateway.stop()
-        redis_server.stop()
+def test_full_queue_answers_503_and_enqueues_nothing(launch: Launcher) -> None:
+    stack = launch.stack(worker=None, MAX_QUEUE_DEPTH="2")  # no worker: the queue only grows
+    redis_server = stack.redis
+    with stack.client() as c:
+        for _ in range(2):
+            assert c.post("/producer/api/sum", json={"number": 1}).status_code == 200
+        full = c.post("/producer/api/sum", json={"number": 1})
+        assert full.status_code == 503 and full.headers["retry-after"].isdigit()
+        assert "queue is full" in full.json()["message"]
+        client = redis_server.client()
+        assert client.llen("celery") == 2 and client.zcard(tenant_index_key("public")) == 2
 
 
-def test_cors_allow_list() -> None:
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, CORS_ALLOW_ORIGINS="https://app.example.com")
-    gateway = Gateway(env).start(require_workers=False)
-    try:
-        with httpx.Client(base_url=gateway.url) as c:
-            preflight = {"Access-Control-Request-Method": "POST",
-                         "Access-Control-Request-Headers": "content-type,x-api-key"}
-            ok = c.options("/producer/api/sum",
-                           headers={"Origin": "https://app.example.com", **preflight})
-            assert ok.status_code == 200
-            assert ok.headers["access-control-allow-origin"] == "https://app.example.com"
-            other = c.options("/producer/api/sum",
-                              headers={"Origin": "https://evil.example", **preflight})
-            assert "access-control-allow-origin" not in other.headers
-            # The submit and poll themselves (the express lane hands them to CORS).
-            origin = {"Origin": "https://app.example.com"}
-            job = c.post("/producer/api/sum", json={"number": 3}, headers=origin)
-            assert job.status_code == 200
-            assert job.headers["access-control-allow-origin"] == "https://app.example.com"
-            poll = c.get(f"/producer/api/sum/{job.json()['job_id']}", headers=origin)
-            assert poll.status_code == 200
-            assert poll.headers["access-control-allow-origin"] == "https://app.example.com"
-    finally:
-        gateway.stop()
-        redis_server.stop()
+def test_cors_allow_list(launch: Launcher) -> None:
+    stack = launch.stack(worker=None, CORS_ALLOW_ORIGINS="https://app.example.com")
+    with stack.client() as c:
+        preflight = {"Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type,x-api-key"}
+        ok = c.options("/producer/api/sum",
+                       headers={"Origin": "https://app.example.com", **preflight})
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "https://app.example.com"
+        other = c.options("/producer/api/sum",
+                          headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in other.headers
+        # The submit and poll themselves (the express lane hands them to CORS).
+        origin = {"Origin": "https://app.example.com"}
+        job = c.post("/producer/api/sum", json={"number": 3}, headers=origin)
+        assert job.status_code == 200
+        assert job.headers["access-control-allow-origin"] == "https://app.example.com"
+        poll = c.get(f"/producer/api/sum/{job.json()['job_id']}", headers=origin)
+        assert poll.status_code == 200
+        assert poll.headers["access-control-allow-origin"] == "https://app.example.com"

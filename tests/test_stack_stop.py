@@ -34,8 +34,8 @@ import redis
 
 from infra import stack
 from tasks.settings import Settings
-from tests.helpers import TERMINAL, job
-from tests.servers import ROOT, free_port, wait_until
+from tests.support.helpers import TERMINAL, job
+from tests.support.servers import ROOT, free_port, wait_until
 
 SHORT_SECONDS = 4.0  # outlasts the front's stop: still running when the worker is told
 GRACE_SECONDS = 6.0  # WORKER_SHUTDOWN_GRACE_SECONDS of this stack

@@ -15,7 +15,7 @@ from tasks.batching import Batcher
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import Admission, AsyncJobStore
 from tasks.redis.keys import job_key, tenant_index_key
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 QUEUE = "batching-test-queue"
 
@@ -66,27 +66,25 @@ async def test_concurrent_gets_each_get_their_own_record(redis_server: RedisServ
     await client.aclose()
 
 
-async def test_a_batch_refused_for_memory_writes_nothing_and_fails_every_caller() -> None:
-    server = RedisServer().start()
-    try:
-        sync = server.client()
-        used = int(sync.info("memory")["used_memory"])
-        sync.config_set("maxmemory-policy", "noeviction")
-        sync.config_set("maxmemory", str(used))  # already full
-        client = aioredis.Redis.from_url(server.url)
-        store = AsyncJobStore(client)
-        ids = [str(uuid.uuid4()) for _ in range(20)]
-        results = await asyncio.gather(
-            *(store.create(_fields(i), 600, Admission(), (QUEUE, b"{}")) for i in ids),
-            return_exceptions=True)
-        assert all(isinstance(r, RedisError) for r in results), results
-        assert "maxmemory" in str(results[0])  # refused before any write
-        sync.config_set("maxmemory", "0")
-        assert sync.llen(QUEUE) == 0 and sync.zcard(tenant_index_key("public")) == 0
-        assert not any(sync.exists(job_key(i)) for i in ids)
-        await client.aclose()
-    finally:
-        server.stop()
+async def test_a_batch_refused_for_memory_writes_nothing_and_fails_every_caller(
+        fresh_redis: RedisServer) -> None:
+    server = fresh_redis
+    sync = server.client()
+    used = int(sync.info("memory")["used_memory"])
+    sync.config_set("maxmemory-policy", "noeviction")
+    sync.config_set("maxmemory", str(used))  # already full
+    client = aioredis.Redis.from_url(server.url)
+    store = AsyncJobStore(client)
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    results = await asyncio.gather(
+        *(store.create(_fields(i), 600, Admission(), (QUEUE, b"{}")) for i in ids),
+        return_exceptions=True)
+    assert all(isinstance(r, RedisError) for r in results), results
+    assert "maxmemory" in str(results[0])  # refused before any write
+    sync.config_set("maxmemory", "0")
+    assert sync.llen(QUEUE) == 0 and sync.zcard(tenant_index_key("public")) == 0
+    assert not any(sync.exists(job_key(i)) for i in ids)
+    await client.aclose()
 
 
 async def test_batcher_answers_in_order_and_bounds_batches() -> None:

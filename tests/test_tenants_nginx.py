@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,9 +19,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from gateway.graphql.schema import SCHEMA_FILE
-from tests.edge import EdgeStack
-from tests.graphql_helpers import GET_JOB, JOB_UPDATED, SUBMIT_SUM, request
-from tests.helpers import wait_for_status
+from tests.support.edge import EdgeStack
+from tests.support.graphql_helpers import GET_JOB, JOB_UPDATED, SUBMIT_SUM, request
+from tests.support.helpers import wait_for_status
+from tests.support.launcher import Launcher
 
 ALPHA = "alpha-key-0123456789abcdef"
 BETA = "beta-key-0123456789abcdef"
@@ -31,11 +31,9 @@ LIST = "query { jobs(first: 100) { edges { node { id } } } }"
 
 
 @pytest.fixture(scope="module")
-def keyed_edge() -> Iterator[EdgeStack]:
-    stack = EdgeStack(API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
-                      WEBHOOK_SECRET=WEBHOOK_SECRET).start()
-    yield stack
-    stack.stop()
+def keyed_edge(module_launch: Launcher) -> EdgeStack:
+    return module_launch.edge(API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
+                              WEBHOOK_SECRET=WEBHOOK_SECRET)
 
 
 def gql_post(stack: EdgeStack, key: str | None, query: str, **variables: Any) -> httpx.Response:

@@ -34,7 +34,7 @@ from tasks.redis.keys import event_channel, job_key
 from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings
 from tasks.webhooks.ssrf import UrlPolicy
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 
 def test_sum_is_exact_loop() -> None:
@@ -207,16 +207,12 @@ def test_production_needs_real_api_keys() -> None:
         Settings(environment="production", api_keys="ops:changeme-0123456789abcdef")
 
 
-async def test_lost_messages_are_pushed_back() -> None:
+async def test_lost_messages_are_pushed_back(fresh_redis: RedisServer) -> None:
     """kombu can lose a message between BRPOP and its unacked record: recover.lua finds
     QUEUED jobs whose message is nowhere and pushes the kept copy back, and only those.
     (A Redis of its own: the session's holds other tests' jobs, which the sweep may look
     at first.)"""
-    redis_server = RedisServer().start()
-    try:
-        await _check_pushed_back(redis_server)
-    finally:
-        redis_server.stop()
+    await _check_pushed_back(fresh_redis)
 
 
 async def _check_pushed_back(redis_server: RedisServer) -> None:

@@ -18,16 +18,9 @@ from tasks.jobs.store import JobStore
 from tasks.redis.keys import DEAD_KEY, DUE_KEY, INFLIGHT_KEY, job_key, paused_key
 from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 CALLBACK = "https://receiver.example/hook"
-
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture()

@@ -21,7 +21,7 @@ from tasks.settings import Settings
 from tasks.webhooks.config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
 from tasks.webhooks.model import endpoint_secrets, render_body
 from tasks.webhooks.ssrf import UrlPolicy
-from tests.webhook_receiver import verify_by_hand
+from tests.support.webhook_receiver import verify_by_hand
 from worker.webhooks.retry_policy import AttemptResult, decide, parse_retry_after
 from worker.webhooks.signing import signed_headers
 

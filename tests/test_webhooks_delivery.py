@@ -10,6 +10,7 @@ listeners behind those URLs must never see a connection.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -26,18 +27,12 @@ import svix.webhooks
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
 from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key
-from tests.fault_helpers import delivery_fields
-from tests.helpers import wait_for_status
-from tests.servers import (
-    Gateway,
-    RedisServer,
-    Service,
-    stack_env,
-    start_dispatcher,
-    start_worker,
-    wait_until,
-)
-from tests.webhook_receiver import Received, Receiver, Reply, verify_by_hand
+from tests.support.fault_helpers import delivery_fields
+from tests.support.helpers import wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.launcher import Stack as Servers
+from tests.support.servers import Gateway, RedisServer, wait_until
+from tests.support.webhook_receiver import Received, Receiver, Reply, verify_by_hand
 
 API = "/producer/api"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -46,9 +41,7 @@ SCHEDULE = "0,0.2,0.5,1,2"  # five attempts, about 4 s in all
 
 @dataclass
 class Stack:
-    redis: RedisServer
-    gateway: Gateway
-    dispatcher_env: dict[str, str]
+    servers: Servers  # Redis, a worker, the gateway and a dispatcher
     receiver: Receiver  # 127.0.0.3, allowed
     redirect_target: Receiver  # 127.0.0.3, allowed: a followed redirect would reach it
     flaky: Receiver  # 127.0.0.3, allowed: goes down and comes back
@@ -56,33 +49,28 @@ class Stack:
     other_address: Receiver  # 127.0.0.2: the same
     other_port: Receiver  # 127.0.0.3 on a port the dispatcher does not allow
 
+    @property
+    def redis(self) -> RedisServer:
+        return self.servers.redis
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.servers.gateway
+
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    receivers = [Receiver("127.0.0.3").start(), Receiver("127.0.0.3").start(),
-                 Receiver("127.0.0.3").start(), Receiver("127.0.0.1").start(),
-                 Receiver("127.0.0.2").start(), Receiver("127.0.0.3").start()]
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
-    dispatcher_env = {
-        **env, "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_SCHEDULE": SCHEDULE,
+def stack(module_launch: Launcher) -> Stack:
+    receivers = [module_launch.receiver(host) for host in (
+        "127.0.0.3", "127.0.0.3", "127.0.0.3", "127.0.0.1", "127.0.0.2", "127.0.0.3")]
+    dispatcher_only = {
+        "WEBHOOK_SECRET": SECRET, "WEBHOOK_RETRY_SCHEDULE": SCHEDULE,
         "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.3/32",
         "WEBHOOK_ALLOWED_PORTS": ",".join(str(r.port) for r in receivers[:3]),
         "WEBHOOK_MAX_IN_FLIGHT": "20",  # small, so two dispatchers both get work
     }
-    services: list[Service] = []
-    try:
-        services.append(start_worker(env, name="webhook-worker"))
-        gateway = Gateway(env).start()
-        services.append(gateway)
-        services.append(start_dispatcher(dispatcher_env))
-        yield Stack(redis_server, gateway, dispatcher_env, *receivers)
-    finally:
-        for service in reversed(services):
-            service.stop()
-        redis_server.stop()
-        for receiver in receivers:
-            receiver.stop()
+    servers = module_launch.stack("webhook-worker", dispatcher=dispatcher_only,
+                                  WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
+    return Stack(servers, *receivers)
 
 
 @pytest.fixture()
@@ -405,12 +393,12 @@ def test_submit_time_refusals_still_apply(stack: Stack, client: httpx.Client) ->
 # --- exactly once, and several dispatchers ---------------------------------------------
 
 
-def test_two_dispatchers_never_send_an_attempt_twice(stack: Stack) -> None:
+def test_two_dispatchers_never_send_an_attempt_twice(stack: Stack, launch: Launcher) -> None:
     """Many deliveries released at once to two dispatchers; each message is answered 500
     once and then 200, so each must arrive exactly twice (two attempts, never doubled)."""
     hook = path()
     stack.receiver.script_each_message(hook, Reply(500))
-    second = start_dispatcher(stack.dispatcher_env, name="dispatcher-2")
+    second = launch.dispatcher(stack.servers.dispatcher_env, name="dispatcher-2")
     count = 300
     try:
         client = stack.redis.client()
@@ -434,6 +422,9 @@ def test_two_dispatchers_never_send_an_attempt_twice(stack: Stack) -> None:
         second.stop()
     attempts = re.findall(r"stopped after (\d+) attempts", second.log_tail())
     assert attempts and int(attempts[-1]) > 0  # the second dispatcher really took part
+    # The dispatcher logs through tasks.logs like every other process: one JSON object a line.
+    lines = second.log_path.read_text().splitlines()
+    assert lines and all(isinstance(json.loads(line), dict) for line in lines), lines[:5]
 
 
 def test_cancel_racing_completion_sends_one_message_per_job(stack: Stack,

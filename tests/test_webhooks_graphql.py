@@ -4,15 +4,15 @@ tenant's jobs, and nobody sees another tenant's endpoints or deliveries."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import standardwebhooks
 
-from tests.servers import Gateway, RedisServer, Service, stack_env, start_dispatcher, start_worker
-from tests.webhook_receiver import Receiver, Reply
+from tests.support.launcher import Launcher
+from tests.support.servers import Gateway
+from tests.support.webhook_receiver import Receiver, Reply
 
 ALPHA = "alpha-key-0123456789abcdef"
 BETA = "beta-key-0123456789abcdef"
@@ -26,22 +26,13 @@ JOB = """query($id: ID!) { job(id: $id) { status deliveries { id event url statu
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[Gateway, Receiver, Receiver]]:
-    alpha_hooks, beta_hooks = Receiver("127.0.0.3").start(), Receiver("127.0.0.3").start()
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url, API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
-                    WEBHOOK_ALLOWED_NETWORKS="127.0.0.3/32", WEBHOOK_RETRY_SCHEDULE="0,0.2,0.5")
-    services: list[Service] = [start_worker(env, name="gql-webhook-worker")]
-    try:
-        gateway = Gateway(env).start()
-        services += [gateway, start_dispatcher(env)]
-        yield gateway, alpha_hooks, beta_hooks
-    finally:
-        for service in reversed(services):
-            service.stop()
-        redis_server.stop()
-        alpha_hooks.stop()
-        beta_hooks.stop()
+def stack(module_launch: Launcher) -> tuple[Gateway, Receiver, Receiver]:
+    alpha_hooks = module_launch.receiver("127.0.0.3")
+    beta_hooks = module_launch.receiver("127.0.0.3")
+    gateway = module_launch.stack(
+        "gql-webhook-worker", dispatcher=True, API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
+        WEBHOOK_ALLOWED_NETWORKS="127.0.0.3/32", WEBHOOK_RETRY_SCHEDULE="0,0.2,0.5").gateway
+    return gateway, alpha_hooks, beta_hooks
 
 
 def gql(gateway: Gateway, key: str, query: str, **variables: Any) -> dict[str, Any]:

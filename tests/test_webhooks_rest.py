@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.helpers import submit_sum, wait_for_status
-from tests.servers import Gateway, RedisServer, stack_env
+from tests.support.helpers import submit_sum, wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.servers import RedisServer, stack_env
 
 API = "/producer/api"
 
@@ -57,7 +58,7 @@ def test_submit_refuses_ssrf_urls(client: httpx.Client, redis_server: RedisServe
 
 
 def test_loopback_refusal_names_the_setting_only_in_development(
-    client: httpx.Client, redis_server: RedisServer,
+    client: httpx.Client, redis_server: RedisServer, launch: Launcher,
 ) -> None:
     """Trying webhooks on one machine: a development gateway's refusal of a loopback
     callback_url says which setting allows it; the session's (ENVIRONMENT=test) does not."""
@@ -65,16 +66,13 @@ def test_loopback_refusal_names_the_setting_only_in_development(
     hint = "(in development, WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8 allows it)"
     r = client.post(f"{API}/sum", json=body)
     assert r.status_code == 422 and "WEBHOOK_ALLOWED_NETWORKS" not in r.text, r.text
-    development = Gateway(stack_env(redis_server.url, ENVIRONMENT="development")).start(
-        require_workers=False)
-    try:
-        with httpx.Client(base_url=development.url, timeout=10) as dev:
-            for r in (dev.post(f"{API}/sum", json=body),
-                      dev.post(f"{API}/webhooks", json={"url": body["callback_url"]})):
-                assert r.status_code == 422, r.text
-                assert r.json()["message"].endswith(hint), r.text
-    finally:
-        development.stop()
+    development = launch.gateway(stack_env(redis_server.url, ENVIRONMENT="development"),
+                                 require_workers=False)
+    with httpx.Client(base_url=development.url, timeout=10) as dev:
+        for r in (dev.post(f"{API}/sum", json=body),
+                  dev.post(f"{API}/webhooks", json={"url": body["callback_url"]})):
+            assert r.status_code == 422, r.text
+            assert r.json()["message"].endswith(hint), r.text
 
 
 @pytest.mark.parametrize("url", SSRF_URLS)

@@ -9,29 +9,21 @@ process is replaced by a fork, quicker than a whole worker's start): never fixed
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog
 from tasks.settings import Settings
-from tests.fault_helpers import start_ready_worker
-from tests.helpers import job, submit_wait, wait_for_status
-from tests.servers import Gateway, RedisServer, Service, stack_env, wait_until
+from tests.support.fault_helpers import start_ready_worker
+from tests.support.helpers import job, submit_wait, wait_for_status
+from tests.support.launcher import Launcher
+from tests.support.servers import RedisServer, Service, stack_env, wait_until
 
 JOB_SECONDS = 2
 # Each step of a recovery (a new pool process or worker, the job's retry) gets this many
 # start-ups of a worker: room for a busy machine.
 STARTUPS = 4
-
-
-@pytest.fixture()
-def private_redis() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 def after_loss(startup: float, retry: int | None, run: float = 0.0) -> float:
@@ -54,75 +46,63 @@ def kill_pool_child(worker: Service) -> None:
         child.send_signal(signal.SIGKILL)
 
 
-def test_killed_pool_child_job_is_retried(private_redis: RedisServer) -> None:
-    env = stack_env(private_redis.url, WORKER_CONCURRENCY="1")
-    worker, startup = start_ready_worker(env, "loss-child")
-    gateway = Gateway(env).start()
-    try:
-        with httpx.Client(base_url=gateway.url, timeout=10) as client:
-            job_id = submit_wait(client, JOB_SECONDS)
-            wait_for_status(client, job_id, {"STARTED"}, timeout=STARTUPS * startup)
+def test_killed_pool_child_job_is_retried(launch: Launcher,
+                                          fresh_redis: RedisServer) -> None:
+    env = stack_env(fresh_redis.url, WORKER_CONCURRENCY="1")
+    worker, startup = start_ready_worker(launch, env, "loss-child")
+    gateway = launch.gateway(env)
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        job_id = submit_wait(client, JOB_SECONDS)
+        wait_for_status(client, job_id, {"STARTED"}, timeout=STARTUPS * startup)
+        kill_pool_child(worker)
+        record = wait_for_status(client, job_id,
+                                 timeout=after_loss(startup, retry=0, run=JOB_SECONDS))
+        assert record["status"] == "SUCCEEDED" and record["result"] == "Hello World!"
+        assert record["attempts"] == 2
+
+
+def test_job_that_keeps_losing_its_worker_fails(launch: Launcher,
+                                                fresh_redis: RedisServer) -> None:
+    env = stack_env(fresh_redis.url, WORKER_CONCURRENCY="1", JOB_MAX_ATTEMPTS="2")
+    worker, startup = start_ready_worker(launch, env, "loss-repeat")
+    gateway = launch.gateway(env)
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        job_id = submit_wait(client, 5)
+        for attempt in (1, 2):
+            limit = (STARTUPS * startup if attempt == 1
+                     else after_loss(startup, retry=attempt - 2))
+            wait_until(lambda a=attempt: job(client, job_id)["attempts"] == a
+                       and job(client, job_id)["status"] == "STARTED", limit,
+                       f"attempt {attempt} to start")
             kill_pool_child(worker)
-            record = wait_for_status(client, job_id, timeout=after_loss(startup, retry=0,
-                                                                 run=JOB_SECONDS))
-            assert record["status"] == "SUCCEEDED" and record["result"] == "Hello World!"
-            assert record["attempts"] == 2
-    finally:
-        gateway.stop()
-        worker.stop()
+        # The last attempt lost: FAILED once Celery calls the process lost.
+        record = wait_for_status(client, job_id, timeout=after_loss(startup, retry=None))
+        assert record["status"] == "FAILED"
+        assert record["error"]["type"] == "WorkerLostError"
+        assert "Traceback" not in record["error"]["message"]
 
 
-def test_job_that_keeps_losing_its_worker_fails(private_redis: RedisServer) -> None:
-    env = stack_env(private_redis.url, WORKER_CONCURRENCY="1", JOB_MAX_ATTEMPTS="2")
-    worker, startup = start_ready_worker(env, "loss-repeat")
-    gateway = Gateway(env).start()
-    try:
-        with httpx.Client(base_url=gateway.url, timeout=10) as client:
-            job_id = submit_wait(client, 5)
-            for attempt in (1, 2):
-                limit = (STARTUPS * startup if attempt == 1
-                         else after_loss(startup, retry=attempt - 2))
-                wait_until(lambda a=attempt: job(client, job_id)["attempts"] == a
-                           and job(client, job_id)["status"] == "STARTED", limit,
-                           f"attempt {attempt} to start")
-                kill_pool_child(worker)
-            # The last attempt lost: FAILED once Celery calls the process lost.
-            record = wait_for_status(client, job_id, timeout=after_loss(startup, retry=None))
-            assert record["status"] == "FAILED"
-            assert record["error"]["type"] == "WorkerLostError"
-            assert "Traceback" not in record["error"]["message"]
-    finally:
-        gateway.stop()
-        worker.stop()
-
-
-def test_killed_whole_worker_job_is_redelivered(private_redis: RedisServer) -> None:
+def test_killed_whole_worker_job_is_redelivered(launch: Launcher,
+                                                fresh_redis: RedisServer) -> None:
     # A Redis broker redelivers an unacknowledged message after the visibility timeout;
     # keep it short here (it must still exceed the longest job: WAIT_MAX_SECONDS + 10).
-    env = stack_env(private_redis.url, WORKER_CONCURRENCY="1", WAIT_MAX_SECONDS="3",
+    env = stack_env(fresh_redis.url, WORKER_CONCURRENCY="1", WAIT_MAX_SECONDS="3",
                     CELERY_VISIBILITY_TIMEOUT="14")
-    settings = Settings(_env_file=None, redis_url=private_redis.url, wait_max_seconds=3,
+    settings = Settings(_env_file=None, redis_url=fresh_redis.url, wait_max_seconds=3,
                         celery_visibility_timeout=14)
     transport = create_celery(settings).conf.broker_transport_options
-    first, startup = start_ready_worker(env, "loss-whole-1")
-    gateway = Gateway(env).start()
-    second = None
-    try:
-        with httpx.Client(base_url=gateway.url, timeout=10) as client:
-            job_id = submit_wait(client, JOB_SECONDS)
-            wait_for_status(client, job_id, {"STARTED"}, timeout=STARTUPS * startup)
-            first.kill()  # main process and pool children, no warm shutdown
-            assert job(client, job_id)["status"] == "STARTED"
-            second, startup_again = start_ready_worker(env, "loss-whole-2")
-            # The message comes back at the first sweep for lost messages after the
-            # visibility timeout; then the job runs again.
-            limit = (transport["visibility_timeout"] + transport["unacked_restore_interval"]
-                     + JOB_SECONDS + STARTUPS * max(startup, startup_again))
-            record = wait_for_status(client, job_id, timeout=limit)
-            assert record["status"] == "SUCCEEDED"
-            assert record["attempts"] == 2
-    finally:
-        gateway.stop()
-        first.stop()  # already killed, unless the test failed before
-        if second is not None:
-            second.stop()
+    first, startup = start_ready_worker(launch, env, "loss-whole-1")
+    gateway = launch.gateway(env)
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        job_id = submit_wait(client, JOB_SECONDS)
+        wait_for_status(client, job_id, {"STARTED"}, timeout=STARTUPS * startup)
+        first.kill()  # main process and pool children, no warm shutdown
+        assert job(client, job_id)["status"] == "STARTED"
+        _, startup_again = start_ready_worker(launch, env, "loss-whole-2")
+        # The message comes back at the first sweep for lost messages after the
+        # visibility timeout; then the job runs again.
+        limit = (transport["visibility_timeout"] + transport["unacked_restore_interval"]
+                 + JOB_SECONDS + STARTUPS * max(startup, startup_again))
+        record = wait_for_status(client, job_id, timeout=limit)
+        assert record["status"] == "SUCCEEDED"
+        assert record["attempts"] == 2

@@ -13,8 +13,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.gateway_log import LogWatch
-from tests.servers import Gateway
+from tests.support.gateway_log import LogWatch
+from tests.support.servers import Gateway
 
 SUBSCRIBE_QUERY = 'subscription { jobUpdated(id: "no-such-job") { status } }'
 

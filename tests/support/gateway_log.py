@@ -9,7 +9,7 @@ import json
 import httpx
 
 from tasks.ids import random_hex
-from tests.servers import Gateway, wait_until
+from tests.support.servers import Gateway, wait_until
 
 ERROR_LEVELS = {"ERROR", "CRITICAL"}
 

@@ -1,5 +1,7 @@
-"""Real servers for the tests: a private redis-server, Celery workers and the gateway under
-uvicorn, each a subprocess on a free loopback port with its log under test-artifacts/."""
+"""Real servers for the tests: a private redis-server, Celery workers, the gateway under
+uvicorn and the webhook dispatcher, each a subprocess on a free loopback port with its log
+under test-artifacts/. Tests do not call these directly: tests/support/launcher.py starts
+them and stops every one it started."""
 
 from __future__ import annotations
 
@@ -12,15 +14,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
+from tasks.redis.keys import WAKE_CHANNEL
+
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+# The job functions only the tests load: the one place their import path is spelled.
+FIXTURE_FUNCTIONS = "tests.support.fixture_functions"
 
 
 def free_port() -> int:
@@ -117,6 +123,11 @@ class RedisServer(Service):
         wait_until(answers, 10, f"redis on {self.port}")
         return self
 
+    def stop(self, timeout: float = 15) -> None:
+        """Stop it, even while a test holds it with SIGSTOP (a hung Redis)."""
+        self.signal_group(signal.SIGCONT)
+        super().stop(timeout)
+
 
 def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "REDIS_"))}
@@ -174,7 +185,7 @@ def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
     client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=5)
 
     def listeners() -> int:
-        [(_, count)] = client.pubsub_numsub("gw:deliveries:wake")
+        [(_, count)] = client.pubsub_numsub(WAKE_CHANNEL)
         return int(count)
 
     before = listeners()
@@ -188,17 +199,3 @@ def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
     finally:
         client.close()
     return service
-
-
-@contextlib.contextmanager
-def idle_stack() -> Iterator[tuple[RedisServer, Gateway, dict[str, str]]]:
-    """Redis and a gateway with no worker yet: submitted jobs stay QUEUED until a test
-    starts one (with the env it yields)."""
-    redis_server = RedisServer().start()
-    env = stack_env(redis_server.url)
-    gateway = Gateway(env).start(require_workers=False)
-    try:
-        yield redis_server, gateway, env
-    finally:
-        gateway.stop()
-        redis_server.stop()

@@ -16,7 +16,8 @@ from typing import Any
 import redis
 
 from tasks.redis.keys import delivery_key, job_deliveries_key, job_key
-from tests.servers import ARTIFACTS, Service, start_worker, wait_until
+from tests.support.launcher import Launcher
+from tests.support.servers import ARTIFACTS, Service, wait_until
 
 READY = re.compile(rb"@\S+ ready\.")  # Celery's "celery@host ready." line
 
@@ -134,17 +135,18 @@ def wait_worker_ready(worker: Service, log_offset: int, timeout: float = 60) -> 
 
 
 def log_size(name: str) -> int:
-    """The size of the log a Service called `name` appends to (tests/servers.py)."""
+    """The size of the log a Service called `name` appends to (tests/support/servers.py)."""
     path = ARTIFACTS / f"{name}.log"
     return path.stat().st_size if path.exists() else 0
 
 
-def start_ready_worker(env: dict[str, str], name: str) -> tuple[Service, float]:
+def start_ready_worker(launch: Launcher, env: dict[str, str], name: str
+                       ) -> tuple[Service, float]:
     """A Celery worker once it consumes, and the seconds it took to get there: this
     machine's start-up time now, which limits on recovering from a lost worker scale with
     (a slow, busy machine gets longer limits, never a fixed number of seconds)."""
     offset = log_size(name)
     began = time.monotonic()
-    worker = start_worker(env, name=name)
+    worker = launch.worker(env, name)
     wait_worker_ready(worker, offset, timeout=120)
     return worker, time.monotonic() - began

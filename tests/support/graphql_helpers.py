@@ -12,7 +12,7 @@ from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
 from gateway.graphql.schema import SCHEMA_FILE
-from tests.servers import Gateway, RedisServer
+from tests.support.servers import Gateway, RedisServer
 
 JOB_FIELDS = """id function status input result error { type message } attempts
                 createdAt startedAt finishedAt callbackUrl"""

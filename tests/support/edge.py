@@ -2,7 +2,7 @@
 up for the run, a worker, the dispatcher, the gateway, Flower on its unix socket, Locust's
 web UI and nginx, on free loopback ports, in an owner-only run directory. Everything is
 prepared and started with the functions and commands of `make up` (infra/stack.py); only
-the supervision differs: each service is a tests.servers.Service with a log of its own."""
+the supervision differs: each service is a tests.support.servers.Service with a log of its own."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import redis
 
 from infra import stack
 from tasks.settings import Settings
-from tests.servers import ARTIFACTS, Service, free_port, stack_env, wait_until
+from tests.support.servers import ARTIFACTS, Service, free_port, stack_env, wait_until
 
 DASHBOARD_USER = "ops"
 # Written into the stack's configuration; a test checks that no log shows it.

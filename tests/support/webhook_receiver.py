@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 @dataclass(frozen=True)
