@@ -45,7 +45,7 @@ lint: venv
 ## fuzz: the fuzz tests with many more generated cases than `make test` runs
 fuzz: venv
 	bash infra/ensure-binaries.sh redis-server
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_fuzz.py
 
 ## load: a bounded headless Locust run against a stack of its own; reports in reports/load/
 load: venv

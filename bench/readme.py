@@ -1,7 +1,7 @@
 """The README's and docs/SCALING.md's performance tables, generated from a run's
 results.json (`bench/latest/results.json` by default): `python -m bench.readme` rewrites
 each block between its markers, `--check` only says whether they are current. A full
-`make bench` runs it after refreshing bench/latest; `tests/test_bench_latest.py` checks
+`make bench` runs it after refreshing bench/latest; `tests/unit/project/test_bench_latest.py` checks
 that the blocks are what this module makes of bench/latest/results.json.
 
     <!-- bench:NAME (generated ...) -->

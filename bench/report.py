@@ -1,7 +1,7 @@
 """summary.md of one run, written from its results.json alone: the targets, every figure
 with its spread, and for each missed target by how much, why (with a profile excerpt)
 and what would close it. No figure is typed in here: each one is read from the results,
-and a figure the run did not measure is not printed (`tests/test_bench_latest.py`
+and a figure the run did not measure is not printed (`tests/unit/project/test_bench_latest.py`
 checks every number of bench/latest/summary.md against its results.json).
 
 `python -m bench.report DIR` writes DIR/summary.md again from DIR/results.json (after a

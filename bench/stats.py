@@ -1,6 +1,6 @@
 """Pure helpers of the benchmark: percentiles, run summaries, ratios and trends.
 
-No I/O here, so `tests/test_bench_stats.py` checks them without starting anything.
+No I/O here, so `tests/unit/project/test_bench_helpers.py` checks them without starting anything.
 """
 
 from __future__ import annotations

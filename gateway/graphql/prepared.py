@@ -6,7 +6,7 @@ parsing and validation are done, and the schema's extensions only act on those t
 Skipping that machinery (the extension hooks, the request adapter, the execution context)
 made a `submitSum` request about a third cheaper. The resolvers, the variable coercion,
 the error codes (`GatewaySchema.process_errors`) and the response body are the same ones;
-tests/test_graphql_prepared.py compares both paths request by request.
+tests/integration/with_redis/test_prepared.py compares both paths request by request.
 
 Anything else (a new document, GET, a batch, a subscription, `extensions` in the body, a
 body that is not a JSON object, another content type) goes the full Strawberry way.

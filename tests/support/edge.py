@@ -29,7 +29,7 @@ DASHBOARD_PASSWORD = f"dash-pw-{secrets.token_hex(8)}"
 class EdgeStack:
     def __init__(self, **extra_env: str) -> None:
         self.extra_env = extra_env  # more settings for every service, e.g. API_KEYS
-        # Its own run directory: two stacks of a session (tests/test_tenants_nginx.py has
+        # Its own run directory: two stacks of a session (tests/integration/edge/test_tenants.py has
         # one more) must not share Flower's socket or nginx's files.
         ARTIFACTS.mkdir(exist_ok=True)
         self.runtime = Path(tempfile.mkdtemp(prefix="edge-run-", dir=ARTIFACTS))

@@ -1,5 +1,5 @@
 """What a gateway wrote to its log from a point on, for the tests that promise bad input
-leaves no error in it. The services of tests/servers.py log JSON lines with a `level`;
+leaves no error in it. The services of tests/support/servers.py log JSON lines with a `level`;
 a line that is not JSON (a crash before logging was set up) counts as an error too."""
 
 from __future__ import annotations

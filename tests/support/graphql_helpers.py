@@ -12,6 +12,7 @@ from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
 from gateway.graphql.schema import SCHEMA_FILE
+from tasks.redis.keys import JOB_INDEX_KEY
 from tests.support.servers import Gateway, RedisServer
 
 JOB_FIELDS = """id function status input result error { type message } attempts
@@ -58,7 +59,7 @@ def submit_wait(client: httpx.Client, seconds: float) -> str:
 
 def index_size(redis_server: RedisServer) -> int:
     """Every accepted submit adds its job to this index: unchanged means nothing queued."""
-    return int(redis_server.client().zcard("gw:jobs"))
+    return int(redis_server.client().zcard(JOB_INDEX_KEY))
 
 
 def ws_client(gateway: Gateway) -> Client:

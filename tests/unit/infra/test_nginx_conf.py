@@ -1,0 +1,67 @@
+"""The NGINX configuration (infra/nginx_conf.py): the template rule, its variables, the
+local config's file modes, and the official image's envsubst step."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra import nginx_conf
+
+
+def test_render_substitutes_only_defined_filtered_variables() -> None:
+    template = "a ${GATEWAY_UPSTREAM} b $GATEWAY_UPSTREAM c ${FLOWER_UPSTREAM} d $host " \
+               "e ${HOME} f $GATEWAY_UPSTREAMS g ${request_id}"
+    env = {"GATEWAY_UPSTREAM": "gw:1", "HOME": "/root", "host": "nope"}
+    out = nginx_conf.render(template, env)
+    assert out == ("a gw:1 b gw:1 c ${FLOWER_UPSTREAM} d $host e ${HOME} "
+                   "f $GATEWAY_UPSTREAMS g ${request_id}")
+    with pytest.raises(ValueError, match="FLOWER_UPSTREAM"):
+        nginx_conf.check_rendered(out)
+    # Without a filter every defined variable counts, as in the image by default.
+    assert nginx_conf.render("${HOME}", env, "") == "/root"
+
+
+def test_the_template_uses_exactly_the_documented_variables() -> None:
+    text = nginx_conf.TEMPLATE.read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert set(nginx_conf._PLACEHOLDER.findall(body)) == set(nginx_conf.TEMPLATE_VARIABLES)
+
+
+def test_local_nginx_config_is_private_to_nginx(tmp_path: Path) -> None:
+    runtime = tmp_path / "nginx"
+    nginx_conf.write_local(runtime, {name: "127.0.0.1:1" for name in (
+        "GATEWAY_UPSTREAM", "FLOWER_UPSTREAM", "LOCUST_UPSTREAM", "NGINX_LISTEN")} | {
+        "NGINX_MAX_BODY_BYTES": "1000", "NGINX_ACCESS_LOG": "logs/access.log"}, "u:p")
+    mode = stat.S_IMODE((runtime / nginx_conf.AUTH_FILE).stat().st_mode)
+    assert mode in (0o600, 0o640)  # 0o640 with nginx's worker group when run as root
+    assert mode & 0o007 == 0
+    main = (runtime / "nginx.conf").read_text()
+    assert "include gateway.conf;" in main and "pid nginx.pid;" in main
+    if os.geteuid() != 0:
+        assert "user " not in main
+
+
+def test_render_equals_the_official_images_envsubst_step() -> None:
+    """The image's 20-envsubst-on-templates.sh: awk lists the variables matching the
+    filter, envsubst substitutes those. Ours must give the same text, byte for byte."""
+    if shutil.which("envsubst") is None:
+        pytest.skip("envsubst (Debian's gettext-base) is not installed; `make test` installs "
+                    "it where it can")
+    env = {"GATEWAY_UPSTREAM": "gateway:8000", "FLOWER_UPSTREAM": "flower:5555",
+           "LOCUST_UPSTREAM": "locust:8089", "NGINX_LISTEN": "80",
+           "NGINX_MAX_BODY_BYTES": "65536", "NGINX_ACCESS_LOG": "/dev/stdout",
+           "HOME": "/root", "NGINX_ENVSUBST_FILTER": nginx_conf.ENVSUBST_FILTER}
+    script = ('filter="${NGINX_ENVSUBST_FILTER:-}"; defined_envs=$(printf \'${%s} \' '
+              '$(awk "END { for (name in ENVIRON) { print ( name ~ /${filter}/ ) ? name '
+              ': \\"\\" } }" </dev/null)); envsubst "$defined_envs"')
+    image = subprocess.run(["sh", "-c", script], input=nginx_conf.TEMPLATE.read_text(),
+                           env=env, capture_output=True, text=True, check=True).stdout
+    ours = nginx_conf.render(nginx_conf.TEMPLATE.read_text(), env)
+    assert ours == image
+    nginx_conf.check_rendered(ours)

@@ -1,0 +1,59 @@
+"""Logging (tasks/logs.py): the JSON formatter, secret masking, batched writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+
+from tasks.logs import BatchingStreamHandler, JsonFormatter, mask_secrets, request_id_var
+from tests.support.servers import wait_until
+
+
+def test_json_formatter_fields_request_id_and_masking() -> None:
+    formatter = JsonFormatter()
+    record = logging.LogRecord("gateway.x", logging.INFO, __file__, 1,
+                               "connect to %s", ("redis://:hunter2@h:6379/0",), None)
+    record.job_id = "j1"
+    token = request_id_var.set("rid-1")
+    try:
+        line = json.loads(formatter.format(record))
+    finally:
+        request_id_var.reset(token)
+    assert line["message"] == "connect to redis://:***@h:6379/0"
+    assert line["job_id"] == "j1" and line["request_id"] == "rid-1"
+    assert line["level"] == "INFO" and line["logger"] == "gateway.x"
+    assert "hunter2" not in formatter.format(record)
+
+
+def test_json_formatter_masks_exceptions() -> None:
+    try:
+        raise RuntimeError("cannot reach amqp://guest:s3cret@host//")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (),
+                                   sys.exc_info())
+    text = JsonFormatter().format(record)
+    assert "s3cret" not in text and "amqp://guest:***@host//" in text
+
+
+def test_mask_secrets_leaves_plain_text() -> None:
+    assert mask_secrets("user@example.com at 10:30") == "user@example.com at 10:30"
+
+
+def test_log_lines_are_written_in_batches_and_warnings_at_once() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("test.batching")
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    logger.info("one")
+    logger.info("two")
+    assert stream.getvalue() == ""  # buffered...
+    logger.warning("three")  # ...until a warning, which keeps the order
+    assert stream.getvalue() == "INFO one\nINFO two\nWARNING three\n"
+    logger.info("four")
+    wait_until(lambda: stream.getvalue().endswith("INFO four\n"), 5, "the timed flush")
+    for n in range(BatchingStreamHandler.MAX_LINES):
+        logger.info("line %s", n)
+    assert f"INFO line {BatchingStreamHandler.MAX_LINES - 1}\n" in stream.getvalue()

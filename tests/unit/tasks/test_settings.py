@@ -1,0 +1,84 @@
+"""Settings (tasks/settings.py): the checks a bad configuration fails at start-up, the
+URLs derived from it, the Flower credentials and the webhook settings."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pydantic import ValidationError
+
+from tasks.settings import Settings
+from tasks.webhooks.config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
+
+
+def test_settings_refuse_visibility_below_longest_job() -> None:
+    with pytest.raises(ValidationError, match="CELERY_VISIBILITY_TIMEOUT"):
+        Settings(wait_max_seconds=100, celery_visibility_timeout=50)
+
+
+def test_settings_urls() -> None:
+    s = Settings(redis_port=7000, redis_url="")
+    assert s.effective_redis_url == "redis://127.0.0.1:7000/0"
+    assert s.effective_broker_url == s.effective_redis_url and s.broker_is_redis
+    amqp = Settings(celery_broker_url="amqp://guest:guest@localhost//")
+    assert not amqp.broker_is_redis
+
+
+def test_production_needs_real_api_keys() -> None:
+    with pytest.raises(ValidationError, match="needs API_KEYS"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(environment="production", api_keys="ops:changeme-0123456789abcdef")
+
+
+@pytest.mark.parametrize("value", ["admin", "admin:", ":pw", "a b:pw", "a:pw\nb:pw2",
+                                   "ok:pw,bad"])
+def test_flower_basic_auth_must_be_user_password_pairs(value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(_env_file=None, flower_basic_auth=value)
+    assert "pw" not in str(info.value).replace("password", "")  # never echoes the value
+
+
+def test_flower_basic_auth_accepts_pairs_and_hides_them() -> None:
+    settings = Settings(_env_file=None, flower_basic_auth="a:p1,b:p:2")
+    assert settings.flower_basic_auth.get_secret_value() == "a:p1,b:p:2"
+    assert "p1" not in repr(settings) and "p1" not in str(settings.model_dump())
+
+
+def test_production_refuses_a_missing_secret() -> None:
+    keys = "ops:a-real-key-0123456789abcdef"
+    with pytest.raises(ValidationError, match="WEBHOOK_SECRET must be set in production"):
+        Settings(environment="production", api_keys=keys)
+    secret = new_webhook_secret()
+    assert Settings(environment="production", api_keys=keys,
+                    webhook_secret=secret).webhook_signing_secrets == (secret,)
+    assert Settings(environment="development").webhook_signing_secrets == (
+        DEVELOPMENT_WEBHOOK_SECRET,)
+
+
+@pytest.mark.parametrize("secret", ["change-me", "whsec_", "whsec_not base64!",
+                                    "whsec_" + base64.b64encode(b"short").decode()])
+def test_malformed_secrets_refused(secret: str) -> None:
+    with pytest.raises(ValidationError, match="webhook secret"):
+        Settings(webhook_secret=secret)
+
+
+def test_previous_secret_signs_too() -> None:
+    new, old = new_webhook_secret(), new_webhook_secret()
+    assert Settings(webhook_secret=new, webhook_secret_previous=old).webhook_signing_secrets \
+        == (new, old)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("webhook_retry_schedule", "0,5,x"), ("webhook_retry_schedule", ""),
+    ("webhook_retry_schedule", "0,-1"), ("webhook_retry_schedule", "0,inf"),
+    ("webhook_allowed_networks", "10.0.0.0/99"), ("webhook_allowed_ports", "80-70"),
+])
+def test_webhook_settings_validated(field: str, value: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**{field: value})
+
+
+def test_fractional_schedule() -> None:
+    assert Settings(webhook_retry_schedule="0,0.2,0.5").webhook_retry_delays == (0, 0.2, 0.5)
