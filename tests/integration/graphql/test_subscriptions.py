@@ -49,6 +49,12 @@ def idle(module_launch: Launcher) -> Stack:
     return module_launch.stack(worker=None)
 
 
+def queued_job(idle: Stack, number: int) -> str:
+    """A sum job that stays QUEUED: no worker runs on `idle` unless a test starts one."""
+    with idle.client() as client:
+        return submit_sum(client, number)
+
+
 def subscribers(redis_server: RedisServer, job_id: str) -> int:
     channel = event_channel(job_id)
     counts = dict(redis_server.client().pubsub_numsub(channel))
@@ -110,12 +116,9 @@ async def test_many_subscriptions_share_one_redis_connection(
                for events in results)
 
 
-async def test_a_subscriber_that_leaves_is_unsubscribed(
-    idle: Stack,
-) -> None:
+async def test_a_subscriber_that_leaves_is_unsubscribed(idle: Stack) -> None:
     redis_server, gateway = idle.redis, idle.gateway
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
-        job_id = submit_sum(client, 1)  # no worker now: it stays QUEUED
+    job_id = queued_job(idle, 1)
     seen: list[dict[str, Any]] = []
     async with ws_client(gateway) as session:
         following = asyncio.create_task(follow(session, job_id, seen.append))
@@ -125,12 +128,10 @@ async def test_a_subscriber_that_leaves_is_unsubscribed(
     await wait_for(lambda: subscribers(redis_server, job_id) == 0, "unsubscribed")
 
 
-async def test_a_lost_pubsub_connection_is_recovered_without_losing_events(
-    idle: Stack,
-) -> None:
+async def test_a_lost_pubsub_connection_is_recovered_without_losing_events(idle: Stack
+                                                                           ) -> None:
     redis_server, gateway = idle.redis, idle.gateway
-    with httpx.Client(base_url=gateway.url, timeout=10) as client:
-        job_id = submit_sum(client, 2)  # no worker now: it stays QUEUED
+    job_id = queued_job(idle, 2)
     seen: list[dict[str, Any]] = []
     async with ws_client(gateway) as session:
         following = asyncio.create_task(follow(session, job_id, seen.append))

@@ -39,7 +39,7 @@ def test_jobs_run_over_rabbitmq(launch: Launcher, redis_server: RedisServer) -> 
             wait_for_status(client, waiting, {"STARTED"})
             assert client.delete(f"/producer/api/jobs/{waiting}").status_code == 200
     finally:
-        launch.close()  # the worker first: it would declare the queue again
+        launch.close()  # the gateway and worker first: a running worker would declare it again
         # Remove our queue from the shared server.
         from kombu import Connection
 
