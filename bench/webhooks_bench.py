@@ -43,9 +43,10 @@ from bench.targets import webhook_targets  # noqa: E402
 from tasks.celery_app import create_celery  # noqa: E402
 from tasks.jobs.record import JobStatus, new_record_fields  # noqa: E402
 from tasks.jobs.store import JobStore  # noqa: E402
-from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key  # noqa: E402
+from tasks.redis.keys import job_key  # noqa: E402
 from tasks.settings import Settings  # noqa: E402
 from tasks.webhooks.config import new_webhook_secret  # noqa: E402
+from tests.delivery_schedule import nothing_pending  # noqa: E402
 from tests.servers import (  # noqa: E402
     Gateway,
     RedisServer,
@@ -146,7 +147,7 @@ def dispatcher_rate(env: dict[str, str], redis_server: RedisServer, receiver: Ba
     dispatcher = start_dispatcher(env, name="bench-dispatcher")
     try:
         first = float(receiver.wait_count(1, 30)["first"])
-        wait_until(lambda: client.zcard(DUE_KEY) + client.zcard(INFLIGHT_KEY) == 0, 120,
+        wait_until(lambda: nothing_pending(client), 120,
                    "every delivery recorded", interval=0.01)
         done = time.time()
         stats = receiver.stats()

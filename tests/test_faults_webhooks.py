@@ -28,7 +28,8 @@ import redis
 
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
-from tasks.redis.keys import DEAD_KEY, DUE_KEY, INFLIGHT_KEY, job_key
+from tasks.redis.keys import DEAD_KEY, job_key
+from tests.delivery_schedule import nothing_pending
 from tests.fault_helpers import (
     Listener,
     delivery_fields,
@@ -260,7 +261,7 @@ def test_worker_killed_every_two_seconds_loses_no_webhook() -> None:
         except TimeoutError:
             raise AssertionError(f"undelivered: {undelivered()}") from None
         # Nothing is left to send, so what the receiver got is final.
-        assert client.zcard(DUE_KEY) == 0 and client.zcard(INFLIGHT_KEY) == 0
+        assert nothing_pending(client)
         assert client.zcard(DEAD_KEY) == 0
 
         requests = receiver.received(hook)
