@@ -3,15 +3,14 @@ deliveries_claim.lua): each delivery's destination, round robin across destinati
 tenants, the cap per destination, a lapsed lease freeing its slot, and deliveries an older
 version left in the one due set."""
 
+# ruff: noqa: F811  (the fixtures imported from test_webhook_store are parameters here)
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
 import redis
 import redis.asyncio as aioredis
 
@@ -23,27 +22,8 @@ from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from tests.delivery_schedule import due_count, pending_ids
 from tests.servers import RedisServer
 
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def sync_client(own_redis: RedisServer) -> Iterator[redis.Redis]:
-    client = own_redis.client()
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture()
-async def store(own_redis: RedisServer, sync_client: redis.Redis) -> AsyncIterator[WebhookStore]:
-    client = aioredis.Redis.from_url(own_redis.url)
-    yield WebhookStore(client)
-    await client.aclose()
+# The same private Redis and store fixtures as the store's own tests.
+from tests.test_webhook_store import own_redis, store, sync_client  # noqa: F401
 
 
 def ended_jobs(client: redis.Redis, callback: str | None, count: int = 1,
