@@ -415,6 +415,26 @@ def webhook_rows(data: Results) -> list[tuple[str, str]]:
         ("of which terminal transition to received",
          f"p50 {fmt.spread(lat['webhook_stage_p50_ms'], ' ms', 2)}, "
          f"p99 {fmt.spread(lat['webhook_stage_p99_ms'], ' ms', 2)}"),
+        *isolation_rows(data),
+    ]
+
+
+def isolation_rows(data: Results) -> list[tuple[str, str]]:
+    """The noisy-neighbour scenario's rows (bench/webhook_isolation.py), when measured."""
+    iso = data.get("isolation")
+    if not iso:
+        return []
+    s = iso["settings"]
+    return [
+        (f"healthy receiver, job end to arrival ({s['healthy_jobs']} jobs at "
+         f"{s['healthy_rate']:.0f}/s), nothing else hanging",
+         f"p50 {fmt.spread(iso['alone_p50_ms'], ' ms', 2)}, "
+         f"p99 {fmt.spread(iso['alone_p99_ms'], ' ms', 2)}"),
+        (f"the same while {s['backlog']} deliveries hang at another destination",
+         f"p50 {fmt.spread(iso['while_other_hangs_p50_ms'], ' ms', 2)}, "
+         f"p99 {fmt.spread(iso['while_other_hangs_p99_ms'], ' ms', 2)}"),
+        (f"requests open at the hanging destination (cap {s['per_destination']})",
+         f"at most {iso['hanging_max_in_flight']}"),
     ]
 
 

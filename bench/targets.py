@@ -100,6 +100,7 @@ WEBHOOK_VS_SYNC = 30.0
 WEBHOOK_VS_BARE = 0.5
 WEBHOOK_P50_MS = 15.0
 WEBHOOK_P99_MS = 60.0
+WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another one hangs
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
@@ -207,4 +208,14 @@ def webhook_targets(hooks: dict[str, Any]) -> list[Target]:
             "{total:.2f} ms submit to received, of which terminal transition to received "
             "{stage:.2f} ms" if data else "",
             {"total": total, "stage": stage} if data else {}, None, missing))
+    if data and "isolation" in data:  # runs from before the scenario existed lack it
+        iso = data["isolation"]
+        noisy, alone = (float(iso[f"{case}_p99_ms"]["median"])
+                        for case in ("while_other_hangs", "alone"))
+        targets.append(Target(
+            "webhook_isolation_p99", "a healthy receiver's webhooks p99 within "
+            f"{WEBHOOK_ISOLATION_P99_MS:g} ms of the job's end while another destination hangs",
+            noisy, WEBHOOK_ISOLATION_P99_MS, False, "ms",
+            "{noisy:.2f} ms while another hangs, {alone:.2f} ms with nothing hanging",
+            {"noisy": noisy, "alone": alone}))
     return targets

@@ -10,10 +10,13 @@ In one run, against one bare receiver on loopback (bench/webhook_receiver_server
   * bare-client ceiling: a bare aiohttp client (and, for the client choice, httpx) with the
     dispatcher's number of requests in flight, nothing else;
   * latency: submit-to-webhook-received p50/p99 at a fixed 200 jobs/s through the real
-    gateway, Celery worker and dispatcher.
+    gateway, Celery worker and dispatcher;
+  * isolation: a healthy receiver's lag from job end to arrival while another destination
+    hangs, next to the same with nothing hanging (bench/webhook_isolation.py).
 Each figure is the median of --runs interleaved rounds, with every round's figure kept.
 With --json the last stdout line is one JSON object (bench/webhooks_adapter.py reads it);
-the table goes to stderr then. The targets are bench/targets.py's.
+the table goes to stderr then. The targets are bench/targets.py's. --isolation-only runs the
+isolation scenario alone (to compare versions quickly).
 """
 
 from __future__ import annotations
@@ -38,14 +41,16 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 import uvloop  # noqa: E402
 
+from bench import webhook_isolation  # noqa: E402
 from bench.stats import paired, percentile, spread  # noqa: E402
 from bench.targets import webhook_targets  # noqa: E402
 from tasks.celery_app import create_celery  # noqa: E402
 from tasks.jobs.record import JobStatus, new_record_fields  # noqa: E402
 from tasks.jobs.store import JobStore  # noqa: E402
-from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key  # noqa: E402
+from tasks.redis.keys import job_key  # noqa: E402
 from tasks.settings import Settings  # noqa: E402
 from tasks.webhooks.config import new_webhook_secret  # noqa: E402
+from tests.support.delivery_schedule import nothing_pending  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     Gateway,
     RedisServer,
@@ -66,6 +71,7 @@ WARMUP_SECONDS = 2.0
 # The bare httpx client (for the choice of client) gets this fraction of --deliveries:
 # it is the slowest client, and its rate is steady well before that many.
 HTTPX_SHARE = 10
+DEFAULTS = Settings(_env_file=None)  # what the scenarios leave as a new user would
 
 
 def say(text: str, to_stderr: bool) -> None:
@@ -143,10 +149,13 @@ def dispatcher_rate(env: dict[str, str], redis_server: RedisServer, receiver: Ba
     receiver.reset()
     create_deliveries(redis_server, count, receiver.url("/throughput"))
     client = redis_server.client()
-    dispatcher = start_dispatcher(env, name="bench-dispatcher")
+    # One destination here: its cap is the whole pool, so this measures the dispatcher.
+    one_destination = {**env,
+                       "WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": env["WEBHOOK_MAX_IN_FLIGHT"]}
+    dispatcher = start_dispatcher(one_destination, name="bench-dispatcher")
     try:
         first = float(receiver.wait_count(1, 30)["first"])
-        wait_until(lambda: client.zcard(DUE_KEY) + client.zcard(INFLIGHT_KEY) == 0, 120,
+        wait_until(lambda: nothing_pending(client), 120,
                    "every delivery recorded", interval=0.01)
         done = time.time()
         stats = receiver.stats()
@@ -264,12 +273,14 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--in-flight", type=int, default=50)  # the issue's reference
     parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--isolation-only", action="store_true")
     args = parser.parse_args()
     quiet = args.json
     log: Callable[[str], None] = lambda text: say(text, quiet)  # noqa: E731
 
     redis_server = RedisServer().start()
     receiver = BareReceiver().start()
+    hanging = BareReceiver().start()  # another origin: another destination
     env = stack_env(redis_server.url, WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
                     WEBHOOK_SECRET=new_webhook_secret(), LOG_LEVEL="WARNING",
                     WEBHOOK_MAX_IN_FLIGHT=str(args.in_flight))
@@ -281,7 +292,8 @@ def main() -> int:
                      "sync_loop_deliveries": SYNC_LOOP_DELIVERIES,
                      "httpx_deliveries": args.deliveries // HTTPX_SHARE,
                      "latency_rate": LATENCY_RATE, "latency_seconds": args.latency_seconds,
-                     "warmup_seconds": WARMUP_SECONDS},
+                     "warmup_seconds": WARMUP_SECONDS,
+                     "per_destination": DEFAULTS.webhook_max_in_flight_per_destination},
     }
     started: list[Service] = []
     try:
@@ -292,7 +304,7 @@ def main() -> int:
         bare_aiohttp: list[float] = []
         bare_httpx: list[float] = []
         bare_httpx_10: list[float] = []
-        for round_ in range(1, args.runs + 1):
+        for round_ in range(1, 0 if args.isolation_only else args.runs + 1):
             log(f"round {round_}: dispatcher ({args.deliveries} deliveries, {args.in_flight} "
                 "in flight), sync Celery-task baseline, bare clients ...")
             dispatcher.append(dispatcher_rate(env, redis_server, receiver, args.deliveries))
@@ -308,13 +320,34 @@ def main() -> int:
         started.append(gateway)
         started.append(start_dispatcher(env, name="bench-latency-dispatcher"))
         latency = [latency_run(gateway, receiver, redis_server, args.latency_seconds)
-                   for _ in range(args.runs)]
+                   for _ in range(0 if args.isolation_only else args.runs)]
+        log(f"isolation: healthy receiver's lag, alone and while {webhook_isolation.BACKLOG} "
+            "deliveries hang at another destination ...")
+        isolation = [webhook_isolation.one_round(gateway, redis_server, receiver, hanging,
+                                                 submit_at_rate, create_deliveries)
+                     for _ in range(args.runs)]
     finally:
         for service in reversed(started):
             service.stop()
         receiver.service.stop()
+        hanging.service.stop()
         redis_server.stop()
 
+    results["isolation"] = webhook_isolation.summary(
+        isolation, results["settings"]["per_destination"])
+    iso = results["isolation"]
+    log(f"healthy receiver's lag from job end to arrival ({webhook_isolation.HEALTHY_JOBS} jobs "
+        f"at {webhook_isolation.HEALTHY_RATE:.0f}/s): alone p50 "
+        f"{iso['alone_p50_ms']['median']:.2f} ms, p99 {iso['alone_p99_ms']['median']:.2f} ms; "
+        f"while {webhook_isolation.BACKLOG} hang elsewhere p50 "
+        f"{iso['while_other_hangs_p50_ms']['median']:.2f} ms, p99 "
+        f"{iso['while_other_hangs_p99_ms']['median']:.2f} ms; the hanging receiver had at "
+        f"most {iso['hanging_max_in_flight']} requests open, and got its backlog "
+        f"{iso['backlog_drained_s']['median']:.2f} s after it answered again")
+    if args.isolation_only:
+        if args.json:
+            print(json.dumps(results))
+        return 0
     results.update({
         "dispatcher_per_process": spread(dispatcher).as_dict(),
         "sync_celery_task_baseline": spread(sync).as_dict(),

@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     webhook_allowed_networks: str = ""
     webhook_allowed_ports: str = "80,443,1024-65535"
     webhook_max_in_flight: int = Field(100, ge=1, le=10_000)
+    # At most this many attempts in flight per destination, over every dispatcher.
+    webhook_max_in_flight_per_destination: int = Field(10, ge=1, le=10_000)
 
     @property
     def longest_job_seconds(self) -> float:
@@ -209,6 +211,16 @@ class Settings(BaseSettings):
     def _list_format(cls, value: str, info: ValidationInfo) -> str:
         LIST_SETTINGS[str(info.field_name)](value)  # raises ValueError when malformed
         return value
+
+    @model_validator(mode="after")
+    def _destination_cap_within_pool(self) -> Settings:
+        if self.webhook_max_in_flight_per_destination > self.webhook_max_in_flight:
+            raise ValueError(
+                "WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION must be between 1 and "
+                f"WEBHOOK_MAX_IN_FLIGHT ({self.webhook_max_in_flight}): one destination "
+                f"cannot hold more slots than a dispatcher has (got "
+                f"{self.webhook_max_in_flight_per_destination})")
+        return self
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:

@@ -31,7 +31,8 @@ from tasks.redis.keys import (
 from tasks.redis.lua import load_script
 from tasks.settings import Settings
 
-TRANSITION_LUA = load_script("tasks.jobs", "transition.lua")
+TRANSITION_LUA = load_script("tasks.jobs", "tasks.webhooks:destinations.lua",
+                             "transition.lua")
 # Scripts that rate-limit get the token bucket function first: one source for it.
 SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "submit.lua")
 RATE_LIMIT_LUA = load_script("tasks.jobs", "bucket.lua", "rate_limit.lua")

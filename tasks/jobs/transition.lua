@@ -7,7 +7,8 @@
 -- transition applies, so a refused late event counts nothing and the worker needs no
 -- second round trip for its metrics
 -- The webhook keys come from the NAME table (tasks/redis/keys.py), not from KEYS: a single
--- Redis, not a cluster, like Celery's Redis transport.
+-- Redis, not a cluster, like Celery's Redis transport. Each delivery is due at its
+-- destination (tasks/webhooks/destinations.lua, prepended).
 -- Returns {applied (0/1), status before, attempts}. A terminal status is never overwritten, and a
 -- missing record (expired or never created) is never re-created by a late event.
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -54,8 +55,10 @@ if event and job_id then
   -- Deliveries live as long as the job record, and at least a day (to finish retrying).
   local ttl = math.max(redis.call('PTTL', KEYS[1]), 86400000)
   local jobs_list = NAME.job_deliveries .. job_id
+  local tenant = redis.call('HGET', KEYS[1], 'tenant') or 'public'
   local due = 0
   local function create(target, endpoint_id, url, paused)
+    local dest = tenant .. '|' .. (endpoint_id ~= '' and endpoint_id or origin_of(url))
     local id = 'msg_' .. string.sub(redis.sha1hex(job_id .. '|' .. target .. '|' .. event), 1, 32)
     local key = NAME.delivery .. id
     if redis.call('EXISTS', key) == 1 then
@@ -64,7 +67,7 @@ if event and job_id then
     redis.call('HSET', key, 'id', id, 'job_id', job_id, 'event', event,
       'endpoint_id', endpoint_id, 'url', url, 'status', paused and 'PAUSED' or 'PENDING',
       'attempts', '0', 'round', '0', 'lease', '0', 'created_at', now,
-      'next_attempt_at', now, 'job', record)
+      'next_attempt_at', now, 'job', record, 'destination', dest)
     redis.call('PEXPIRE', key, ttl)
     redis.call('RPUSH', jobs_list, id)
     redis.call('PEXPIRE', jobs_list, ttl)
@@ -74,7 +77,7 @@ if event and job_id then
       redis.call('ZADD', held, now, id)
       redis.call('ZREMRANGEBYSCORE', held, '-inf', tonumber(t[1]) - ttl / 1000)
     else
-      redis.call('ZADD', NAME.due, now, id)
+      add_due(dest, id, now, tonumber(now))
       due = due + 1
     end
   end
@@ -83,7 +86,6 @@ if event and job_id then
     create('callback', '', callback, false)
   end
   -- Only the job's own tenant's endpoints hear about it.
-  local tenant = redis.call('HGET', KEYS[1], 'tenant') or 'public'
   for _, endpoint_id in ipairs(redis.call('SMEMBERS', NAME.endpoints .. tenant)) do
     local e = redis.call('HMGET', NAME.endpoint .. endpoint_id, 'url', 'events', 'enabled')
     if e[1] and (e[2] == '*' or string.find(e[2], ',' .. event .. ',', 1, true)) then

@@ -55,10 +55,32 @@ PAUSED_PREFIX = f"{KEY_PREFIX}webhook-paused:"  # + endpoint id: zset of held de
 DELIVERY_PREFIX = f"{KEY_PREFIX}delivery:"  # + delivery id: the delivery, a hash
 ATTEMPTS_PREFIX = f"{KEY_PREFIX}delivery-attempts:"  # + delivery id: list of attempts
 JOB_DELIVERIES_PREFIX = f"{KEY_PREFIX}job-deliveries:"  # + job id: list of its deliveries
-DUE_KEY = f"{KEY_PREFIX}deliveries:due"  # zset: delivery id by due time (Redis clock)
+# Before destinations, every due delivery sat in this one zset; the claim drains what an
+# older version left there into the destinations' own sets (tasks/webhooks/destinations.lua).
+LEGACY_DUE_KEY = f"{KEY_PREFIX}deliveries:due"
 INFLIGHT_KEY = f"{KEY_PREFIX}deliveries:inflight"  # zset: delivery id by lease deadline
+# Destinations (a tenant's registered endpoint, or a callback URL's origin): "tenant|target".
+DEST_DUE_PREFIX = f"{KEY_PREFIX}dest-due:"  # + destination: zset, delivery id by due time
+DEST_LEASES_PREFIX = f"{KEY_PREFIX}dest-leases:"  # + destination: zset, id by lease deadline
+DEST_READY_PREFIX = f"{KEY_PREFIX}dest-ready:"  # + tenant: zset, its ready destinations' ring
+DEST_TENANTS_KEY = f"{KEY_PREFIX}dest-tenants"  # zset: tenants with a ready destination, ring
+DEST_WAITING_KEY = f"{KEY_PREFIX}dest-waiting"  # zset: destination by its first due time
+DEST_FULL_KEY = f"{KEY_PREFIX}dest-full"  # zset: destination at its cap, by when to look again
+DEST_RING_KEY = f"{KEY_PREFIX}dest-ring"  # counter: the rings' positions
 DEAD_KEY = f"{KEY_PREFIX}deliveries:dead"  # zset: dead-lettered delivery id by time
 WAKE_CHANNEL = f"{KEY_PREFIX}deliveries:wake"  # pub/sub: "deliveries are due now"
+
+
+def destination_due_key(destination: str) -> str:
+    return DEST_DUE_PREFIX + destination
+
+
+def destination_leases_key(destination: str) -> str:
+    return DEST_LEASES_PREFIX + destination
+
+
+def destination_ready_key(tenant: str) -> str:
+    return DEST_READY_PREFIX + tenant
 
 
 def endpoints_key(tenant: str) -> str:
@@ -100,6 +122,12 @@ LUA_NAMES: dict[str, str] = {
     "delivery": DELIVERY_PREFIX,
     "attempts": ATTEMPTS_PREFIX,
     "job_deliveries": JOB_DELIVERIES_PREFIX,
-    "due": DUE_KEY,
+    "dest_due": DEST_DUE_PREFIX,
+    "dest_leases": DEST_LEASES_PREFIX,
+    "dest_ready": DEST_READY_PREFIX,
+    "dest_tenants": DEST_TENANTS_KEY,
+    "dest_waiting": DEST_WAITING_KEY,
+    "dest_full": DEST_FULL_KEY,
+    "dest_ring": DEST_RING_KEY,
     "wake": WAKE_CHANNEL,
 }

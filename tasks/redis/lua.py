@@ -23,6 +23,11 @@ PRELUDE = _prelude()
 
 def load_script(package: str, *files: str) -> str:
     """The source of one script: the prelude, then `files` of `package` in order (a shared
-    function such as the token bucket goes first)."""
-    folder = resources.files(package)
-    return PRELUDE + "".join(folder.joinpath(name).read_text() for name in files)
+    library such as the token bucket goes first; `other.package:file.lua` names a file of
+    another package)."""
+
+    def read(name: str) -> str:
+        where, _, file = name.rpartition(":")
+        return resources.files(where or package).joinpath(file).read_text()
+
+    return PRELUDE + "".join(read(name) for name in files)

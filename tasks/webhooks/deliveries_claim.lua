@@ -1,66 +1,166 @@
--- Claim due webhook deliveries for one dispatcher, atomically: each claimed delivery moves
--- from the due set to the in-flight set with a lease deadline, so no two dispatchers ever
--- send the same attempt. A lease that ran out (its dispatcher died mid-attempt) makes the
+-- Claim due webhook deliveries for one dispatcher, atomically, fairly across destinations
+-- and tenants (the schedule: tasks/webhooks/destinations.lua, prepended). Each claimed
+-- delivery gets a lease deadline, in the in-flight set and its destination's leases, so no
+-- two dispatchers ever send the same attempt and all of them together keep each
+-- destination's cap. A lease that ran out (its dispatcher died mid-attempt) makes the
 -- delivery due again. Deliveries of a deleted endpoint are dead-lettered, those of a
 -- disabled one paused, without an attempt. All times are Redis' clock.
--- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset
--- ARGV[1] most to claim, ARGV[2] lease seconds
--- Returns {seconds until the next due delivery or "-1", a JSON array of the claimed
+--
+-- Round robin, in turns: each turn takes one delivery from each tenant that has a ready
+-- destination, from the destination at the front of that tenant's ring, then moves both to
+-- the back of their rings; turns repeat until `most` are claimed or nothing is ready. So a
+-- backlog at one destination never sits in front of another's due deliveries, a
+-- destination at its cap is set aside without blocking anyone, and a tenant with many
+-- destinations gets one turn like a tenant with one.
+-- KEYS[1] in-flight zset (every lease), KEYS[2] dead-letter zset, KEYS[3] the due zset of
+-- versions before destinations (drained here, MIGRATE at a time)
+-- ARGV[1] most to claim, ARGV[2] lease seconds, ARGV[3] attempts in flight per destination
+-- Returns {seconds until something may be claimable or "-1", a JSON array of the claimed
 -- deliveries: {"token", "delivery": {its hash}, "endpoint": {its secrets}}}. One JSON string
 -- rather than nested replies: it is parsed in C (orjson), not field by field in Python.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-
-local lost = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_text, 'LIMIT', 0, 100)
-for _, id in ipairs(lost) do
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('ZADD', KEYS[1], now_text, id)
-end
-
+local most, cap = tonumber(ARGV[1]), tonumber(ARGV[3])
 local deadline = string.format('%.6f', now + tonumber(ARGV[2]))
-local claimed = {}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_text, 'LIMIT', 0, tonumber(ARGV[1]))
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  local key = NAME.delivery .. id
-  local endpoint_id = redis.call('HGET', key, 'endpoint_id')
-  if endpoint_id then  -- else the delivery has expired: forget it
-    local endpoint = nil
-    local send = true
-    if endpoint_id ~= '' then
-      local endpoint_key = NAME.endpoint .. endpoint_id
-      local e = redis.call('HMGET', endpoint_key, 'secret', 'previous_secret',
-        'previous_secret_until', 'enabled')
-      endpoint = {secret = e[1], previous_secret = e[2] or '', previous_secret_until = e[3] or ''}
-      if not e[1] then
-        redis.call('HSET', key, 'status', 'DEAD_LETTERED', 'last_error', 'endpoint_deleted')
-        redis.call('ZADD', KEYS[3], now_text, id)
-        send = false
-      elseif e[4] ~= '1' then
-        redis.call('HSET', key, 'status', 'PAUSED')
-        redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
-        send = false
-      end
-    end
-    if send then
-      local token = redis.call('HINCRBY', key, 'lease', 1)
-      redis.call('HSET', key, 'status', 'SENDING')
-      redis.call('ZADD', KEYS[2], deadline, id)
-      local flat = redis.call('HGETALL', key)
-      local delivery = {}
-      for i = 1, #flat, 2 do
-        delivery[flat[i]] = flat[i + 1]
-      end
-      claimed[#claimed + 1] = {token = tostring(token), delivery = delivery, endpoint = endpoint}
-    end
+local MIGRATE, LOOK = 500, 1000
+local budget = 4 * most + 1000  -- deliveries looked at without a claim, at most
+
+-- What an older version left due: to its destination, keeping its due time.
+local old = redis.call('ZRANGE', KEYS[3], 0, MIGRATE - 1, 'WITHSCORES')
+for i = 1, #old, 2 do
+  redis.call('ZREM', KEYS[3], old[i])
+  local dest = destination_of(NAME.delivery .. old[i])
+  if dest then
+    add_due(dest, old[i], old[i + 1], now)
   end
 end
 
+-- Leases that ran out: due again now (the lease outlasts the request timeout, so that
+-- attempt is over).
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_text, 'LIMIT', 0, 100)) do
+  redis.call('ZREM', KEYS[1], id)
+  local dest = destination_of(NAME.delivery .. id)
+  if dest then
+    release_slot(dest, id)
+    add_due(dest, id, now_text, now)
+  end
+end
+
+-- Destinations to look at again: a slot freed, or their first delivery is due.
+for _, dest in ipairs(redis.call('ZRANGEBYSCORE', NAME.dest_full, '-inf', now_text,
+    'LIMIT', 0, LOOK)) do
+  place(dest, now, now_text, cap)
+end
+for _, dest in ipairs(redis.call('ZRANGEBYSCORE', NAME.dest_waiting, '-inf', now_text,
+    'LIMIT', 0, LOOK)) do
+  place(dest, now, now_text, cap)
+end
+
+local claimed = {}
+
+-- The first due delivery of `dest` that is to be sent, leased; false when none is left.
+-- On the way, expired deliveries are forgotten and a deleted or disabled endpoint's
+-- deliveries dead-lettered or paused.
+local function take(dest)
+  local due = NAME.dest_due .. dest
+  while budget > 0 do
+    budget = budget - 1
+    local head = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+    if not head[1] or tonumber(head[2]) > now then
+      return false
+    end
+    local id = head[1]
+    redis.call('ZREM', due, id)
+    local key = NAME.delivery .. id
+    local endpoint_id = redis.call('HGET', key, 'endpoint_id')
+    if endpoint_id then  -- else the delivery has expired: forget it
+      local endpoint = nil
+      local send = true
+      if endpoint_id ~= '' then
+        local e = redis.call('HMGET', NAME.endpoint .. endpoint_id, 'secret', 'previous_secret',
+          'previous_secret_until', 'enabled')
+        endpoint = {secret = e[1], previous_secret = e[2] or '', previous_secret_until = e[3] or ''}
+        if not e[1] then
+          redis.call('HSET', key, 'status', 'DEAD_LETTERED', 'last_error', 'endpoint_deleted')
+          redis.call('ZADD', KEYS[2], now_text, id)
+          send = false
+        elseif e[4] ~= '1' then
+          redis.call('HSET', key, 'status', 'PAUSED')
+          redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
+          send = false
+        end
+      end
+      if send then
+        local token = redis.call('HINCRBY', key, 'lease', 1)
+        redis.call('HSET', key, 'status', 'SENDING')
+        redis.call('ZADD', KEYS[1], deadline, id)
+        redis.call('ZADD', NAME.dest_leases .. dest, deadline, id)
+        local flat = redis.call('HGETALL', key)
+        local delivery = {}
+        for i = 1, #flat, 2 do
+          delivery[flat[i]] = flat[i + 1]
+        end
+        claimed[#claimed + 1] = {token = tostring(token), delivery = delivery, endpoint = endpoint}
+        return true
+      end
+    end
+  end
+  return false
+end
+
+-- One delivery for `tenant`, from the first destination of its ring that has one to send.
+local function serve(tenant)
+  local ring = NAME.dest_ready .. tenant
+  while budget > 0 do
+    local dest = redis.call('ZRANGE', ring, 0, 0)[1]
+    if not dest then
+      return false
+    end
+    local sent = false
+    if slots_in_use(dest, now_text) < cap then
+      sent = take(dest)
+    end
+    redis.call('ZREM', ring, dest)  -- so that place() puts it at the back, if still ready
+    place(dest, now, now_text, cap)
+    if sent then
+      return true
+    end
+    budget = budget - 1
+  end
+  return false
+end
+
+local active = redis.call('ZRANGE', NAME.dest_tenants, 0, most - 1)
+while #claimed < most and #active > 0 and budget > 0 do
+  local still = {}
+  for _, tenant in ipairs(active) do
+    if #claimed >= most then
+      break
+    end
+    if serve(tenant) and redis.call('ZADD', NAME.dest_tenants, 'XX', 'CH', ring_position(),
+        tenant) == 1 then
+      still[#still + 1] = tenant
+    end
+  end
+  active = still
+end
+
+-- When to claim again: now if any destination is ready, else the earliest of a waiting
+-- destination's first due time, a full one's next look, a lease's deadline, an old entry.
+local next_at = nil
+if redis.call('EXISTS', NAME.dest_tenants) == 1 then
+  next_at = now
+end
+for _, key in ipairs({NAME.dest_waiting, NAME.dest_full, KEYS[1], KEYS[3]}) do
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  if first and (next_at == nil or tonumber(first) < next_at) then
+    next_at = tonumber(first)
+  end
+end
 local wait = '-1'
-local next_due = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if next_due[2] then
-  wait = string.format('%.6f', math.max(0, tonumber(next_due[2]) - now))
+if next_at then
+  wait = string.format('%.6f', math.max(0, next_at - now))
 end
 if #claimed == 0 then
   return {wait, '[]'}

@@ -1,7 +1,8 @@
 -- Record the outcome of webhook attempts, a batch at a time. Every attempt is logged; the
 -- delivery's state moves on only when the lease is still this dispatcher's (the token
--- matches), so a dispatcher whose lease ran out cannot undo another one's work.
--- KEYS[1] due zset, KEYS[2] in-flight zset, KEYS[3] dead-letter zset (trimmed to ARGV[2])
+-- matches), so a dispatcher whose lease ran out cannot undo another one's work. The
+-- attempt's slot at its destination is freed (tasks/webhooks/destinations.lua, prepended).
+-- KEYS[1] in-flight zset, KEYS[2] dead-letter zset (trimmed to ARGV[2])
 -- ARGV[1] a JSON array with per attempt [delivery id, lease token,
 -- outcome (succeeded | retry | dead | gone), retry delay in seconds, error class or "",
 -- the attempt's log entry as JSON text] (one argument: cheaper to send than 6 per attempt),
@@ -13,7 +14,7 @@ local MAX_LOGGED = 100
 
 local function dead_letter(key, id)
   redis.call('HSET', key, 'status', 'DEAD_LETTERED')
-  redis.call('ZADD', KEYS[3], now_text, id)
+  redis.call('ZADD', KEYS[2], now_text, id)
 end
 
 for _, done in ipairs(cjson.decode(ARGV[1])) do
@@ -28,7 +29,11 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
     redis.call('PEXPIRE', log, math.max(redis.call('PTTL', key), 1000))
     redis.call('HINCRBY', key, 'attempts', 1)
     if lease == token then
-      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZREM', KEYS[1], id)
+      local dest = destination_of(key)
+      release_slot(dest, id)
+      -- Its lease may have run out unnoticed: then it is due again, and must not be sent.
+      redis.call('ZREM', NAME.dest_due .. dest, id)
       redis.call('HINCRBY', key, 'round', 1)
       redis.call('HSET', key, 'last_error', error_class)
       if outcome == 'succeeded' then
@@ -36,7 +41,7 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
       elseif outcome == 'retry' then
         local due = string.format('%.6f', now + delay)
         redis.call('HSET', key, 'status', 'PENDING', 'next_attempt_at', due)
-        redis.call('ZADD', KEYS[1], due, id)
+        add_due(dest, id, due, now)
       elseif outcome == 'gone' then
         -- 410 from a registered endpoint: disable it; keep this message for enable.
         local endpoint_id = redis.call('HGET', key, 'endpoint_id')
@@ -55,5 +60,5 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
     end
   end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[2]))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
 return 1

@@ -1,11 +1,13 @@
 -- Make webhook deliveries due now, with a fresh retry schedule: a redelivery (replay, the
 -- same message id; also of a dead-lettered or delivered one), or the messages an endpoint
 -- held while disabled (enable). A delivery being sent right now is left alone.
--- KEYS[1] due zset, KEYS[2] dead-letter zset
+-- The delivery is due at its destination (tasks/webhooks/destinations.lua, prepended).
+-- KEYS[1] dead-letter zset
 -- ARGV[1] mode ("redeliver" | "enable"), ARGV[2] delivery or endpoint id
 -- Returns for redeliver: "ok" | "missing" | "sending" | "endpoint_deleted" | "endpoint_disabled";
 -- for enable: the number of deliveries resumed, or -1 when the endpoint does not exist.
 local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local mode, id = ARGV[1], ARGV[2]
 
@@ -13,8 +15,8 @@ local function resume(delivery_id)
   local key = NAME.delivery .. delivery_id
   redis.call('HSET', key, 'status', 'PENDING', 'round', '0', 'next_attempt_at', now_text)
   redis.call('PEXPIRE', key, math.max(redis.call('PTTL', key), 86400000))
-  redis.call('ZADD', KEYS[1], now_text, delivery_id)
-  redis.call('ZREM', KEYS[2], delivery_id)
+  add_due(destination_of(key), delivery_id, now_text, now)
+  redis.call('ZREM', KEYS[1], delivery_id)
 end
 
 if mode == 'enable' then

@@ -2,7 +2,10 @@
 
 The gateway (registration, listing, replay) and the dispatcher (claim, complete) share it.
 Every state change of a delivery is one Lua script; deliveries themselves are created by
-the job transition script (tasks/jobs/transition.lua), at the terminal status.
+the job transition script (tasks/jobs/transition.lua), at the terminal status. Each belongs
+to a destination (a registered endpoint, or a callback URL's origin, per tenant): the
+scripts that make deliveries due share tasks/webhooks/destinations.lua, which keeps the
+schedule the claim reads to share the dispatchers' slots fairly and to cap each destination.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import redis.asyncio as aioredis
 from tasks.jobs.record import as_text
 from tasks.redis.keys import (
     DEAD_KEY,
-    DUE_KEY,
     INFLIGHT_KEY,
+    LEGACY_DUE_KEY,
     attempts_key,
     delivery_key,
     endpoint_key,
@@ -33,10 +36,12 @@ from tasks.redis.lua import load_script
 from tasks.webhooks.config import new_webhook_secret
 from tasks.webhooks.model import Delivery, DeliveryAttempt, WebhookEndpoint, endpoint_events_field
 
-CLAIM_LUA = load_script("tasks.webhooks", "deliveries_claim.lua")
-COMPLETE_LUA = load_script("tasks.webhooks", "deliveries_complete.lua")
-RESUME_LUA = load_script("tasks.webhooks", "deliveries_resume.lua")
-DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", "endpoint_delete.lua")
+# Every script that makes a delivery due keeps the destinations' schedule: the library first.
+LIBRARY = "destinations.lua"
+CLAIM_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_claim.lua")
+COMPLETE_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_complete.lua")
+RESUME_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_resume.lua")
+DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", LIBRARY, "endpoint_delete.lua")
 ROTATION_LUA = load_script("tasks.webhooks", "endpoint_rotate_secret.lua")
 
 ENDPOINT_ID = re.compile(r"^wh_[0-9a-f]{32}$")
@@ -118,8 +123,7 @@ class WebhookStore:
         if not ENDPOINT_ID.match(endpoint_id):
             return False
         existed = await self._delete(
-            keys=[endpoint_key(endpoint_id), endpoints_key(tenant), paused_key(endpoint_id),
-                  DUE_KEY],
+            keys=[endpoint_key(endpoint_id), endpoints_key(tenant), paused_key(endpoint_id)],
             args=[endpoint_id])
         return bool(existed)
 
@@ -137,8 +141,7 @@ class WebhookStore:
         """Enable it; returns how many held messages are now due (None: no such endpoint)."""
         if not ENDPOINT_ID.match(endpoint_id):
             return None
-        resumed = int(await self._resume(keys=[DUE_KEY, DEAD_KEY],
-                                         args=["enable", endpoint_id]))
+        resumed = int(await self._resume(keys=[DEAD_KEY], args=["enable", endpoint_id]))
         return None if resumed < 0 else resumed
 
     # --- deliveries ------------------------------------------------------------------
@@ -169,18 +172,20 @@ class WebhookStore:
         if not DELIVERY_ID.match(delivery_id):
             return "missing"
         result: RedeliverResult = as_text(await self._resume(
-            keys=[DUE_KEY, DEAD_KEY], args=["redeliver", delivery_id]))  # type: ignore[assignment]
+            keys=[DEAD_KEY], args=["redeliver", delivery_id]))  # type: ignore[assignment]
         return result
 
     # --- the dispatcher's side -------------------------------------------------------
 
     async def claim(
-        self, most: int, lease_seconds: float
+        self, most: int, lease_seconds: float, per_destination: int
     ) -> tuple[float | None, list[ClaimedDelivery]]:
-        """Up to `most` due deliveries, leased for `lease_seconds`; and the seconds until
-        the next one is due (None: nothing is waiting)."""
-        wait, claimed = await self._claim(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
-                                          args=[most, repr(lease_seconds)])
+        """Up to `most` due deliveries, round robin across tenants and their destinations,
+        none for a destination that already has `per_destination` attempts in flight
+        (counted over every dispatcher), leased for `lease_seconds`; and the seconds until
+        another claim may find one (None: nothing is waiting)."""
+        wait, claimed = await self._claim(keys=[INFLIGHT_KEY, DEAD_KEY, LEGACY_DUE_KEY],
+                                          args=[most, repr(lease_seconds), per_destination])
         seconds = float(wait)
         return (None if seconds < 0 else seconds), [
             ClaimedDelivery(c["token"], c["delivery"], c.get("endpoint") or {})
@@ -191,5 +196,5 @@ class WebhookStore:
                        dead_letter_retention: float = 7 * 24 * 3600) -> None:
         batch = orjson.dumps([[o.delivery_id, o.token, o.outcome, o.retry_delay, o.error or "",
                                o.attempt.to_json().decode()] for o in outcomes])
-        await self._complete(keys=[DUE_KEY, INFLIGHT_KEY, DEAD_KEY],
+        await self._complete(keys=[INFLIGHT_KEY, DEAD_KEY],
                              args=[batch, repr(dead_letter_retention)])

@@ -3,9 +3,17 @@
 It claims due deliveries from Redis (a Lua script; several dispatchers on several machines
 never claim one attempt twice), signs and POSTs each, and records the attempt: success,
 a retry at a later due time (exponential schedule with jitter, Retry-After honoured), a
-dead letter, or a disabled endpoint (410). Retries live in a Redis sorted set, never in
+dead letter, or a disabled endpoint (410). Retries live in Redis sorted sets, never in
 Celery countdowns. A pub/sub wake-up from the job transition makes a new delivery go out
 within milliseconds; a short timer covers retries and a missed wake-up.
+
+Isolation by destination (a registered endpoint, or a callback URL's origin): the claim
+takes deliveries round robin across tenants and their destinations, and never more than
+WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION in flight for one destination over all dispatchers
+(tasks/webhooks/destinations.lua). A receiver that hangs holds that many of the
+WEBHOOK_MAX_IN_FLIGHT slots, not all of them, and its backlog never queues in front of
+another destination's due deliveries. Each recorded outcome frees a slot in Redis, so the
+claim loop claims again after each write of outcomes.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ class Dispatcher:
         self.schedule = settings.webhook_retry_delays
         self.callback_secrets = settings.webhook_signing_secrets
         self.max_in_flight = settings.webhook_max_in_flight
+        self.per_destination = settings.webhook_max_in_flight_per_destination
         # Claim again once this many slots are free: batches under load, at once when idle.
         self.claim_threshold = max(1, min(CLAIM_BATCH, self.max_in_flight // 4))
         self.lease_seconds = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
@@ -91,7 +100,8 @@ class Dispatcher:
             if free >= self.claim_threshold:
                 try:
                     wait, claimed = await self.store.claim(min(free, CLAIM_BATCH),
-                                                           self.lease_seconds)
+                                                           self.lease_seconds,
+                                                           self.per_destination)
                 except RedisError as exc:
                     log.warning("claim failed (%s); retrying in 1 s", exc)
                     await self._sleep(1.0)
@@ -148,8 +158,8 @@ class Dispatcher:
                 batch, self.outcomes = self.outcomes, []
                 try:
                     await self.store.complete(batch, self.dead_letter_retention)
-                    if any(o.outcome == "retry" for o in batch):
-                        self.wake.set()  # the claim loop's sleep must end by the new due time
+                    # Slots freed at their destinations (and retries due): claim again.
+                    self.wake.set()
                 except RedisError as exc:
                     # Keep them: the leases hold the deliveries until Redis is back.
                     log.warning("recording %d attempts failed (%s); retrying", len(batch), exc)
@@ -212,8 +222,9 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, dispatcher.stopping.set)
-    log.info("webhook dispatcher ready (pid %s, up to %d in flight, retry schedule %s)",
-             os.getpid(), dispatcher.max_in_flight, settings.webhook_retry_schedule)
+    log.info("webhook dispatcher ready (pid %s, up to %d in flight, %d per destination, "
+             "retry schedule %s)", os.getpid(), dispatcher.max_in_flight,
+             dispatcher.per_destination, settings.webhook_retry_schedule)
     try:
         await dispatcher.run()
     finally:

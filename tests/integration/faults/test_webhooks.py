@@ -31,14 +31,13 @@ from tasks.jobs.store import JobStore
 from tasks.redis.keys import (
     DEAD_KEY,
     DELIVERY_PREFIX,
-    DUE_KEY,
-    INFLIGHT_KEY,
     JOB_PREFIX,
     KEY_PREFIX,
     endpoints_key,
     job_key,
     tenant_index_key,
 )
+from tests.support.delivery_schedule import nothing_pending
 from tests.support.fault_helpers import (
     Listener,
     delivery_fields,
@@ -233,7 +232,7 @@ def test_worker_killed_every_two_seconds_loses_no_webhook(launch: Launcher) -> N
         except TimeoutError:
             raise AssertionError(f"undelivered: {undelivered()}") from None
         # Nothing is left to send, so what the receiver got is final.
-        assert client.zcard(DUE_KEY) == 0 and client.zcard(INFLIGHT_KEY) == 0
+        assert nothing_pending(client)
         assert client.zcard(DEAD_KEY) == 0
 
         requests = receiver.received(hook)

@@ -26,7 +26,8 @@ import svix.webhooks
 
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
-from tasks.redis.keys import DUE_KEY, INFLIGHT_KEY, job_key
+from tasks.redis.keys import job_key
+from tests.support.delivery_schedule import pending_ids
 from tests.support.fault_helpers import delivery_fields
 from tests.support.helpers import wait_for_status
 from tests.support.launcher import Launcher
@@ -155,12 +156,7 @@ def all_arrived(stack: Stack, hook: str, timeout: float = 30) -> list[Received]:
         arrived = Counter(r.webhook_id for r in stack.receiver.received(hook))
         ids = list(arrived)
         fields = delivery_fields(client, ids, "status", "attempts")
-        with client.pipeline(transaction=False) as pipe:
-            for delivery_id in ids:
-                pipe.zscore(DUE_KEY, delivery_id)
-                pipe.zscore(INFLIGHT_KEY, delivery_id)
-            pending = [score for score in pipe.execute() if score is not None]
-        return not pending and all(
+        return not pending_ids(client, ids) and all(
             fields[i][0] in {"SUCCEEDED", "DEAD_LETTERED"} and int(fields[i][1] or 0) == n
             for i, n in arrived.items())
 

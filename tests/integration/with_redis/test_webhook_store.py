@@ -7,9 +7,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
 import redis
 import redis.asyncio as aioredis
 
@@ -17,7 +15,6 @@ from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
 from tasks.redis.keys import (
     DEAD_KEY,
-    DUE_KEY,
     INFLIGHT_KEY,
     delivery_key,
     endpoint_key,
@@ -27,24 +24,10 @@ from tasks.redis.keys import (
 )
 from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
+from tests.support.delivery_schedule import due_count
 from tests.support.servers import RedisServer
 
 CALLBACK = "https://receiver.example/hook"
-
-
-@pytest.fixture()
-def sync_client(own_redis: RedisServer) -> Iterator[redis.Redis]:
-    client = own_redis.client()
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture()
-async def store(own_redis: RedisServer, sync_client: redis.Redis) -> AsyncIterator[WebhookStore]:
-    client = aioredis.Redis.from_url(own_redis.url)
-    yield WebhookStore(client)
-    await client.aclose()
 
 
 def new_job(client: redis.Redis, callback: str | None = CALLBACK) -> str:
@@ -87,7 +70,7 @@ async def test_terminal_transition_creates_one_delivery_per_target(
     assert by_target[disabled.id].status is DeliveryStatus.PAUSED
     assert sync_client.zrange(paused_key(disabled.id), 0, -1) == [
         by_target[disabled.id].id.encode()]
-    assert sync_client.zcard(DUE_KEY) == 2
+    assert due_count(sync_client) == 2
     assert len({d.id for d in deliveries}) == 3 and all(d.id.startswith("msg_")
                                                          for d in deliveries)
     # A non-terminal transition and a job without callback or matching endpoint make none.
@@ -124,7 +107,7 @@ def test_cancel_racing_success_makes_one_message_per_target(
         delivery_ids = [text(i) for i in sync_client.lrange(job_deliveries_key(job_id), 0, -1)]
         assert len(delivery_ids) == 1, job_id
         assert text(sync_client.hget(delivery_key(delivery_ids[0]), "event")) == events[status]
-    assert sync_client.zcard(DUE_KEY) == len(job_ids)
+    assert due_count(sync_client) == len(job_ids)
 
 
 async def test_concurrent_claims_never_share_a_delivery(
@@ -138,7 +121,7 @@ async def test_concurrent_claims_never_share_a_delivery(
     async def claim_all(store: WebhookStore) -> list[str]:
         mine: list[str] = []
         while True:
-            _, claimed = await store.claim(7, 60)
+            _, claimed = await store.claim(7, 60, 1000)
             if not claimed:
                 return mine
             mine += [c.id for c in claimed]
@@ -151,13 +134,13 @@ async def test_concurrent_claims_never_share_a_delivery(
     claimed = [i for r in results for i in r]
     assert len(claimed) == 200 and len(set(claimed)) == 200
     assert sum(1 for r in results if r) > 1  # they really competed
-    assert sync_client.zcard(INFLIGHT_KEY) == 200 and sync_client.zcard(DUE_KEY) == 0
+    assert sync_client.zcard(INFLIGHT_KEY) == 200 and due_count(sync_client) == 0
 
 
 async def claim_once_free(store: WebhookStore, within: float = 10) -> ClaimedDelivery:
     """The one delivery a claim gets once its lease has run out (by Redis' clock)."""
     deadline = time.monotonic() + within
-    while not (claimed := (await store.claim(10, 60))[1]):
+    while not (claimed := (await store.claim(10, 60, 10))[1]):
         assert time.monotonic() < deadline, f"nothing claimable again within {within} s"
         await asyncio.sleep(0.02)
     [delivery] = claimed
@@ -168,8 +151,8 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_fenced(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
     JobStore(sync_client).transition(new_job(sync_client), JobStatus.SUCCEEDED)
-    _, [first] = await store.claim(10, 0.3)
-    assert (await store.claim(10, 0.3))[1] == []  # leased: nobody else gets it
+    _, [first] = await store.claim(10, 0.3, 10)
+    assert (await store.claim(10, 0.3, 10))[1] == []  # leased: nobody else gets it
     second = await claim_once_free(store)
     assert second.id == first.id and int(second.token) == int(first.token) + 1
     # The first holder finishes late: its attempt is logged but changes nothing.
@@ -184,14 +167,14 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_fenced(
     assert delivery is not None and delivery.status is DeliveryStatus.PENDING
     assert delivery.attempt_count == 2 and delivery.last_error == "server_error"
     assert delivery.next_attempt_at is not None and delivery.next_attempt_at > time.time() + 20
-    wait, claimed = await store.claim(10, 60)
+    wait, claimed = await store.claim(10, 60, 10)
     assert claimed == [] and wait is not None and 20 < wait <= 30
 
 
 async def test_dead_letter_then_redeliver(store: WebhookStore, sync_client: redis.Redis) -> None:
     job_id = new_job(sync_client)
     JobStore(sync_client).transition(job_id, JobStatus.FAILED)
-    _, [claimed] = await store.claim(10, 60)
+    _, [claimed] = await store.claim(10, 60, 10)
     assert await store.redeliver(claimed.id) == "sending"
     await store.complete([AttemptOutcome(claimed.id, claimed.token, "dead", 0, "client_error",
                                          attempt(1, 400))])
@@ -200,7 +183,7 @@ async def test_dead_letter_then_redeliver(store: WebhookStore, sync_client: redi
     assert delivery is not None and delivery.status is DeliveryStatus.DEAD_LETTERED
     assert await store.redeliver(claimed.id) == "ok"
     assert sync_client.zscore(DEAD_KEY, claimed.id) is None
-    _, [again] = await store.claim(10, 60)
+    _, [again] = await store.claim(10, 60, 10)
     assert again.id == claimed.id and again.fields["round"] == "0"
     assert await store.redeliver("msg_" + "0" * 32) == "missing"
     assert await store.redeliver("not-an-id") == "missing"
@@ -212,7 +195,7 @@ async def test_gone_disables_endpoint_enable_resumes(
     endpoint, _ = await store.add_endpoint("public", "https://a.example/", None, "")
     jobs = JobStore(sync_client)
     jobs.transition(new_job(sync_client, callback=None), JobStatus.SUCCEEDED)
-    _, [claimed] = await store.claim(10, 60)
+    _, [claimed] = await store.claim(10, 60, 10)
     await store.complete([AttemptOutcome(claimed.id, claimed.token, "gone", 0, "client_error",
                                          attempt(1, 410))])
     current = await store.get_endpoint(endpoint.id)
@@ -221,7 +204,7 @@ async def test_gone_disables_endpoint_enable_resumes(
     jobs.transition(new_job(sync_client, callback=None), JobStatus.SUCCEEDED)  # held, not lost
     assert sync_client.zcard(paused_key(endpoint.id)) == 2
     assert await store.enable_endpoint(endpoint.id) == 2
-    _, resumed = await store.claim(10, 60)
+    _, resumed = await store.claim(10, 60, 10)
     assert len(resumed) == 2 and {r.fields["status"] for r in resumed} == {"SENDING"}
     assert await store.enable_endpoint("wh_" + "0" * 32) is None
 
@@ -237,7 +220,7 @@ async def test_deleting_an_endpoint_dead_letters_its_messages(
     jobs.transition(job_id, JobStatus.SUCCEEDED)  # created paused
     assert await store.delete_endpoint("public", endpoint.id)
     assert await store.list_endpoints("public") == []
-    _, claimed = await store.claim(10, 60)
+    _, claimed = await store.claim(10, 60, 10)
     assert claimed == []
     for delivery in (await store.job_deliveries(job_id)):
         assert delivery.status is DeliveryStatus.DEAD_LETTERED
@@ -263,7 +246,7 @@ async def test_dead_letter_index_is_trimmed(store: WebhookStore, sync_client: re
     jobs = JobStore(sync_client)
     for _ in range(2):
         jobs.transition(new_job(sync_client), JobStatus.FAILED)
-    _, [old, new] = await store.claim(10, 60)
+    _, [old, new] = await store.claim(10, 60, 10)
     await store.complete([AttemptOutcome(old.id, old.token, "dead", 0, "client_error",
                                          attempt(1, 400))])
     assert sync_client.zcard(DEAD_KEY) == 1

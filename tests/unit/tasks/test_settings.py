@@ -82,3 +82,28 @@ def test_webhook_settings_validated(field: str, value: str) -> None:
 
 def test_fractional_schedule() -> None:
     assert Settings(webhook_retry_schedule="0,0.2,0.5").webhook_retry_delays == (0, 0.2, 0.5)
+
+
+def settings(**env: str) -> Settings:
+    return Settings(_env_file=None, **env)
+
+
+def test_destination_cap_default_is_a_tenth_of_the_default_pool() -> None:
+    s = Settings(_env_file=None)
+    assert (s.webhook_max_in_flight, s.webhook_max_in_flight_per_destination) == (100, 10)
+    assert settings(webhook_max_in_flight="10",
+                    webhook_max_in_flight_per_destination="10").webhook_max_in_flight == 10
+
+
+@pytest.mark.parametrize(("pool", "cap", "message"), [
+    ("10", "11", "WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION must be between 1 and "
+                 "WEBHOOK_MAX_IN_FLIGHT (10)"),
+    ("5", "10", "WEBHOOK_MAX_IN_FLIGHT (5)"),  # a smaller pool needs a smaller cap
+    ("100", "0", "greater than or equal to 1"),
+    ("100", "ten", "valid integer"),
+])
+def test_bad_destination_caps_are_refused(pool: str, cap: str, message: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        settings(webhook_max_in_flight=pool, webhook_max_in_flight_per_destination=cap)
+    text = str(refused.value)
+    assert message in text and "webhook_max_in_flight" in text.lower()
