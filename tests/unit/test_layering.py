@@ -14,6 +14,7 @@ PACKAGES = ("gateway", "tasks", "worker")
 # (importer prefix, imported prefixes it must not reach)
 FORBIDDEN = [
     ("tasks", ("gateway", "worker")),
+    ("tasks.redis", ("tasks.jobs", "tasks.webhooks")),  # names and clients sit below features
     ("worker", ("gateway",)),
     ("worker.jobs", ("worker.webhooks",)),
     ("worker.webhooks", ("worker.jobs",)),
