@@ -32,7 +32,7 @@ def test_rfc3339_times() -> None:
                 "20260101T120000Z", "2026-01-01T12:00:00Z " * 5, 12, None,
                 datetime(2026, 1, 1)):
         with pytest.raises(InvalidInput, match=r"^since: "):
-            parse_time(bad, "since")  # type: ignore[arg-type]
+            parse_time(bad, "since")
 
 
 def test_time_range_and_other_filters() -> None:
