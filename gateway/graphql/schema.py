@@ -135,8 +135,9 @@ class Mutation:
 
 
     @strawberry.mutation(description="Register an endpoint for the events of every job (all "
-                         "events when `events` is left out). The answer holds its signing "
-                         "secret, shown only this once.")
+                         "job events when `events` is left out; the operational events "
+                         "endpoint.disabled and message.attempt.exhausted only when named). "
+                         "The answer holds its signing secret, shown only this once.")
     async def register_webhook(self, info: Info, url: str, events: list[str] | None = None,
                                description: str | None = None) -> WebhookEndpoint:
         done = await info.context.webhooks.register(info.context.caller, url, events,
