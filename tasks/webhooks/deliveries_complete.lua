@@ -59,8 +59,7 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
         dead_letter(key, id)
       end
       -- The failed-message index; an event when dead-lettered (failed_index.lua, operational.lua).
-      index_outcome(key, id, now - tonumber(ARGV[2]) - 86400)
-      if redis.call('HGET', key, 'status') == 'DEAD_LETTERED' then
+      if index_outcome(key, id, dest, now - tonumber(ARGV[2]) - 86400) == 'DEAD_LETTERED' then
         message_exhausted(key, id, attempt, now, now_text)
       end
     end

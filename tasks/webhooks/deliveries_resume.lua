@@ -22,9 +22,10 @@ local function resume(delivery_id)
   local key = NAME.delivery .. delivery_id
   redis.call('HSET', key, 'status', 'PENDING', 'round', '0', 'next_attempt_at', now_text)
   redis.call('PEXPIRE', key, math.max(redis.call('PTTL', key), 86400000))
-  add_due(destination_of(key), delivery_id, now_text, now)
+  local dest = destination_of(key)
+  add_due(dest, delivery_id, now_text, now)
   redis.call('ZREM', KEYS[1], delivery_id)
-  index_outcome(key, delivery_id, nil)
+  index_outcome(key, delivery_id, dest, nil)
 end
 
 -- One message, due now (the caller publishes the wake-up).
@@ -112,7 +113,7 @@ if mode == 'recover' then
     if not f[1] then
       redis.call('ZREM', index, delivery_id)  -- expired
     elseif f[1] == 'SUCCEEDED' then
-      index_outcome(key, delivery_id, nil)
+      index_outcome(key, delivery_id, nil, nil)
     elseif f[1] == 'SENDING' then
       answer.sending = answer.sending + 1
     elseif f[1] == 'PENDING' and tonumber(f[2] or '0') <= now then

@@ -10,36 +10,33 @@
 -- for dead. The destination of a registered endpoint is "tenant|endpoint id", so an
 -- endpoint's own index is its destination's.
 
--- The four index keys of a delivery hash `key` (nil when it has expired), and its score.
-local function failed_keys(key)
-  local dest = destination_of(key)
-  if not dest then
-    return nil
+-- Index delivery `id` (hash `key`, destination `dest`, nil: look it up) by its status now:
+-- SUCCEEDED leaves both sets, DEAD_LETTERED is in both, anything else (a failed attempt,
+-- retried or held) is failed only. `oldest` (a number, or nil): entries of messages made
+-- before it are trimmed, their deliveries having expired by then. Returns the status.
+-- A success costs one lookup unless the message had failed (the common case is cheap).
+local function index_outcome(key, id, dest, oldest)
+  dest = dest or destination_of(key)
+  local status = redis.call('HGET', key, 'status')
+  if not dest or not status then
+    return status
   end
   local tenant = tenant_of(dest)
-  local created = redis.call('HGET', key, 'created_at') or '0'
-  return {failed = {NAME.failed_tenant .. tenant, NAME.failed_dest .. dest},
-          dead = {NAME.dead_tenant .. tenant, NAME.dead_dest .. dest}}, created
-end
-
--- Index delivery `id` (hash `key`) by its status now: SUCCEEDED leaves both sets,
--- DEAD_LETTERED is in both, anything else (a failed attempt, retried or held) is failed only.
--- `oldest` (a number, or nil): entries of messages created before it are trimmed, as their
--- deliveries have expired by then.
-local function index_outcome(key, id, oldest)
-  local keys, created = failed_keys(key)
-  if not keys then
-    return
-  end
-  local status = redis.call('HGET', key, 'status')
-  for _, k in ipairs(keys.failed) do
-    if status == 'SUCCEEDED' then
-      redis.call('ZREM', k, id)
-    else
-      redis.call('ZADD', k, created, id)
+  local failed = {NAME.failed_tenant .. tenant, NAME.failed_dest .. dest}
+  local dead = {NAME.dead_tenant .. tenant, NAME.dead_dest .. dest}
+  if status == 'SUCCEEDED' then
+    if redis.call('ZSCORE', failed[2], id) then
+      for _, k in ipairs({failed[1], failed[2], dead[1], dead[2]}) do
+        redis.call('ZREM', k, id)
+      end
     end
+    return status
   end
-  for _, k in ipairs(keys.dead) do
+  local created = redis.call('HGET', key, 'created_at') or '0'
+  for _, k in ipairs(failed) do
+    redis.call('ZADD', k, created, id)
+  end
+  for _, k in ipairs(dead) do
     if status == 'DEAD_LETTERED' then
       redis.call('ZADD', k, created, id)
     else
@@ -47,8 +44,9 @@ local function index_outcome(key, id, oldest)
     end
   end
   if oldest then
-    for _, k in ipairs({keys.failed[1], keys.failed[2], keys.dead[1], keys.dead[2]}) do
+    for _, k in ipairs({failed[1], failed[2], dead[1], dead[2]}) do
       redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. string.format('%.6f', oldest))
     end
   end
+  return status
 end
