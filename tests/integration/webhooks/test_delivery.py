@@ -28,7 +28,7 @@ from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
 from tasks.redis.keys import job_key
 from tests.support.arrivals import settled_arrivals
-from tests.support.helpers import wait_for_status
+from tests.support.helpers import fresh_path, registered_endpoints, wait_for_status
 from tests.support.launcher import Launcher
 from tests.support.launcher import Stack as Servers
 from tests.support.servers import Gateway, RedisServer, wait_until
@@ -81,25 +81,12 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 
 @pytest.fixture()
 def register(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Register endpoints for one test; they are deleted after it (they get every job's
-    events, so they must not outlive it)."""
-    created: list[str] = []
-
-    def make(url: str, **extra: Any) -> dict[str, Any]:
-        r = client.post(f"{API}/webhooks", json={"url": url, **extra})
-        assert r.status_code == 201, r.text
-        created.append(r.json()["id"])
-        body: dict[str, Any] = r.json()
-        return body
-
-    yield make
-    for endpoint_id in created:
-        client.delete(f"{API}/webhooks/{endpoint_id}")
+    """Register endpoints for one test; they are deleted after it."""
+    with registered_endpoints(client) as make:
+        yield make
 
 
-def path() -> str:
-    """A fresh receiver path per test, so each test sees only its own requests."""
-    return f"/{uuid.uuid4().hex[:12]}"
+path = fresh_path
 
 
 def submit(client: httpx.Client, callback_url: str | None = None, number: int = 10) -> str:

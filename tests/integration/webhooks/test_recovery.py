@@ -9,7 +9,6 @@ route and field refuses bad input with a clear 4xx, never a 500.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ import standardwebhooks
 
 from tasks.redis.keys import endpoint_key
 from tests.support.arrivals import settled_arrivals
+from tests.support.helpers import fresh_path, registered_endpoints, submit_sum
 from tests.support.launcher import Launcher
 from tests.support.launcher import Stack as Servers
 from tests.support.servers import wait_until
@@ -61,32 +61,15 @@ def beta(stack: tuple[Servers, Receiver]) -> Iterator[httpx.Client]:
 @pytest.fixture()
 def register(alpha: httpx.Client) -> Iterator[Register]:
     """Alpha's endpoints for one test, deleted after it."""
-    created: list[str] = []
-
-    def make(url: str, **extra: Any) -> dict[str, Any]:
-        r = alpha.post(f"{API}/webhooks", json={"url": url, **extra})
-        assert r.status_code == 201, r.text
-        created.append(r.json()["id"])
-        body: dict[str, Any] = r.json()
-        return body
-
-    yield make
-    for endpoint_id in created:
-        alpha.delete(f"{API}/webhooks/{endpoint_id}")
+    with registered_endpoints(alpha) as make:
+        yield make
 
 
-def path() -> str:
-    return f"/{uuid.uuid4().hex[:12]}"
+path = fresh_path
 
 
 def submit(client: httpx.Client, callback_url: str | None = None) -> str:
-    body: dict[str, Any] = {"number": 10}
-    if callback_url:
-        body["callback_url"] = callback_url
-    r = client.post(f"{API}/sum", json=body)
-    assert r.status_code == 200, r.text
-    job_id: str = r.json()["job_id"]
-    return job_id
+    return submit_sum(client, 10, **({"callback_url": callback_url} if callback_url else {}))
 
 
 def settled_delivery(client: httpx.Client, job_id: str, status: str) -> dict[str, Any]:
