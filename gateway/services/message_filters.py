@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from gateway.services.errors import InvalidInput
 from gateway.services.listing import decode_position, encode_position
@@ -15,6 +15,8 @@ from tasks.webhooks.failed import IndexPosition
 from tasks.webhooks.store import DELIVERY_ID, ENDPOINT_ID
 
 MAX_TIME_LENGTH = 64
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC).timestamp()
 # RFC 3339 date-time: a date, "T" (or a space, as RFC 3339 allows), a time, an offset.
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -31,11 +33,12 @@ class TimeRange:
 
 
 def parse_time(value: str | datetime, field: str) -> float:
-    """Unix seconds of an RFC 3339 time with its offset (text), or an aware datetime."""
+    """Unix seconds of an RFC 3339 time with its offset (text), or an aware datetime; one
+    that is not a year 1 to 9999 time in UTC is refused (it could not be shown back)."""
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidInput(f"{field}: give a time zone offset (e.g. Z or +02:00)")
-        return value.timestamp()
+        return _in_range(value.timestamp(), field)
     if not isinstance(value, str) or len(value) > MAX_TIME_LENGTH \
             or not RFC3339.fullmatch(value):
         raise InvalidInput(f"{field}: expected an RFC 3339 time such as "
@@ -44,9 +47,16 @@ def parse_time(value: str | datetime, field: str) -> float:
     # fromisoformat takes up to 6 fraction digits: keep microseconds.
     text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
-        return datetime.fromisoformat(text).timestamp()
+        seconds = datetime.fromisoformat(text).timestamp()
     except (ValueError, OverflowError):
         raise InvalidInput(f"{field}: not a valid time ({value!r})") from None
+    return _in_range(seconds, field)
+
+
+def _in_range(seconds: float, field: str) -> float:
+    if not EARLIEST <= seconds <= LATEST:
+        raise InvalidInput(f"{field}: out of range (years 1 to 9999, in UTC)")
+    return seconds
 
 
 def time_range(since: str | datetime | None, until: str | datetime | None) -> TimeRange:

@@ -203,7 +203,8 @@ BAD_LISTINGS = [
     {"status": "bogus"}, {"status": ""}, {"endpoint_id": "wh_nope"}, {"endpoint_id": "x" * 200},
     {"since": "yesterday"}, {"since": "2026-01-01T00:00:00"}, {"since": "2026-01-01"},
     {"since": "2026-02-30T00:00:00Z"}, {"until": "2026-01-01T00:00:00+25:00"},
-    {"since": "9" * 100}, {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    {"since": "9" * 100}, {"until": "9999-12-31T23:59:59-23:59"},
+    {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
     {"first": "0"}, {"first": "101"}, {"first": "x"}, {"first": "99999999999999999999999"},
     {"after": "garbage"}, {"after": "bm9wZXxub3Bl"}, {"after": "A" * 500},
 ]
@@ -222,7 +223,7 @@ def test_bad_recover_requests(alpha: httpx.Client, beta: httpx.Client,
     url = f"{API}/webhooks/{endpoint['id']}/recover"
     bodies: list[Any] = [
         {}, {"since": "nope"}, {"since": "2026-01-01T00:00:00"}, {"since": 12}, {"since": None},
-        {"since": "2026-01-01T00:00:00Z", "extra": 1},
+        {"since": "2026-01-01T00:00:00Z", "extra": 1}, {"since": "0001-01-01T00:00:00+23:59"},
         {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, []]
     for body in bodies:
         r = alpha.post(url, json=body)
@@ -287,8 +288,10 @@ def test_graphql_listing_recover_and_their_bad_input(
                 ) == "BAD_USER_INPUT"
     good = "2026-01-01T00:00:00Z"
     assert code(gql(alpha, RECOVER, id=endpoint["id"], since="nope")) == "BAD_USER_INPUT"
-    assert code(gql(alpha, RECOVER, id=endpoint["id"],
-                    since="2026-01-01T00:00:00")) == "BAD_USER_INPUT"
+    for since in ("2026-01-01T00:00:00", "0001-01-01T00:00:00+23:59"):
+        assert code(gql(alpha, RECOVER, id=endpoint["id"], since=since)) == "BAD_USER_INPUT"
+    assert code(gql(alpha, RECOVER, id=endpoint["id"], since=good,
+                    until="9999-12-31T23:59:59-23:59")) == "BAD_USER_INPUT"
     assert code(gql(alpha, "mutation { recoverWebhook(id: \"x\") { recovered } }")
                 ) == "BAD_USER_INPUT"
     assert code(gql(alpha, RECOVER, id="wh_" + "0" * 32, since=good)) == "NOT_FOUND"

@@ -27,10 +27,12 @@ def test_rfc3339_times() -> None:
     assert parse_time("2026-01-01T12:00:00.1234567Z", "since") == pytest.approx(noon + 0.123456)
     assert parse_time(datetime(2026, 1, 1, 13, tzinfo=timezone(timedelta(hours=1))),
                       "since") == noon
+    assert parse_time("0001-01-01T00:00:00Z", "since") < 0  # before 1970 is a time too
     for bad in ("2026-01-01T12:00:00", "2026-01-01", "12:00:00Z", "yesterday", "",
                 "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00+24:00",
                 "20260101T120000Z", "2026-01-01T12:00:00Z " * 5, 12, None,
-                datetime(2026, 1, 1)):
+                "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", datetime(2026, 1, 1),
+                datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=23)))):
         with pytest.raises(InvalidInput, match=r"^since: "):
             parse_time(bad, "since")
 
