@@ -139,6 +139,9 @@ def code_errors(errors: list[GraphQLError]) -> None:
             extensions: dict[str, Any] = {"code": original.code}
             if isinstance(original, InvalidInput) and original.details:
                 extensions["details"] = original.details
+            for name, value in original.fields.items():
+                head, *rest = name.split("_")
+                extensions[head + "".join(part.title() for part in rest)] = value
             error.extensions = {**(error.extensions or {}), **extensions}
             log.info("graphql %s: %s", original.code, original.message)
         elif isinstance(original, REQUEST_ERRORS):

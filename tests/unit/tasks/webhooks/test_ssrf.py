@@ -7,6 +7,8 @@ import ipaddress
 import re
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from tasks.settings import Settings
 from tasks.webhooks.config import parse_networks, parse_ports
@@ -219,6 +221,7 @@ def test_no_setting_is_named_for_metadata_or_other_special_addresses(url: str) -
 @pytest.mark.parametrize("settings", [
     Settings(_env_file=None, environment="test"),
     Settings(_env_file=None, environment="production", webhook_secret=SECRET,
+             webhook_encryption_key=SecretStr(Fernet.generate_key().decode()),
              api_keys="acme:k8Jw2N5qT7rV1xZ4bC6dF9gH3jL0mP2s"),
 ], ids=["test", "production"])
 def test_outside_development_no_setting_is_named(settings: Settings) -> None:
