@@ -19,6 +19,7 @@ from tasks.jobs.record import as_text
 from tasks.redis.keys import ENDPOINT_PREFIX
 from tasks.webhooks.secret_box import SealState, SecretBox
 from tasks.webhooks.store import RESEAL_LUA
+
 SECRET_FIELDS = ("secret", "previous_secret")
 SCAN_COUNT = 500
 RACE_RETRIES = 5  # reads of one endpoint while rotations keep landing in between

@@ -121,8 +121,8 @@ def test_production_refuses_a_missing_encryption_key() -> None:
     ready = {"environment": "production", "api_keys": "ops:a-real-key-0123456789abcdef",
              "webhook_secret": new_webhook_secret()}
     for missing in ("", "  "):
-        with pytest.raises(ValidationError, match="WEBHOOK_ENCRYPTION_KEY must be set in "
-                           "production.*python -m gateway.webhook_secrets generate-key"):
+        with pytest.raises(ValidationError, match=r"WEBHOOK_ENCRYPTION_KEY must be set in "
+                           r"production.*python -m gateway\.webhook_secrets generate-key"):
             Settings(_env_file=None, webhook_encryption_key=SecretStr(missing), **ready)
     key = Fernet.generate_key().decode()
     assert Settings(_env_file=None, webhook_encryption_key=SecretStr(key),
