@@ -79,7 +79,7 @@ def test_opener_caches_per_sealed_value_and_warns_once_about_plaintext(
     assert opener(sealed) == first and opener(sealed) == first
     # A rotation stores a new token: the cache can never hand out the old secret for it.
     assert opener(box.seal(second)) == second
-    info = opener._cached.cache_info()  # type: ignore[attr-defined]
+    info = opener._cached.cache_info()
     assert info.hits == 1 and info.misses == 2 and info.maxsize == 2
     with caplog.at_level(logging.WARNING):
         plain = new_webhook_secret()
