@@ -74,8 +74,8 @@ class WebhookService:
             # One URL, one endpoint: registering it again would multiply every message
             # to it (a flood at a third party from one job).
             raise DuplicateEndpoint(
-                f"url: an endpoint for {checked_url} is registered already ({made.existing_id});"
-                " change its events there, or delete it first", made.existing_id)
+                f"url: an endpoint for {checked_url} is registered already ({made.existing_id}); "
+                "use that one, or delete it first", made.existing_id)
         if made.endpoint is None:
             raise Conflict(f"at most {MAX_ENDPOINTS} webhook endpoints can be registered; "
                            "delete one first")

@@ -34,7 +34,7 @@ class ResealReport:
 
     def summary(self) -> str:
         found = ", ".join(f"{self.states[s]} {s.value}" for s in SealState)
-        return (f"{self.endpoints} endpoints; stored secrets: {found}; "
+        return (f"{self.endpoints} endpoints; stored secrets as found: {found}; "
                 f"{self.resealed} endpoints re-encrypted")
 
 
