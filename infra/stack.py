@@ -12,6 +12,10 @@ only on a unix socket in the run directory, which NGINX proxies to; Locust's web
 the gateway's /metrics check the dashboard credentials themselves. The gateway's REST API
 and GraphQL stay on GATEWAY_PORT for API-key clients.
 
+Endpoint signing secrets are stored encrypted: without WEBHOOK_ENCRYPTION_KEY the stack
+uses a key it made on its first run, in the owner-only run/webhook-encryption-key, kept
+across runs like Redis's data.
+
 Ctrl-C or SIGTERM stops the processes in order (`stop_order`, infra/supervisor.py): NGINX,
 the gateway, Flower and Locust; then the worker, which lets its running jobs finish for
 WORKER_SHUTDOWN_GRACE_SECONDS and gives the others back to the queue (worker/jobs/shutdown.py);
@@ -102,6 +106,22 @@ def prepare_redis(settings: Settings, runtime: Path) -> str:
 def _quoted(value: str) -> str:
     """A string in redis.conf's double-quoted form."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def ensure_encryption_key(settings: Settings, runtime: Path) -> bool:
+    """WEBHOOK_ENCRYPTION_KEY, when it is empty: the key in runtime/webhook-encryption-key,
+    made on the first run and kept (like Redis's data, whose endpoint secrets it
+    encrypts), exported so that every process agrees. Returns whether it is the stack's."""
+    if not settings.webhook_encryption_is_development:
+        return False
+    path = runtime / "webhook-encryption-key"
+    if not path.exists():
+        from cryptography.fernet import Fernet  # only the stack's first run needs it
+
+        _write_private(path, Fernet.generate_key().decode() + "\n")
+    path.chmod(0o600)
+    os.environ["WEBHOOK_ENCRYPTION_KEY"] = path.read_text().strip()
+    return True
 
 
 def flower_socket(runtime: Path) -> Path:
@@ -223,6 +243,9 @@ def announce_when_ready(settings: Settings, manager: OrderedManager, basic_auth:
             redis = ("" if settings.redis_url else
                      f"Redis: 127.0.0.1:{settings.redis_port}, with a password made up for "
                      f"this run (the URL is in {run_dir(settings) / 'redis' / 'url'})\n")
+            if settings.webhook_encryption_is_development:
+                key = run_dir(settings) / "webhook-encryption-key"
+                redis += f"Endpoint secrets in Redis: encrypted with the key in {key}\n"
             print(f"\nThe job gateway is ready:\n{lines}\n"
                   f"dashboard, load test and metrics: {login}\n{redis}"
                   "Ctrl-C stops everything.\n", flush=True)
@@ -241,6 +264,7 @@ def main() -> int:
     if not settings.redis_url:
         os.environ["REDIS_URL"] = prepare_redis(settings, runtime)  # every process agrees
     basic_auth, made_up = ensure_credentials(settings)
+    ensure_encryption_key(settings, runtime)
     prepare_edge(settings, basic_auth, runtime)
     manager = OrderedManager(stop_order(settings))
     for name, cmd in processes(settings, runtime).items():

@@ -15,9 +15,12 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.webhooks.config import (
+    DEVELOPMENT_ENCRYPTION_KEY,
     DEVELOPMENT_WEBHOOK_SECRET,
+    ENCRYPTION_KEYGEN_COMMAND,
     KEYGEN_COMMAND,
     check_webhook_secret,
+    parse_encryption_keys,
     parse_networks,
     parse_ports,
     parse_retry_schedule,
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     webhook_secret: str = ""  # whsec_...; empty: a fixed development secret (refused in production)
     webhook_secret_previous: str = ""  # while rotating WEBHOOK_SECRET: also sign with this one
     webhook_secret_rotation_grace_seconds: int = Field(24 * 3600, ge=0)
+    # Fernet keys, comma-separated: endpoint secrets are stored encrypted with the first;
+    # every one decrypts (rotation: put the new key first, re-encrypt, drop the old one).
+    # Empty: a public development key (refused in production; `make up` makes its own).
+    webhook_encryption_key: SecretStr = SecretStr("")
     webhook_retry_schedule: str = "0,5,30,120,600,1800,3600,7200,14400"
     webhook_retry_after_max_seconds: float = Field(3600.0, ge=0)
     webhook_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
@@ -186,6 +193,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WEBHOOK_SECRET must be set in production (the development default is public); "
                 f"generate one with: {KEYGEN_COMMAND}")
+        if not self.webhook_encryption_key.get_secret_value().strip():
+            raise ValueError(
+                "WEBHOOK_ENCRYPTION_KEY must be set in production (it encrypts the endpoints' "
+                "signing secrets in Redis; the development key is public); generate one with: "
+                f"{ENCRYPTION_KEYGEN_COMMAND}")
         return self
 
     @property
@@ -198,6 +210,22 @@ class Settings(BaseSettings):
         current = self.webhook_secret or DEVELOPMENT_WEBHOOK_SECRET
         return (current, self.webhook_secret_previous) if self.webhook_secret_previous \
             else (current,)
+
+    @property
+    def webhook_encryption_keys(self) -> tuple[str, ...]:
+        """The keys of the endpoint secrets at rest: the first encrypts, all decrypt."""
+        return parse_encryption_keys(self.webhook_encryption_key.get_secret_value()) or (
+            DEVELOPMENT_ENCRYPTION_KEY,)
+
+    @property
+    def webhook_encryption_is_development(self) -> bool:
+        return not self.webhook_encryption_key.get_secret_value().strip()
+
+    @field_validator("webhook_encryption_key")
+    @classmethod
+    def _encryption_key_format(cls, value: SecretStr) -> SecretStr:
+        parse_encryption_keys(value.get_secret_value())  # raises ValueError, never echoes it
+        return value
 
     @field_validator("webhook_secret", "webhook_secret_previous")
     @classmethod

@@ -37,9 +37,10 @@ STATUS_BY_ERROR: dict[type[GatewayError], int] = {
 }
 
 
-def error_body(code: str, message: str, detail: Any = None) -> bytes:
+def error_body(code: str, message: str, detail: Any = None,
+               fields: dict[str, str] | None = None) -> bytes:
     return orjson.dumps({"error": code, "message": message,
-                         "detail": message if detail is None else detail})
+                         "detail": message if detail is None else detail, **(fields or {})})
 
 
 def json_error(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -55,4 +56,4 @@ def error_response(exc: GatewayError) -> Response:
     elif isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": "Bearer"}
     detail = exc.details if isinstance(exc, InvalidInput) else None
-    return json_error(status, error_body(exc.code, exc.message, detail), headers)
+    return json_error(status, error_body(exc.code, exc.message, detail, exc.fields), headers)

@@ -4,7 +4,8 @@
 |-----------------------------|-------------------------------------------------------------|
 | BAD_USER_INPUT              | a value is wrong or missing: type, range, cursor, URL ...   |
 | NOT_FOUND                   | unknown function, unknown job (mutations and subscription)  |
-| CONFLICT                    | cancel of a finished job; an idempotencyKey reused          |
+| CONFLICT                    | cancel of a finished job; an idempotencyKey reused; a       |
+|                             | webhook URL registered twice (extensions.existingId)        |
 | UNAUTHENTICATED             | (subscriptions) no valid API key; HTTP answers 401 first    |
 | RATE_LIMITED                | the API key's rate limit is spent; retry later              |
 | UNAVAILABLE                 | Redis (or the broker) is unreachable, or the queue is full  |
@@ -139,6 +140,9 @@ def code_errors(errors: list[GraphQLError]) -> None:
             extensions: dict[str, Any] = {"code": original.code}
             if isinstance(original, InvalidInput) and original.details:
                 extensions["details"] = original.details
+            for name, value in original.fields.items():
+                head, *rest = name.split("_")
+                extensions[head + "".join(part.title() for part in rest)] = value
             error.extensions = {**(error.extensions or {}), **extensions}
             log.info("graphql %s: %s", original.code, original.message)
         elif isinstance(original, REQUEST_ERRORS):

@@ -9,6 +9,9 @@ class GatewayError(Exception):
     """Base of every error a client may be told about."""
 
     code = "INTERNAL"
+    # More for the client, by name: REST adds them to the error's JSON, GraphQL to the
+    # error's extensions (in camelCase).
+    fields: dict[str, str] = {}
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -42,6 +45,14 @@ class UnknownFunction(NotFound):
 
 class Conflict(GatewayError):
     code = "CONFLICT"
+
+
+class DuplicateEndpoint(Conflict):
+    """A tenant registered a webhook URL it has an endpoint for already."""
+
+    def __init__(self, message: str, existing_id: str) -> None:
+        super().__init__(message)
+        self.fields = {"existing_id": existing_id}
 
 
 class Unauthorized(GatewayError):

@@ -67,17 +67,18 @@ def describe_errors(errors: Sequence[Mapping[str, Any]]) -> InvalidInput:
 def check_callback_url(
     url: str | None, policy: UrlPolicy, field: str = "callback_url"
 ) -> str | None:
-    """Refuse a webhook URL that is obviously bad (tasks/webhooks/ssrf.py): malformed, not http(s),
-    a refused port, or a refused address written literally in any form. No DNS here: the
-    dispatcher checks what a host name resolves to when it sends."""
+    """Refuse a webhook URL that is obviously bad (tasks/webhooks/ssrf.py): malformed (also a
+    host no HTTP client sends to), not http(s), a refused port, or a refused address written
+    literally in any form; return its canonical form, which is what is stored and sent
+    (`http://2130706433:8080` is `http://127.0.0.1:8080/`). No DNS here: the dispatcher
+    checks what a host name resolves to when it sends."""
     if url is None:
         return None
     try:
-        check_url(url, policy)
+        return check_url(url, policy).canonical
     except UrlRefused as exc:
         raise InvalidInput(f"{field}: {exc.message}", [
             {"loc": [field], "msg": exc.message, "type": f"url_{exc.reason}"}]) from None
-    return url
 
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255

@@ -3,7 +3,7 @@
 REST routes (gateway/rest/routes/webhooks.py) and GraphQL resolvers are thin faces over it.
 Errors are the gateway's own: InvalidInput (422 / BAD_USER_INPUT), NotFound, Conflict,
 Unavailable. Secrets leave this service only in the answers of `register` and
-`rotate_secret`.
+`rotate_secret`; Redis gets them sealed with WEBHOOK_ENCRYPTION_KEY (the store does it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.services.auth import Caller
-from gateway.services.errors import Conflict, InvalidInput, NotFound
+from gateway.services.errors import Conflict, DuplicateEndpoint, InvalidInput, NotFound
 from gateway.services.jobs import JobService, check_callback_url, redis_guard
 from gateway.services.listing import PAGE_DEFAULT, check_page_size
 from gateway.services.message_filters import (
@@ -32,6 +32,7 @@ from tasks.webhooks.model import (
     Delivery,
     WebhookEndpoint,
 )
+from tasks.webhooks.secret_box import SecretBox
 from tasks.webhooks.store import WebhookStore
 
 MAX_DESCRIPTION_LENGTH = 500
@@ -91,7 +92,7 @@ class WebhookService:
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
         self.settings = jobs.settings
-        self.store = WebhookStore(jobs.store.client)
+        self.store = WebhookStore(jobs.store.client, SecretBox.from_settings(self.settings))
         self.failed = FailedIndex(jobs.store.client, self.store)
 
     # --- endpoints -------------------------------------------------------------------
@@ -107,12 +108,17 @@ class WebhookService:
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidInput(f"description: longer than {MAX_DESCRIPTION_LENGTH} characters")
         async with redis_guard():
-            if await self.store.count_endpoints(caller.tenant) >= MAX_ENDPOINTS:
-                raise Conflict(f"at most {MAX_ENDPOINTS} webhook endpoints can be registered; "
-                               "delete one first")
-            endpoint, secret = await self.store.add_endpoint(caller.tenant, checked_url, wanted,
-                                                             description)
-        return RegisteredWebhook(endpoint, secret)
+            made = await self.store.add_endpoint(caller.tenant, checked_url, wanted, description)
+        if made.existing_id is not None:
+            # One URL, one endpoint: registering it again would multiply every message
+            # to it (a flood at a third party from one job).
+            raise DuplicateEndpoint(
+                f"url: an endpoint for {checked_url} is registered already ({made.existing_id}); "
+                "use that one, or delete it first", made.existing_id)
+        if made.endpoint is None:
+            raise Conflict(f"at most {MAX_ENDPOINTS} webhook endpoints can be registered; "
+                           "delete one first")
+        return RegisteredWebhook(made.endpoint, made.secret)
 
     async def list_endpoints(self, caller: Caller) -> list[WebhookEndpoint]:
         async with redis_guard():

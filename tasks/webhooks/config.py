@@ -1,5 +1,6 @@
 """Parsing and checking of the webhook settings that are more than a number: signing secrets,
-the retry schedule, the networks and ports the SSRF policy allows. Pure functions, used by
+the keys that encrypt endpoint secrets at rest, the retry schedule, the networks and ports
+the SSRF policy allows. Pure functions, used by
 the Settings validators (and the tests), below both settings and the policy."""
 
 from __future__ import annotations
@@ -26,6 +27,35 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEVELOPMENT_WEBHOOK_SECRET = SECRET_PREFIX + base64.b64encode(
     hashlib.sha256(b"job-gateway development webhook secret: not for production").digest()
 ).decode()
+
+
+# Encrypts endpoint secrets at rest when WEBHOOK_ENCRYPTION_KEY is empty, outside production
+# only (`make up` makes a key of its own in its run directory instead). Public, like the
+# development signing secret above: the processes log a warning while it is in use.
+DEVELOPMENT_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"job-gateway development encryption key: not for production").digest()
+).decode()
+ENCRYPTION_KEYGEN_COMMAND = "python -m gateway.webhook_secrets generate-key"
+ENCRYPTION_KEY_BYTES = 32  # a Fernet key: 16 bytes of HMAC key, 16 of AES key
+
+
+def parse_encryption_keys(text: str) -> tuple[str, ...]:
+    """`key1,key2`: Fernet keys (url-safe base64 of 32 bytes), the first encrypts, every one
+    decrypts (empty: none). Checked without importing `cryptography`, which only the
+    processes that encrypt or decrypt load; a key is never echoed in the message."""
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    for number, key in enumerate(keys, 1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            valid = len(key) == 44 and len(raw) == ENCRYPTION_KEY_BYTES
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"WEBHOOK_ENCRYPTION_KEY: key {number} of {len(keys)} is not a Fernet key "
+                f"(url-safe base64 of {ENCRYPTION_KEY_BYTES} bytes); generate one with: "
+                f"{ENCRYPTION_KEYGEN_COMMAND}")
+    return keys
 
 
 def new_webhook_secret() -> str:

@@ -9,6 +9,7 @@ same Lua script, so each exists exactly once; its id is the message's `webhook-i
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,12 +93,14 @@ def endpoint_events_field(events: tuple[str, ...] | None) -> str:
     return ALL_EVENTS if events is None else "," + ",".join(events) + ","
 
 
-def endpoint_secrets(raw: dict[Any, Any], now: float) -> tuple[str, ...]:
-    """The secrets to sign with: the current one, and the previous one during its grace."""
+def endpoint_secrets(raw: dict[Any, Any], now: float,
+                     reveal: Callable[[str], str]) -> tuple[str, ...]:
+    """The secrets to sign with: the current one, and the previous one during its grace.
+    They are stored sealed: `reveal` opens one (tasks/webhooks/secret_box.py)."""
     f = _fields(raw)
-    secrets = [f["secret"]]
+    secrets = [reveal(f["secret"])]
     if f.get("previous_secret") and float(f.get("previous_secret_until") or 0) > now:
-        secrets.append(f["previous_secret"])
+        secrets.append(reveal(f["previous_secret"]))
     return tuple(secrets)
 
 
@@ -108,7 +111,8 @@ class DeliveryAttempt:
     duration_ms: float
     status_code: int | None  # the HTTP status, when an answer came
     # None on success; else redirect, client_error, server_error (with status_code), or
-    # timeout, connect_error, tls_error, protocol_error, blocked (no answer; see detail)
+    # timeout, connect_error, tls_error, protocol_error, blocked, invalid_url (no answer;
+    # see detail)
     error: str | None
     response_body: str  # the first RESPONSE_BODY_LIMIT bytes, decoded leniently
     detail: str | None = None

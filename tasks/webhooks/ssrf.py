@@ -164,6 +164,12 @@ class CheckedUrl:
     host: str  # lower case, no brackets, no trailing dot
     port: int
     literal: IPAddress | None  # the host, when it is an address in any numeric form
+    # The URL as it is stored and sent: scheme and host in lower case, the host as IDNA
+    # ASCII or, for an address in any numeric form, in its standard form (127.0.0.1,
+    # [::ffff:7f00:1]); the port only when it is not the scheme's default; the path ("/"
+    # when empty) and query as given; no fragment. The HTTP client sends to exactly the
+    # host that was checked, and one endpoint is one URL however it was written.
+    canonical: str
 
 
 def numeric_host(host: str) -> IPAddress | None:
@@ -180,15 +186,32 @@ def numeric_host(host: str) -> IPAddress | None:
     return ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
 
 
+def numeric_last_label(host: str) -> bool:
+    """A host whose last label is a number (`999.1.1.1`, `1.2.3.4.5`, `10.0x1`) is no DNS
+    name (no top-level domain is numeric): URL parsers take it for an IPv4 address, and the
+    HTTP client refuses it when it is not a valid one."""
+    last = host.rsplit(".", 1)[-1]
+    return last.isdigit() or (last[:2] == "0x" and all(c in "0123456789abcdef" for c in last[2:]))
+
+
+def canonical_url(scheme: str, host: str, port: int, literal: IPAddress | None,
+                  path: str, query: str) -> str:
+    if literal is not None:
+        host = f"[{literal.compressed}]" if literal.version == 6 else str(literal)
+    authority = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return f"{scheme}://{authority}{path or '/'}" + (f"?{query}" if query else "")
+
+
 def is_local_name(host: str) -> bool:
     """`localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says."""
     return host == "localhost" or host.endswith(".localhost")
 
 
 def check_url(url: str, policy: UrlPolicy) -> CheckedUrl:
-    """Refuse a webhook URL that is malformed, of another scheme, to a refused port, or to a
-    refused address written literally. Hostnames are not resolved here (the dispatcher
-    checks what they resolve to at send time)."""
+    """Refuse a webhook URL that is malformed (also: a host no HTTP client sends to), of
+    another scheme, to a refused port, or to a refused address written literally; return it
+    with its canonical form. Hostnames are not resolved here (the dispatcher checks what
+    they resolve to at send time)."""
     if len(url) > MAX_URL_LENGTH:
         raise UrlRefused("malformed", f"longer than {MAX_URL_LENGTH} characters")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
@@ -214,13 +237,16 @@ def check_url(url: str, policy: UrlPolicy) -> CheckedUrl:
     if not policy.port_allowed(port):
         raise UrlRefused("port", f"port {port} is not allowed (WEBHOOK_ALLOWED_PORTS)")
     literal = numeric_host(host)
-    if literal is None:
+    is_name = literal is None
+    if is_name:
         try:
             ascii_host = host.encode("idna").decode("ascii").lower()
         except UnicodeError:
             raise UrlRefused("malformed", f"not a valid host name: {host!r}") from None
         if not _HOSTNAME.match(ascii_host) or len(ascii_host) > 253:
             raise UrlRefused("malformed", f"not a valid host name: {host!r}")
+        if numeric_last_label(ascii_host):
+            raise UrlRefused("malformed", f"not a valid IPv4 address: {host!r}")
         if is_local_name(ascii_host):
             literal = ipaddress.IPv4Address("127.0.0.1")
         host = ascii_host
@@ -228,4 +254,6 @@ def check_url(url: str, policy: UrlPolicy) -> CheckedUrl:
         why = policy.address_refusal(literal)
         if why is not None:
             raise policy.refused(literal, why)
-    return CheckedUrl(url, scheme, host, port, literal)
+    canonical = canonical_url(scheme, host, port, None if is_name else literal,
+                              parts.path, parts.query)
+    return CheckedUrl(url, scheme, host, port, literal, canonical)

@@ -6,6 +6,9 @@ the job transition script (tasks/jobs/transition.lua), at the terminal status. E
 to a destination (a registered endpoint, or a callback URL's origin, per tenant): the
 scripts that make deliveries due share tasks/webhooks/destinations.lua, which keeps the
 schedule the claim reads to share the dispatchers' slots fairly and to cap each destination.
+
+Endpoint signing secrets are stored sealed (tasks/webhooks/secret_box.py): the store seals
+each one it makes, and hands the dispatcher the sealed values to open when it signs.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from tasks.redis.keys import (
 )
 from tasks.redis.lua import load_script
 from tasks.webhooks.config import new_webhook_secret
-from tasks.webhooks.model import Delivery, DeliveryAttempt, WebhookEndpoint, endpoint_events_field
+from tasks.webhooks.model import (
+    MAX_ENDPOINTS,
+    Delivery,
+    DeliveryAttempt,
+    WebhookEndpoint,
+    endpoint_events_field,
+)
+from tasks.webhooks.secret_box import SecretBox
 
 # Every script that makes a delivery due keeps the destinations' schedule: the library first.
 LIBRARY = "destinations.lua"
@@ -46,6 +56,8 @@ COMPLETE_LUA = load_script("tasks.webhooks", *OUTCOME_LIBRARIES, "deliveries_com
 RESUME_LUA = load_script("tasks.webhooks", *OUTCOME_LIBRARIES, "deliveries_resume.lua")
 DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", LIBRARY, "endpoint_delete.lua")
 ROTATION_LUA = load_script("tasks.webhooks", "endpoint_rotate_secret.lua")
+REGISTER_LUA = load_script("tasks.webhooks", "endpoint_register.lua")
+RESEAL_LUA = load_script("tasks.webhooks", "endpoint_reseal.lua")  # tasks/webhooks/reseal.py
 
 ENDPOINT_ID = re.compile(r"^wh_[0-9a-f]{32}$")
 DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
@@ -60,7 +72,7 @@ class ClaimedDelivery:
 
     token: str
     fields: dict[str, str]  # the delivery hash (incl. the job snapshot)
-    endpoint: dict[str, str]  # the endpoint's secrets, empty for a per-job callback
+    endpoint: dict[str, str]  # the endpoint's sealed secrets, empty for a per-job callback
 
     @property
     def id(self) -> str:
@@ -77,6 +89,17 @@ class RecoverBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class NewEndpoint:
+    """What registration did: `endpoint` and its `secret` (shown to the caller once), or
+    nothing because the tenant has `existing_id` for that URL already, or is `full`."""
+
+    endpoint: WebhookEndpoint | None = None
+    secret: str = ""
+    existing_id: str | None = None
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptOutcome:
     delivery_id: str
     token: str
@@ -87,8 +110,10 @@ class AttemptOutcome:
 
 
 class WebhookStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, box: SecretBox) -> None:
         self.client = client
+        self.box = box
+        self._register = client.register_script(REGISTER_LUA)
         self._claim = client.register_script(CLAIM_LUA)
         self._complete = client.register_script(COMPLETE_LUA)
         self._resume = client.register_script(RESUME_LUA)
@@ -97,24 +122,26 @@ class WebhookStore:
 
     # --- endpoints -------------------------------------------------------------------
 
-    async def count_endpoints(self, tenant: str) -> int:
-        return int(await self.client.scard(endpoints_key(tenant)))
-
     async def add_endpoint(
-        self, tenant: str, url: str, events: tuple[str, ...] | None, description: str
-    ) -> tuple[WebhookEndpoint, str]:
-        """A new enabled endpoint, and its secret (shown to the caller once)."""
+        self, tenant: str, url: str, events: tuple[str, ...] | None, description: str,
+        most: int = MAX_ENDPOINTS,
+    ) -> NewEndpoint:
+        """A new enabled endpoint and its secret, stored sealed; unless the tenant has an
+        endpoint for `url` already (give it canonical) or `most` endpoints."""
         endpoint_id = "wh_" + uuid.uuid4().hex
         secret = new_webhook_secret()
         fields = {"id": endpoint_id, "url": url, "events": endpoint_events_field(events),
-                  "description": description, "enabled": "1", "secret": secret,
-                  "tenant": tenant,
-                  "created_at": repr(time.time())}
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(endpoint_key(endpoint_id), mapping=fields)  # type: ignore[arg-type]
-            pipe.sadd(endpoints_key(tenant), endpoint_id)
-            await pipe.execute()
-        return WebhookEndpoint.from_fields(fields), secret
+                  "description": description, "enabled": "1", "secret": self.box.seal(secret),
+                  "tenant": tenant, "created_at": repr(time.time())}
+        reply = await self._register(
+            keys=[endpoints_key(tenant), endpoint_key(endpoint_id)],
+            args=[most, endpoint_id, url, *(x for pair in fields.items() for x in pair)])
+        verdict = as_text(reply[0])
+        if verdict == "exists":
+            return NewEndpoint(existing_id=as_text(reply[1]))
+        if verdict == "full":
+            return NewEndpoint(full=True)
+        return NewEndpoint(WebhookEndpoint.from_fields(fields), secret)
 
     async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         if not ENDPOINT_ID.match(endpoint_id):
@@ -146,7 +173,8 @@ class WebhookStore:
         secret = new_webhook_secret()
         now = time.time()
         done = await self._rotate(keys=[endpoint_key(endpoint_id)],
-                                  args=[secret, repr(now + grace_seconds), repr(now)])
+                                  args=[self.box.seal(secret), repr(now + grace_seconds),
+                                        repr(now)])
         return secret if done else None
 
     async def enable_endpoint(self, endpoint_id: str) -> int | None:

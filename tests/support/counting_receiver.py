@@ -3,7 +3,8 @@ loop in a thread, on loopback. While held it never answers, like a receiver that
 a request ends only when its client gives up and closes the connection (aiohttp then
 cancels the handler), so `max_in_flight` is the most attempts a dispatcher had open at
 once. Released, it answers 200 at once; requests already hanging stay hung until their
-client gives up, so each message's one 200 comes from an attempt made after the release."""
+client gives up, so each message's one 200 comes from an attempt made after the release.
+Stopped, it ends what it still holds with a 503 (a server's shutdown waits for handlers)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class CountingReceiver:
         self.host, self.port = host, free_port()
         self._lock = threading.Lock()
         self._held = False
+        self._closing = asyncio.Event()  # set by stop(): held requests end
         self.arrivals: list[Arrival] = []
         self.answered: Counter[str] = Counter()  # webhook-id -> 200s sent
         self.in_flight = 0
@@ -48,6 +50,8 @@ class CountingReceiver:
         return self
 
     def stop(self) -> None:
+        # Held requests end first (503), so that the server's shutdown need not wait for them.
+        self._loop.call_soon_threadsafe(self._closing.set)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -85,7 +89,8 @@ class CountingReceiver:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self._held:
-                await asyncio.Event().wait()  # until the client gives up
+                await self._closing.wait()  # until the client gives up, or stop()
+                return web.Response(status=503, text="stopping")
             with self._lock:
                 self.answered[webhook_id] += 1
             return web.Response(text="ok")

@@ -5,7 +5,11 @@ many times what a bare httpx.AsyncClient does on this kind of machine), and its 
 hook is where the SSRF check belongs: the URL is checked first (scheme, port, a literal
 address in any numeric form), then EVERY address the host resolves to, and the connection
 goes to those checked addresses only (no second lookup, so no DNS rebinding).
+The request goes to the URL's canonical form (tasks/webhooks/ssrf.py), so a URL an older
+version stored as written (`http://2130706433/`) is sent to the host that was checked.
 Redirects are not followed, the response is read up to a cap, timeouts are bounded.
+An error no retry can fix (a refused or invalid URL) is told apart from a transient one
+(worker/webhooks/retry_policy.py decides).
 """
 
 from __future__ import annotations
@@ -92,9 +96,10 @@ class WebhookClient:
 
         verdict = self.checked(url)
         if isinstance(verdict, UrlRefused):
-            return failed("blocked", verdict.message)
+            return failed("invalid_url" if verdict.reason == "malformed" else "blocked",
+                          verdict.message)
         try:
-            async with self.session.post(url, data=body, headers=headers,
+            async with self.session.post(verdict.canonical, data=body, headers=headers,
                                          allow_redirects=False) as response:
                 head = await read_capped(response.content, RESPONSE_BODY_LIMIT)
                 return AttemptResult(
@@ -111,6 +116,8 @@ class WebhookClient:
             return failed("connect_error", str(exc.os_error))
         except TimeoutError:  # includes aiohttp's ServerTimeoutError
             return failed("timeout", "no complete answer within the timeout")
+        except (aiohttp.InvalidURL, UnicodeError) as exc:  # refused before any I/O
+            return failed("invalid_url", f"{type(exc).__name__}: {exc}")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return failed("protocol_error", f"{type(exc).__name__}: {exc}")
 

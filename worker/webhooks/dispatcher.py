@@ -14,6 +14,9 @@ WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION in flight for one destination over all dis
 WEBHOOK_MAX_IN_FLIGHT slots, not all of them, and its backlog never queues in front of
 another destination's due deliveries. Each recorded outcome frees a slot in Redis, so the
 claim loop claims again after each write of outcomes.
+
+Endpoint secrets come sealed (WEBHOOK_ENCRYPTION_KEY) and are opened at signing time,
+through a bounded cache (tasks/webhooks/secret_box.py `SecretOpener`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from tasks.redis.clients import Outage, async_client
 from tasks.redis.keys import WAKE_CHANNEL
 from tasks.settings import Settings, get_settings
 from tasks.webhooks.model import DeliveryAttempt, delivery_body, endpoint_secrets
+from tasks.webhooks.secret_box import SecretBox, SecretOpener, SecretUnreadable
 from tasks.webhooks.ssrf import UrlPolicy
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from worker.webhooks.client import WebhookClient
@@ -54,7 +58,9 @@ class Dispatcher:
     def __init__(self, settings: Settings, client: aioredis.Redis) -> None:
         self.settings = settings
         self.redis = client
-        self.store = WebhookStore(client)
+        box = SecretBox.from_settings(settings)
+        self.store = WebhookStore(client, box)
+        self.open_secret = SecretOpener(box)
         self.http = WebhookClient(UrlPolicy.from_settings(settings),
                                   settings.webhook_connect_timeout_seconds,
                                   settings.webhook_timeout_seconds,
@@ -183,14 +189,19 @@ class Dispatcher:
             number = int(fields["attempts"]) + 1
             now = time.time()
             body = delivery_body(fields)
-            secrets = (endpoint_secrets(delivery.endpoint, now) if delivery.endpoint
-                       else self.callback_secrets)
+            secrets = (endpoint_secrets(delivery.endpoint, now, self.open_secret)
+                       if delivery.endpoint else self.callback_secrets)
             headers = signed_headers(delivery.id, body, secrets, now)
             result = await self.http.post(fields["url"], body, headers)
             decision = decide(result, int(fields["round"]) + 1, self.schedule,
                               endpoint=bool(delivery.endpoint),
                               retry_after_max=self.settings.webhook_retry_after_max_seconds,
                               now=time.time(), rng=self.rng)
+        except SecretUnreadable as exc:  # the operator's to fix (a key left out): retry
+            log.error("delivery %s not sent: %s", delivery.id, exc)
+            now, number = time.time(), int(fields.get("attempts", "0")) + 1
+            result = AttemptResult(None, "secret_unreadable", 0.0, "", detail=str(exc))
+            decision = Decision("retry", INTERNAL_ERROR_RETRY_SECONDS)
         except Exception as exc:  # a bug must not lose the delivery: log and retry later
             log.exception("attempt of delivery %s failed unexpectedly", delivery.id)
             now, number = time.time(), int(fields.get("attempts", "0")) + 1
@@ -238,6 +249,9 @@ def main() -> None:
     if not settings.webhook_secret:
         log.warning("WEBHOOK_SECRET is not set: per-job callbacks are signed with the public "
                     "development secret; set one before anyone relies on the signatures")
+    if settings.webhook_encryption_is_development:
+        log.warning("WEBHOOK_ENCRYPTION_KEY is not set: endpoint secrets in Redis are "
+                    "encrypted with the public development key")
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(serve(settings))
 

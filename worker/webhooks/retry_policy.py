@@ -13,7 +13,11 @@ from tasks.webhooks.store import Outcome
 
 JITTER = 0.2  # a retry delay varies by +-20%, so failed deliveries do not retry in lockstep
 
-# Network-level failures worth another try (the receiver may be restarting).
+# Network-level failures worth another try: the receiver may be restarting, its DNS name
+# or certificate being fixed (a TLS error, also a certificate's, is its operator's to fix,
+# like a 5xx). Every other class is dead-lettered at once, as no retry can change it:
+# `blocked` (the SSRF guard refused the URL or an address its host resolves to) and
+# `invalid_url` (a URL the HTTP client can never send, e.g. one an older version stored).
 RETRYABLE_ERRORS = frozenset({"timeout", "connect_error", "tls_error", "protocol_error"})
 RETRYABLE_STATUS = frozenset({408, 429})
 

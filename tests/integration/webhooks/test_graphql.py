@@ -10,6 +10,7 @@ import httpx
 import pytest
 import standardwebhooks
 
+from tasks.webhooks.config import DEVELOPMENT_WEBHOOK_SECRET
 from tests.support.launcher import Launcher
 from tests.support.servers import Gateway
 from tests.support.webhook_receiver import Receiver, Reply
@@ -132,3 +133,43 @@ def test_reply_status_is_recorded(stack: tuple[Gateway, Receiver, Receiver]) -> 
     attempts = job["deliveries"][0]["attempts"]
     assert [a["statusCode"] for a in attempts] == [500, 200]
     assert attempts[0]["error"] == "server_error"
+
+
+def test_numeric_hosts_canonical_never_sendable_refused_one_endpoint_per_url(
+    stack: tuple[Gateway, Receiver, Receiver],
+) -> None:
+    """GraphQL's face of the dead ends: a callbackUrl in decimal (or hex, octal) form is the
+    receiver's address, stored as such and delivered; forms of another address are checked
+    as that address, hosts no client sends to are BAD_USER_INPUT; a tenant's second
+    endpoint for a URL is a CONFLICT naming the first, another tenant's is its own."""
+    gateway, alpha_hooks, _ = stack
+    port = alpha_hooks.port
+    for written in (f"http://2130706435:{port}/numeric", f"http://0x7f.0.0.3:{port}/numeric",
+                    f"http://017700000003:{port}/numeric"):
+        job_id = gql(gateway, ALPHA, SUBMIT, n=2, cb=written)["data"]["submitSum"]["id"]
+        job = gql(gateway, ALPHA, "query($id: ID!) { job(id: $id) { callbackUrl } }",
+                  id=job_id)["data"]["job"]
+        assert job["callbackUrl"] == f"http://127.0.0.3:{port}/numeric"
+    arrived = alpha_hooks.wait_count("/numeric", 3)
+    for request in arrived:  # signed with the development secret (WEBHOOK_SECRET is unset)
+        standardwebhooks.Webhook(DEVELOPMENT_WEBHOOK_SECRET).verify(request.body, request.headers)
+    for url, message in ((f"http://2130706434:{port}/", "the address 127.0.0.2 is refused"),
+                         ("http://999.1.1.1/", "not a valid IPv4 address")):
+        for body in (gql(gateway, ALPHA, SUBMIT, n=1, cb=url),
+                     gql(gateway, ALPHA, REGISTER, url=url)):
+            [error] = body["errors"]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+            assert message in error["message"], body
+
+    url = alpha_hooks.url("/once")
+    made = gql(gateway, ALPHA, REGISTER, url=url)["data"]["registerWebhook"]
+    try:
+        again = gql(gateway, ALPHA, REGISTER, url=url.replace("http://", "HTTP://"))
+        [error] = again["errors"]
+        assert error["extensions"] == {"code": "CONFLICT", "existingId": made["id"]}, again
+        assert again["data"] is None
+        beta = gql(gateway, BETA, REGISTER, url=url)["data"]["registerWebhook"]
+        gql(gateway, BETA, 'mutation($id: ID!) { deleteWebhook(id: $id) { id } }', id=beta["id"])
+    finally:
+        gql(gateway, ALPHA, 'mutation($id: ID!) { deleteWebhook(id: $id) { id } }',
+            id=made["id"])

@@ -171,3 +171,73 @@ def test_deliveries_of_a_job_without_webhooks_is_empty(client: httpx.Client) -> 
     wait_for_status(client, job_id)
     r = client.get(f"{API}/jobs/{job_id}/deliveries")
     assert r.status_code == 200 and r.json() == []
+
+
+# --- dead ends: URLs no client sends to, one endpoint per URL ------------------------------
+
+NEVER_SENDABLE = ["http://999.1.1.1/", "http://1.2.3.4.5/", "http://hooks.example.123/",
+                  "http://0x7f.0x1.0x2.0x3.0x4:8080/"]
+
+
+@pytest.mark.parametrize("url", NEVER_SENDABLE)
+def test_hosts_no_client_sends_to_are_refused_at_submit_and_registration(
+    client: httpx.Client, redis_server: RedisServer, url: str,
+) -> None:
+    before = jobs_accepted(redis_server)
+    for r, field in ((client.post(f"{API}/sum", json={"number": 1, "callback_url": url}),
+                      "callback_url"),
+                     (client.post(f"{API}/webhooks", json={"url": url}), "url")):
+        assert r.status_code == 422, r.text
+        assert r.json()["message"] == f"{field}: not a valid IPv4 address: " \
+            f"{url.split('/')[2].rsplit(':', 1)[0]!r}"
+        assert r.json()["detail"][0]["type"] == "url_malformed"
+    assert jobs_accepted(redis_server) == before
+    assert redis_server.client().scard(endpoints_key("public")) == 0
+
+
+@pytest.mark.parametrize(("url", "address"), [
+    ("http://2130706434:8080/", "127.0.0.2"), ("http://0x7f.1:8080/", "127.0.0.1"),
+    ("http://017700000001:8080/", "127.0.0.1"),
+])
+def test_numeric_hosts_are_checked_as_the_address_they_are(
+    client: httpx.Client, url: str, address: str,
+) -> None:
+    """The session's gateway allows no private network: the decimal, hex and octal forms
+    of loopback are refused, and the message names the address in its usual form."""
+    r = client.post(f"{API}/sum", json={"number": 1, "callback_url": url})
+    assert r.status_code == 422, r.text
+    assert r.json()["message"] == f"callback_url: the address {address} is refused: loopback"
+
+
+def test_callback_url_is_stored_in_canonical_form(client: httpx.Client) -> None:
+    """8.8.8.8 written five ways is one URL; the job shows (and webhooks go to) that one.
+    (The session's stack has no dispatcher: nothing is sent.)"""
+    for written in ("http://134744072/hook", "http://0x8080808/hook",
+                    "http://010.010.010.010/hook", "http://8.8.2056/hook",
+                    "http://8.8.8.8:80/hook#fragment"):
+        r = client.post(f"{API}/jobs", json={"function": "sum_to_n_job", "input": {"number": 1},
+                                              "callback_url": written})
+        assert r.status_code in (200, 201, 202), r.text
+        assert client.get(f"{API}/jobs/{r.json()['id']}").json()["callback_url"] == \
+            "http://8.8.8.8/hook"
+
+
+def test_one_endpoint_per_url(client: httpx.Client, endpoints: list[str]) -> None:
+    r = client.post(f"{API}/webhooks", json={"url": "https://Hooks.Example.com:443/jobs"})
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    endpoints.append(first)
+    assert r.json()["url"] == "https://hooks.example.com/jobs"
+    for again in ("https://hooks.example.com/jobs", "HTTPS://HOOKS.EXAMPLE.COM./jobs#x"):
+        r = client.post(f"{API}/webhooks", json={"url": again, "events": ["job.failed"]})
+        assert r.status_code == 409, r.text
+        assert r.json()["error"] == "CONFLICT" and r.json()["existing_id"] == first
+        assert first in r.json()["message"] and "secret" not in r.json()
+    other = client.post(f"{API}/webhooks", json={"url": "https://hooks.example.com/jobs/"})
+    assert other.status_code == 201, other.text  # another path is another URL
+    endpoints.append(other.json()["id"])
+    assert [e["id"] for e in client.get(f"{API}/webhooks").json()] == [first, other.json()["id"]]
+    assert client.delete(f"{API}/webhooks/{first}").status_code == 200
+    free = client.post(f"{API}/webhooks", json={"url": "https://hooks.example.com/jobs"})
+    assert free.status_code == 201, free.text
+    endpoints.append(free.json()["id"])

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from tasks.webhooks.store import WebhookStore
 from tests.support.servers import RedisServer
+from tests.support.webhook_store import TEST_BOX
 
 
 @pytest.fixture()
@@ -24,5 +25,5 @@ def sync_client(own_redis: RedisServer) -> Iterator[redis.Redis]:
 @pytest.fixture()
 async def store(own_redis: RedisServer, sync_client: redis.Redis) -> AsyncIterator[WebhookStore]:
     client = aioredis.Redis.from_url(own_redis.url)
-    yield WebhookStore(client)
+    yield WebhookStore(client, TEST_BOX)
     await client.aclose()

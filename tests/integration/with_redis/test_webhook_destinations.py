@@ -20,6 +20,7 @@ from tasks.webhooks.model import DeliveryAttempt
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from tests.support.delivery_schedule import due_count, pending_ids
 from tests.support.servers import RedisServer
+from tests.support.webhook_store import TEST_BOX, add_endpoint
 
 
 def ended_jobs(client: redis.Redis, callback: str | None, count: int = 1,
@@ -50,7 +51,7 @@ async def test_destination_is_the_endpoint_or_the_callback_origin(
     others = {"https://example.com/": "https://example.com:443",
               "https://example.com:08443/p": "https://example.com:8443",
               "http://[::1]:8080/x": "http://[::1]:8080"}
-    endpoint, _ = await store.add_endpoint("acme", "https://hooks.example/", None, "")
+    endpoint, _ = await add_endpoint(store, "acme", "https://hooks.example/")
     for url in same + list(others):
         ended_jobs(sync_client, url, tenant="acme")
     _, claimed = await store.claim(100, 60, 100)
@@ -138,7 +139,7 @@ async def test_concurrent_claims_keep_the_cap(
             done += len(claimed)
 
     try:
-        counts = await asyncio.gather(*(work(WebhookStore(c)) for c in clients))
+        counts = await asyncio.gather(*(work(WebhookStore(c, TEST_BOX)) for c in clients))
     finally:
         for c in clients:
             await c.aclose()

@@ -19,6 +19,7 @@ from tasks.redis.keys import delivery_key, endpoint_key, failed_index_key, job_k
 from tasks.webhooks.failed import FailedIndex, IndexPosition
 from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus, delivery_body
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, Outcome, WebhookStore
+from tests.support.webhook_store import add_endpoint
 
 OPS = ["endpoint.disabled", "message.attempt.exhausted"]
 
@@ -67,7 +68,7 @@ def status_of(client: redis.Redis, delivery_id: str) -> str:
 
 async def test_the_index_follows_each_outcome(store: WebhookStore,
                                               sync_client: redis.Redis) -> None:
-    endpoint, _ = await store.add_endpoint("public", "https://a.example/", ("job.succeeded",), "")
+    endpoint, _ = await add_endpoint(store, "public", "https://a.example/", ("job.succeeded",))
     dest = f"public|{endpoint.id}"
     for _ in range(3):
         finished_job(sync_client)
@@ -110,7 +111,7 @@ async def test_pages_are_full_but_the_last_in_order_across_ties_and_expiry(
     """Each job makes 3 messages created at the same time (its callback, two endpoints):
     ties in the tenant's index. 7 jobs, 21 failed messages, pages of 4."""
     for url in ("https://a.example/", "https://b.example/"):
-        await store.add_endpoint("public", url, None, "")
+        await add_endpoint(store, "public", url, None)
     for _ in range(7):
         finished_job(sync_client, "https://cb.example/hook")
     await finish(store, await claim_all(store), "dead")
@@ -157,8 +158,8 @@ async def recover_all(store: WebhookStore, endpoint_id: str, since: float,
 async def test_recover_resends_exactly_the_failed_since_once(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    endpoint, _ = await store.add_endpoint("public", "https://a.example/", None, "")
-    other, _ = await store.add_endpoint("public", "https://b.example/", None, "")
+    endpoint, _ = await add_endpoint(store, "public", "https://a.example/", None)
+    other, _ = await add_endpoint(store, "public", "https://b.example/", None)
     for _ in range(2):
         finished_job(sync_client)
     before = await claim_all(store)
@@ -194,7 +195,7 @@ async def test_recover_resends_exactly_the_failed_since_once(
 async def test_recover_skips_what_is_already_due_and_refuses_disabled_or_foreign(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    endpoint, _ = await store.add_endpoint("public", "https://a.example/", None, "")
+    endpoint, _ = await add_endpoint(store, "public", "https://a.example/", None)
     since = time.time()
     for _ in range(3):
         finished_job(sync_client)
@@ -220,10 +221,10 @@ def operational(client: redis.Redis, event: str) -> list[dict[str, str]]:
 async def test_a_410_disables_once_and_tells_the_other_subscribers(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    gone, _ = await store.add_endpoint("public", "https://gone.example/", ("job.succeeded",), "")
-    ops, _ = await store.add_endpoint("public", "https://ops.example/", tuple(OPS), "")
-    every, _ = await store.add_endpoint("public", "https://all.example/", None, "")
-    other_tenant, _ = await store.add_endpoint("other", "https://x.example/", tuple(OPS), "")
+    gone, _ = await add_endpoint(store, "public", "https://gone.example/", ("job.succeeded",))
+    ops, _ = await add_endpoint(store, "public", "https://ops.example/", tuple(OPS))
+    every, _ = await add_endpoint(store, "public", "https://all.example/", None)
+    other_tenant, _ = await add_endpoint(store, "other", "https://x.example/", tuple(OPS))
     job_id = finished_job(sync_client)
     finished_job(sync_client)
     claimed = [c for c in await claim_all(store) if c.fields["endpoint_id"] == gone.id]
@@ -254,7 +255,7 @@ async def test_a_410_disables_once_and_tells_the_other_subscribers(
 async def test_exhaustion_is_told_but_never_about_an_operational_event(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    ops, _ = await store.add_endpoint("public", "https://ops.example/", tuple(OPS), "")
+    ops, _ = await add_endpoint(store, "public", "https://ops.example/", tuple(OPS))
     job_id = finished_job(sync_client, "https://cb.example/hook")
     [callback] = await claim_all(store)
     await finish(store, [callback], "dead", 503)
@@ -274,8 +275,8 @@ async def test_a_chain_of_disables_ends(store: WebhookStore, sync_client: redis.
     """A and B both take job events and operational events and answer 410 to everything:
     A's 410 disables A and tells B; B's 410 to that disables B and tells nobody (A is
     disabled): the chain ends."""
-    a, _ = await store.add_endpoint("public", "https://a.example/", ("job.succeeded", *OPS), "")
-    b, _ = await store.add_endpoint("public", "https://b.example/", tuple(OPS), "")
+    a, _ = await add_endpoint(store, "public", "https://a.example/", ("job.succeeded", *OPS))
+    b, _ = await add_endpoint(store, "public", "https://b.example/", tuple(OPS))
     finished_job(sync_client)
     rounds = 0
     while claimed := await claim_all(store):

@@ -26,6 +26,7 @@ from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from tests.support.delivery_schedule import due_count
 from tests.support.servers import RedisServer
+from tests.support.webhook_store import TEST_BOX, add_endpoint
 
 CALLBACK = "https://receiver.example/hook"
 
@@ -51,9 +52,9 @@ def attempt(number: int = 1, status: int | None = 200) -> DeliveryAttempt:
 async def test_terminal_transition_creates_one_delivery_per_target(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    every, _ = await store.add_endpoint("public", "https://a.example/", None, "")
-    _failed_only, _ = await store.add_endpoint("public", "https://b.example/", ("job.failed",), "")
-    disabled, _ = await store.add_endpoint("public", "https://c.example/", ("job.succeeded",), "")
+    every, _ = await add_endpoint(store, "public", "https://a.example/")
+    _failed_only, _ = await add_endpoint(store, "public", "https://b.example/", ("job.failed",))
+    disabled, _ = await add_endpoint(store, "public", "https://c.example/", ("job.succeeded",))
     sync_client.hset(endpoint_key(disabled.id), "enabled", "0")
     jobs = JobStore(sync_client)
     job_id = new_job(sync_client)
@@ -127,7 +128,7 @@ async def test_concurrent_claims_never_share_a_delivery(
             mine += [c.id for c in claimed]
 
     try:
-        results = await asyncio.gather(*(claim_all(WebhookStore(c)) for c in clients))
+        results = await asyncio.gather(*(claim_all(WebhookStore(c, TEST_BOX)) for c in clients))
     finally:
         for c in clients:
             await c.aclose()
@@ -192,7 +193,7 @@ async def test_dead_letter_then_redeliver(store: WebhookStore, sync_client: redi
 async def test_gone_disables_endpoint_enable_resumes(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    endpoint, _ = await store.add_endpoint("public", "https://a.example/", None, "")
+    endpoint, _ = await add_endpoint(store, "public", "https://a.example/")
     jobs = JobStore(sync_client)
     jobs.transition(new_job(sync_client, callback=None), JobStatus.SUCCEEDED)
     _, [claimed] = await store.claim(10, 60, 10)
@@ -212,7 +213,7 @@ async def test_gone_disables_endpoint_enable_resumes(
 async def test_deleting_an_endpoint_dead_letters_its_messages(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    endpoint, _ = await store.add_endpoint("public", "https://a.example/", None, "")
+    endpoint, _ = await add_endpoint(store, "public", "https://a.example/")
     jobs = JobStore(sync_client)
     jobs.transition(new_job(sync_client, callback=None), JobStatus.SUCCEEDED)
     sync_client.hset(endpoint_key(endpoint.id), "enabled", "0")
@@ -233,11 +234,14 @@ async def test_deleting_an_endpoint_dead_letters_its_messages(
 async def test_rotation_keeps_the_old_secret_for_the_grace(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
-    endpoint, first = await store.add_endpoint("public", "https://a.example/", None, "")
+    endpoint, first = await add_endpoint(store, "public", "https://a.example/")
     second = await store.rotate_secret(endpoint.id, 3600)
     assert second is not None and second != first
     fields = {text(k): text(v) for k, v in sync_client.hgetall(endpoint_key(endpoint.id)).items()}
-    assert fields["secret"] == second and fields["previous_secret"] == first
+    # Stored sealed: the secrets the caller got open from them, and appear nowhere in clear.
+    assert TEST_BOX.open(fields["secret"]) == second
+    assert TEST_BOX.open(fields["previous_secret"]) == first
+    assert not {first, second} & set(fields.values())
     assert float(fields["previous_secret_until"]) > time.time() + 3500
     assert await store.rotate_secret("wh_" + "1" * 32, 60) is None
 

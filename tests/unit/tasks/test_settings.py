@@ -6,10 +6,15 @@ from __future__ import annotations
 import base64
 
 import pytest
-from pydantic import ValidationError
+from cryptography.fernet import Fernet
+from pydantic import SecretStr, ValidationError
 
 from tasks.settings import Settings
-from tasks.webhooks.config import DEVELOPMENT_WEBHOOK_SECRET, new_webhook_secret
+from tasks.webhooks.config import (
+    DEVELOPMENT_ENCRYPTION_KEY,
+    DEVELOPMENT_WEBHOOK_SECRET,
+    new_webhook_secret,
+)
 
 
 def test_settings_refuse_visibility_below_longest_job() -> None:
@@ -51,8 +56,9 @@ def test_production_refuses_a_missing_secret() -> None:
     with pytest.raises(ValidationError, match="WEBHOOK_SECRET must be set in production"):
         Settings(environment="production", api_keys=keys)
     secret = new_webhook_secret()
-    assert Settings(environment="production", api_keys=keys,
-                    webhook_secret=secret).webhook_signing_secrets == (secret,)
+    assert Settings(environment="production", api_keys=keys, webhook_secret=secret,
+                    webhook_encryption_key=SecretStr(Fernet.generate_key().decode()),
+                    ).webhook_signing_secrets == (secret,)
     assert Settings(environment="development").webhook_signing_secrets == (
         DEVELOPMENT_WEBHOOK_SECRET,)
 
@@ -107,3 +113,40 @@ def test_bad_destination_caps_are_refused(pool: str, cap: str, message: str) -> 
         settings(webhook_max_in_flight=pool, webhook_max_in_flight_per_destination=cap)
     text = str(refused.value)
     assert message in text and "webhook_max_in_flight" in text.lower()
+
+
+def test_production_refuses_a_missing_encryption_key() -> None:
+    """Endpoint secrets are encrypted at rest: production does not start without a key of
+    its own (the development key is public), and the message says how to make one."""
+    ready = {"environment": "production", "api_keys": "ops:a-real-key-0123456789abcdef",
+             "webhook_secret": new_webhook_secret()}
+    for missing in ("", "  "):
+        with pytest.raises(ValidationError, match=r"WEBHOOK_ENCRYPTION_KEY must be set in "
+                           r"production.*python -m gateway\.webhook_secrets generate-key"):
+            Settings(_env_file=None, webhook_encryption_key=SecretStr(missing), **ready)
+    key = Fernet.generate_key().decode()
+    assert Settings(_env_file=None, webhook_encryption_key=SecretStr(key),
+                    **ready).webhook_encryption_keys == (key,)
+    development = Settings(_env_file=None, environment="development")
+    assert development.webhook_encryption_keys == (DEVELOPMENT_ENCRYPTION_KEY,)
+    assert development.webhook_encryption_is_development
+
+
+def test_encryption_keys_are_a_list_the_first_encrypts() -> None:
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings = Settings(_env_file=None, webhook_encryption_key=SecretStr(f" {new} , {old} "))
+    assert settings.webhook_encryption_keys == (new, old)
+    assert not settings.webhook_encryption_is_development
+    assert new not in repr(settings) and new not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize("value", [
+    "not-a-key", base64.urlsafe_b64encode(b"16 bytes only!!!").decode(),
+    Fernet.generate_key().decode()[:-2], "{good},{good}x",
+])
+def test_malformed_encryption_keys_refused_never_echoed(value: str) -> None:
+    good = Fernet.generate_key().decode()
+    value = value.replace("{good}", good)
+    with pytest.raises(ValidationError, match="is not a Fernet key") as info:
+        Settings(_env_file=None, webhook_encryption_key=SecretStr(value))
+    assert value not in str(info.value) and good not in str(info.value)

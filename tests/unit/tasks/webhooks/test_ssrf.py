@@ -7,6 +7,8 @@ import ipaddress
 import re
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from tasks.settings import Settings
 from tasks.webhooks.config import parse_networks, parse_ports
@@ -115,6 +117,40 @@ def test_bad_urls_refused_with_a_reason(url: str, reason: str) -> None:
     assert refused.value.reason == reason, refused.value.message
 
 
+@pytest.mark.parametrize("url", [
+    "http://999.1.1.1/", "http://1.2.3.4.5/", "http://256.256.256.256/",
+    "http://hooks.example.123/", "http://a.0x1f/", "http://08.8.8.8/",
+])
+def test_hosts_no_client_sends_to_are_malformed(url: str) -> None:
+    """A host whose last label is a number is taken for an IPv4 address by every URL
+    parser; when it is not a valid one, the HTTP client never sends to it."""
+    with pytest.raises(UrlRefused) as refused:
+        check_url(url, DEFAULT)
+    assert refused.value.reason == "malformed"
+    assert "not a valid IPv4 address" in refused.value.message
+
+
+@pytest.mark.parametrize(("url", "canonical"), [
+    ("http://2130706434:8080/", "http://127.0.0.2:8080/"),  # decimal
+    ("http://0x7f.1:8080/", "http://127.0.0.1:8080/"),  # hex, short
+    ("http://017700000001:8080/", "http://127.0.0.1:8080/"),  # octal
+    ("http://0x7F000001:8080", "http://127.0.0.1:8080/"),
+    ("http://127.1:9000/a?b=1#frag", "http://127.0.0.1:9000/a?b=1"),
+    ("http://[::ffff:127.0.0.1]:8080/x", "http://[::ffff:7f00:1]:8080/x"),
+    ("http://[2606:4700:4700:0:0:0:0:1111]:8080/", "http://[2606:4700:4700::1111]:8080/"),
+    ("HTTPS://Hooks.Example.COM:443/Path/?Q=A", "https://hooks.example.com/Path/?Q=A"),
+    ("http://hooks.example.com:80", "http://hooks.example.com/"),
+    ("https://hooks.example.com.:8443/a%20b", "https://hooks.example.com:8443/a%20b"),
+    ("https://bücher.example/", "https://xn--bcher-kva.example/"),
+    ("http://localhost:8080/h", "http://localhost:8080/h"),
+])
+def test_canonical_form(url: str, canonical: str) -> None:
+    """What is stored and sent: one spelling per URL, a numeric host as its address."""
+    checked = check_url(url, LOOPBACK_ALLOWED)
+    assert checked.canonical == canonical
+    assert check_url(canonical, LOOPBACK_ALLOWED).canonical == canonical  # a fixed point
+
+
 def test_allowlist_lets_a_network_in_and_only_that() -> None:
     assert check_url("http://127.0.0.1:8080/", LOOPBACK_ALLOWED).port == 8080
     assert check_url("http://localhost:8080/", LOOPBACK_ALLOWED).host == "localhost"
@@ -219,6 +255,7 @@ def test_no_setting_is_named_for_metadata_or_other_special_addresses(url: str) -
 @pytest.mark.parametrize("settings", [
     Settings(_env_file=None, environment="test"),
     Settings(_env_file=None, environment="production", webhook_secret=SECRET,
+             webhook_encryption_key=SecretStr(Fernet.generate_key().decode()),
              api_keys="acme:k8Jw2N5qT7rV1xZ4bC6dF9gH3jL0mP2s"),
 ], ids=["test", "production"])
 def test_outside_development_no_setting_is_named(settings: Settings) -> None:

@@ -28,7 +28,9 @@ def test_success_and_terminal_answers() -> None:
     for status, error in ((302, "redirect"), (400, "client_error"), (404, "client_error"),
                           (410, "client_error")):
         assert decide(result(status, error), 1, SCHEDULE, **kw).outcome == "dead", status
+    # No retry can fix these: dead-lettered at the first attempt, not after ~8 hours.
     assert decide(result(None, "blocked"), 1, SCHEDULE, **kw).outcome == "dead"
+    assert decide(result(None, "invalid_url"), 1, SCHEDULE, **kw).outcome == "dead"
     # 410 from a registered endpoint disables it instead.
     assert decide(result(410, "client_error"), 1, SCHEDULE,
                   **{**kw, "endpoint": True}).outcome == "gone"

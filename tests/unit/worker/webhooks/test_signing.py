@@ -8,9 +8,11 @@ import time
 import pytest
 import standardwebhooks
 import svix.webhooks
+from cryptography.fernet import Fernet
 
 from tasks.webhooks.config import new_webhook_secret
 from tasks.webhooks.model import endpoint_secrets
+from tasks.webhooks.secret_box import SecretBox
 from tests.support.webhook_receiver import verify_by_hand
 from worker.webhooks.signing import signed_headers
 
@@ -32,8 +34,10 @@ def test_signature_verifies_with_standardwebhooks_svix_and_by_hand() -> None:
 def test_rotation_signs_with_both_secrets() -> None:
     new, old = new_webhook_secret(), new_webhook_secret()
     now = time.time()
-    fields = {"secret": new, "previous_secret": old, "previous_secret_until": repr(now + 60)}
-    secrets = endpoint_secrets(fields, now)
+    box = SecretBox([Fernet.generate_key().decode()])
+    fields = {"secret": box.seal(new), "previous_secret": box.seal(old),
+              "previous_secret_until": repr(now + 60)}
+    secrets = endpoint_secrets(fields, now, box.open)
     assert secrets == (new, old)
     body = b"{}"
     headers = signed_headers("msg_x", body, secrets, now)
@@ -42,4 +46,4 @@ def test_rotation_signs_with_both_secrets() -> None:
         standardwebhooks.Webhook(secret).verify(body, headers)
         assert verify_by_hand(secret, headers, body)
     # After the grace period only the new secret signs.
-    assert endpoint_secrets(fields, now + 61) == (new,)
+    assert endpoint_secrets(fields, now + 61, box.open) == (new,)
