@@ -7,6 +7,7 @@ gateway/graphql/schema.graphql, which a test keeps equal to this code.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.graphql.context import GatewayContext
 from gateway.graphql.errors import GatewayErrors, GatewaySchema
+from gateway.graphql.message_types import DeliveryConnection, MessageStatus, WebhookRecovery
 from gateway.graphql.scalars import BIG_INT, BigInt
 from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
 from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
@@ -71,6 +73,26 @@ class Query:
         found = await info.context.webhooks.list_endpoints(info.context.caller)
         return [WebhookEndpoint.of(e) for e in found]
 
+    @strawberry.field(description=f"Your failed (or only dead-lettered) webhook messages, "
+                      f"newest first by creation time; of one endpoint with `endpointId` (else "
+                      f"per-job callbacks too), created in [since, until]. `first` is 1 to "
+                      f"{PAGE_MAX}; `after` takes the previous page's `pageInfo.endCursor`; "
+                      "every page but the last is full.")
+    async def webhook_messages(
+        self,
+        info: Info,
+        status: MessageStatus = MessageStatus.FAILED,  # type: ignore[valid-type]
+        endpoint_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = PAGE_DEFAULT,
+        after: str | None = None,
+    ) -> DeliveryConnection:
+        page = await info.context.webhooks.list_messages(
+            info.context.caller, status, endpoint_id, since, until,
+            PAGE_DEFAULT if first is None else first, after)
+        return DeliveryConnection.of(page)
+
     @strawberry.field(description="The catalog: every function a job can run.")
     def functions(self, info: Info) -> list[FunctionInfo]:
         return [FunctionInfo.of(spec) for spec in _service(info).functions.values()]
@@ -113,8 +135,9 @@ class Mutation:
 
 
     @strawberry.mutation(description="Register an endpoint for the events of every job (all "
-                         "events when `events` is left out). The answer holds its signing "
-                         "secret, shown only this once.")
+                         "job events when `events` is left out; the operational events "
+                         "endpoint.disabled and message.attempt.exhausted only when named). "
+                         "The answer holds its signing secret, shown only this once.")
     async def register_webhook(self, info: Info, url: str, events: list[str] | None = None,
                                description: str | None = None) -> WebhookEndpoint:
         done = await info.context.webhooks.register(info.context.caller, url, events,
@@ -144,6 +167,16 @@ class Mutation:
     async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> Delivery:
         return Delivery.of(
             await info.context.webhooks.redeliver(info.context.caller, delivery_id))
+
+
+    @strawberry.mutation(description="Send again every failed or dead-lettered message of the "
+                         "endpoint created since `since` (and until `until`), with the same "
+                         "webhook-ids; a message already due is not sent twice. A disabled "
+                         "endpoint is a CONFLICT error (enable it first).")
+    async def recover_webhook(self, info: Info, id: strawberry.ID, since: datetime,
+                              until: datetime | None = None) -> WebhookRecovery:
+        return WebhookRecovery.of(
+            await info.context.webhooks.recover(info.context.caller, id, since, until))
 
 
 @strawberry.type

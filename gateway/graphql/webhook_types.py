@@ -30,8 +30,9 @@ class WebhookEndpoint:
     id: strawberry.ID
     url: str
     events: list[str]
-    all_events: bool = strawberry.field(description="Subscribed to every event, also ones "
-                                        "added later.")
+    all_events: bool = strawberry.field(description="Subscribed to every job event, also "
+                                        "ones added later (operational events such as "
+                                        "endpoint.disabled only when named in `events`).")
     description: str
     enabled: bool
     disabled_reason: str | None = strawberry.field(description="Why it was disabled (a 410).")

@@ -6,8 +6,17 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.services.webhooks import MAX_DESCRIPTION_LENGTH
-from tasks.webhooks.model import EVENTS, Delivery, DeliveryStatus, WebhookEndpoint
+from gateway.services.message_filters import MAX_TIME_LENGTH
+from gateway.services.webhooks import MAX_DESCRIPTION_LENGTH, Recovery
+from tasks.jobs.record import iso_time
+from tasks.webhooks.model import (
+    EVENTS,
+    OPERATIONAL_EVENTS,
+    SUBSCRIBABLE_EVENTS,
+    Delivery,
+    DeliveryStatus,
+    WebhookEndpoint,
+)
 
 
 class RegisterWebhook(BaseModel):
@@ -15,8 +24,10 @@ class RegisterWebhook(BaseModel):
 
     url: str = Field(..., max_length=2048, description="Where to POST the signed events.")
     events: list[str] | None = Field(
-        None, max_length=len(EVENTS) * 2,
-        description=f"Events to receive, of {', '.join(EVENTS)}; leave out for all.")
+        None, max_length=len(SUBSCRIBABLE_EVENTS) * 2,
+        description=f"Events to receive, of {', '.join(SUBSCRIBABLE_EVENTS)}; leave out for "
+                    f"every job event ({', '.join(EVENTS)}; the operational events "
+                    f"{', '.join(OPERATIONAL_EVENTS)} only when named).")
     description: str = Field("", max_length=MAX_DESCRIPTION_LENGTH)
 
 
@@ -70,3 +81,35 @@ class DeliveryOut(BaseModel):
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
         return cls.model_validate(delivery.to_public())
+
+
+class MessagePageOut(BaseModel):
+    data: list[DeliveryOut] = Field(..., description="Newest first (by creation time).")
+    has_next_page: bool
+    next_cursor: str | None = Field(
+        None, description="Pass as `after` for the next page (null: nothing listed).")
+
+
+class RecoverWebhook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: str = Field(..., max_length=MAX_TIME_LENGTH,
+                       description="RFC 3339 time: recover messages created since then.")
+    until: str | None = Field(None, max_length=MAX_TIME_LENGTH,
+                              description="RFC 3339 time; leave out for up to now.")
+
+
+class RecoveryOut(BaseModel):
+    endpoint_id: str
+    since: str
+    until: str | None = None
+    recovered: int = Field(..., description="Failed or dead-lettered messages sent again now.")
+    already_pending: int = Field(..., description="Already due (e.g. by an earlier recover): "
+                                 "not sent twice.")
+    in_flight: int = Field(..., description="Being sent right now: left alone.")
+
+    @classmethod
+    def of(cls, recovery: Recovery) -> RecoveryOut:
+        return cls(endpoint_id=recovery.endpoint.id, since=iso_time(recovery.since) or "",
+                   until=iso_time(recovery.until), recovered=recovery.recovered,
+                   already_pending=recovery.already_pending, in_flight=recovery.in_flight)

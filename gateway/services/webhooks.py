@@ -10,15 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from gateway.services.auth import Caller
 from gateway.services.errors import Conflict, DuplicateEndpoint, InvalidInput, NotFound
 from gateway.services.jobs import JobService, check_callback_url, redis_guard
-from tasks.webhooks.model import EVENTS, MAX_ENDPOINTS, Delivery, WebhookEndpoint
+from gateway.services.listing import PAGE_DEFAULT, check_page_size
+from gateway.services.message_filters import (
+    MessageStatus,
+    check_endpoint_id,
+    check_status,
+    decode_cursor,
+    encode_cursor,
+    parse_time,
+    time_range,
+)
+from tasks.webhooks.failed import FailedIndex
+from tasks.webhooks.model import (
+    MAX_ENDPOINTS,
+    SUBSCRIBABLE_EVENTS,
+    Delivery,
+    WebhookEndpoint,
+)
 from tasks.webhooks.secret_box import SecretBox
 from tasks.webhooks.store import WebhookStore
 
 MAX_DESCRIPTION_LENGTH = 500
+RECOVER_BATCH = 500  # messages one recover script call looks at (each call is atomic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +53,39 @@ class EnabledWebhook:
     resumed_deliveries: int  # messages held while it was disabled, now due
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    edges: list[tuple[str, Delivery]]  # (cursor, delivery), newest first
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    endpoint: WebhookEndpoint
+    since: float
+    until: float | None
+    recovered: int  # failed or dead-lettered messages sent again now
+    already_pending: int  # already due (e.g. by an earlier recover): not sent twice
+    in_flight: int  # being sent right now: left alone
+
+
 def check_events(events: Sequence[str] | None) -> tuple[str, ...] | None:
-    """None: every event (also ones added later). Else known names, at least one."""
+    """None: every job event (also ones added later; operational events only by name).
+    Else known names, at least one."""
     if events is None:
         return None
     if isinstance(events, str) or not isinstance(events, Sequence):
         raise InvalidInput("events: expected a list of event names")
-    unknown = sorted({e for e in events if not isinstance(e, str) or e not in EVENTS}, key=str)
+    unknown = sorted({e for e in events if not isinstance(e, str)
+                      or e not in SUBSCRIBABLE_EVENTS}, key=str)
     if unknown:
         raise InvalidInput(f"events: unknown event(s) {', '.join(map(repr, unknown))}; "
-                           f"known events: {', '.join(EVENTS)}")
+                           f"known events: {', '.join(SUBSCRIBABLE_EVENTS)}")
     if not events:
         raise InvalidInput("events: name at least one event, or leave it out for all")
-    return tuple(e for e in EVENTS if e in events)  # canonical order, no duplicates
+    # canonical order, no duplicates
+    return tuple(e for e in SUBSCRIBABLE_EVENTS if e in events)
 
 
 class WebhookService:
@@ -55,6 +93,7 @@ class WebhookService:
         self.jobs = jobs
         self.settings = jobs.settings
         self.store = WebhookStore(jobs.store.client, SecretBox.from_settings(self.settings))
+        self.failed = FailedIndex(jobs.store.client, self.store)
 
     # --- endpoints -------------------------------------------------------------------
 
@@ -133,15 +172,17 @@ class WebhookService:
             return await self.store.job_deliveries(job_id)
 
     async def get_delivery(self, caller: Caller, delivery_id: str) -> Delivery:
-        """The delivery of one of the caller's jobs; NotFound otherwise."""
+        """A delivery of the caller's (by its destination's tenant; one made before
+        destinations, by its job's); NotFound otherwise."""
         async with redis_guard():
             delivery = await self.store.get_delivery(delivery_id)
-        if delivery is None:
+        if delivery is None or delivery.tenant not in (None, caller.tenant):
             raise NotFound(f"no delivery with id {delivery_id!r}")
-        try:
-            await self.jobs.get(caller, delivery.job_id)
-        except NotFound:
-            raise NotFound(f"no delivery with id {delivery_id!r}") from None
+        if delivery.tenant is None:
+            try:
+                await self.jobs.get(caller, delivery.job_id)
+            except NotFound:
+                raise NotFound(f"no delivery with id {delivery_id!r}") from None
         return delivery
 
     async def redeliver(self, caller: Caller, delivery_id: str) -> Delivery:
@@ -160,3 +201,58 @@ class WebhookService:
             raise Conflict("the delivery's webhook endpoint is disabled; enable it first "
                            "(its held messages are then sent)")
         return await self.get_delivery(caller, delivery_id)
+
+    # --- failed messages and recover --------------------------------------------------
+
+    async def list_messages(
+        self, caller: Caller, status: str | MessageStatus = MessageStatus.FAILED,
+        endpoint_id: str | None = None, since: str | datetime | None = None,
+        until: str | datetime | None = None, first: int = PAGE_DEFAULT,
+        after: str | None = None,
+    ) -> MessagePage:
+        """The caller's failed (or only dead-lettered) messages, newest first by creation
+        time, of one endpoint or all (per-job callbacks too), created in [since, until].
+        Read from an index, so every page but the last is full."""
+        wanted = check_status(status)
+        check_endpoint_id(endpoint_id)
+        times = time_range(since, until)
+        check_page_size(first)
+        start = decode_cursor(after) if after is not None else None
+        async with redis_guard():
+            page = await self.failed.page(caller.tenant, endpoint_id,
+                                          wanted is MessageStatus.DEAD, times.since,
+                                          times.until, start, first)
+        edges = [(encode_cursor(position), d) for position, d in page.deliveries]
+        return MessagePage(edges, page.has_next_page, edges[-1][0] if edges else None)
+
+    async def recover(self, caller: Caller, endpoint_id: str, since: str | datetime,
+                      until: str | datetime | None = None) -> Recovery:
+        """Send again now every failed or dead-lettered message of the endpoint created in
+        [since, until], with the same webhook-ids, through the redelivery path: each
+        message atomically; a message already due is not sent twice, one in flight is left
+        alone, so calling it twice resends nothing more. A disabled endpoint is a Conflict
+        (enable sends what it held)."""
+        low = parse_time(since, "since")
+        times = time_range(since, until)
+        endpoint = await self.get_endpoint(caller, endpoint_id)
+        if not endpoint.enabled:
+            raise Conflict("the webhook endpoint is disabled; enable it first (its held "
+                           "messages are then sent), then recover")
+        recovered = pending = sending = 0
+        after: tuple[str, str] | None = None
+        while True:
+            async with redis_guard():
+                batch = await self.store.recover_batch(caller.tenant, endpoint_id, low,
+                                                       times.until, after, RECOVER_BATCH)
+            if batch.result == "missing":
+                raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
+            if batch.result == "disabled":
+                raise Conflict("the webhook endpoint was disabled meanwhile; enable it "
+                               "first, then recover")
+            recovered += batch.resumed
+            pending += batch.pending
+            sending += batch.sending
+            if batch.next is None:
+                break
+            after = batch.next
+        return Recovery(endpoint, low, times.until, recovered, pending, sending)

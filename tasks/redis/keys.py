@@ -68,6 +68,13 @@ DEST_WAITING_KEY = f"{KEY_PREFIX}dest-waiting"  # zset: destination by its first
 DEST_FULL_KEY = f"{KEY_PREFIX}dest-full"  # zset: destination at its cap, by when to look again
 DEST_RING_KEY = f"{KEY_PREFIX}dest-ring"  # counter: the rings' positions
 DEAD_KEY = f"{KEY_PREFIX}deliveries:dead"  # zset: dead-lettered delivery id by time
+# The failed-message index (tasks/webhooks/failed_index.lua), for listing and recover: zsets of
+# delivery id by the message's creation time, per tenant and per destination; "failed" holds
+# every message whose last attempt failed or that was dead-lettered, "dead" only the latter.
+FAILED_TENANT_PREFIX = f"{KEY_PREFIX}failed-tenant:"  # + tenant
+FAILED_DEST_PREFIX = f"{KEY_PREFIX}failed-dest:"  # + destination
+DEAD_TENANT_PREFIX = f"{KEY_PREFIX}dead-tenant:"  # + tenant
+DEAD_DEST_PREFIX = f"{KEY_PREFIX}dead-dest:"  # + destination
 WAKE_CHANNEL = f"{KEY_PREFIX}deliveries:wake"  # pub/sub: "deliveries are due now"
 
 
@@ -81,6 +88,14 @@ def destination_leases_key(destination: str) -> str:
 
 def destination_ready_key(tenant: str) -> str:
     return DEST_READY_PREFIX + tenant
+
+
+def failed_index_key(scope: str, *, dead: bool, destination: bool) -> str:
+    """The failed-message index of a tenant (scope: its name) or of one destination (scope:
+    `tenant|target`); `dead`: only the dead-lettered ones."""
+    if destination:
+        return (DEAD_DEST_PREFIX if dead else FAILED_DEST_PREFIX) + scope
+    return (DEAD_TENANT_PREFIX if dead else FAILED_TENANT_PREFIX) + scope
 
 
 def endpoints_key(tenant: str) -> str:
@@ -130,4 +145,8 @@ LUA_NAMES: dict[str, str] = {
     "dest_full": DEST_FULL_KEY,
     "dest_ring": DEST_RING_KEY,
     "wake": WAKE_CHANNEL,
+    "failed_tenant": FAILED_TENANT_PREFIX,
+    "failed_dest": FAILED_DEST_PREFIX,
+    "dead_tenant": DEAD_TENANT_PREFIX,
+    "dead_dest": DEAD_DEST_PREFIX,
 }

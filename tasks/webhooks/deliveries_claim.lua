@@ -84,6 +84,7 @@ local function take(dest)
         if not e[1] then
           redis.call('HSET', key, 'status', 'DEAD_LETTERED', 'last_error', 'endpoint_deleted')
           redis.call('ZADD', KEYS[2], now_text, id)
+          index_outcome(key, id, dest, nil)  -- failed_index.lua, prepended
           send = false
         elseif e[4] ~= '1' then
           redis.call('HSET', key, 'status', 'PAUSED')

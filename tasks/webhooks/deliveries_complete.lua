@@ -2,6 +2,8 @@
 -- delivery's state moves on only when the lease is still this dispatcher's (the token
 -- matches), so a dispatcher whose lease ran out cannot undo another one's work. The
 -- attempt's slot at its destination is freed (tasks/webhooks/destinations.lua, prepended).
+-- A 410 disables the endpoint through disable_endpoint, a dead letter emits
+-- message.attempt.exhausted (operational.lua, prepended); failed_index.lua keeps the index.
 -- KEYS[1] in-flight zset, KEYS[2] dead-letter zset (trimmed to ARGV[2])
 -- ARGV[1] a JSON array with per attempt [delivery id, lease token,
 -- outcome (succeeded | retry | dead | gone), retry delay in seconds, error class or "",
@@ -47,8 +49,7 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
         local endpoint_id = redis.call('HGET', key, 'endpoint_id')
         local endpoint_key = NAME.endpoint .. endpoint_id
         if endpoint_id ~= '' and redis.call('EXISTS', endpoint_key) == 1 then
-          redis.call('HSET', endpoint_key, 'enabled', '0', 'disabled_at', now_text,
-            'disabled_reason', 'the receiver answered 410 Gone')
+          disable_endpoint(endpoint_id, 'the receiver answered 410 Gone', id, 410, now, now_text)
           redis.call('HSET', key, 'status', 'PAUSED')
           redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
         else
@@ -56,6 +57,10 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
         end
       else
         dead_letter(key, id)
+      end
+      -- The failed-message index; an event when dead-lettered (failed_index.lua, operational.lua).
+      if index_outcome(key, id, dest, now - tonumber(ARGV[2]) - 86400) == 'DEAD_LETTERED' then
+        message_exhausted(key, id, attempt, now, now_text)
       end
     end
   end

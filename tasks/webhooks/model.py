@@ -23,8 +23,14 @@ EVENT_BY_STATUS = {
     JobStatus.CANCELLED: "job.cancelled",
     JobStatus.EXPIRED: "job.expired",
 }
-EVENTS = tuple(EVENT_BY_STATUS.values())
-ALL_EVENTS = "*"  # an endpoint subscribed to every event, including ones added later
+EVENTS = tuple(EVENT_BY_STATUS.values())  # job events
+# Operational events (tasks/webhooks/operational.lua): about the webhooks themselves, sent only
+# to endpoints that name them (an endpoint of "every event" gets every job event).
+ENDPOINT_DISABLED = "endpoint.disabled"
+MESSAGE_EXHAUSTED = "message.attempt.exhausted"
+OPERATIONAL_EVENTS = (ENDPOINT_DISABLED, MESSAGE_EXHAUSTED)
+SUBSCRIBABLE_EVENTS = EVENTS + OPERATIONAL_EVENTS
+ALL_EVENTS = "*"  # an endpoint subscribed to every job event, including ones added later
 
 RESPONSE_BODY_LIMIT = 1024  # bytes of a receiver's answer kept in the log
 MAX_ENDPOINTS = 100  # every terminal transition reads them all, inside Lua
@@ -143,6 +149,7 @@ class Delivery:
     created_at: float
     last_error: str | None
     attempts: tuple[DeliveryAttempt, ...] = ()
+    tenant: str | None = None  # from its destination (None: made before destinations)
 
     @classmethod
     def from_fields(cls, raw: dict[Any, Any],
@@ -157,6 +164,7 @@ class Delivery:
             if status is DeliveryStatus.PENDING else None,
             created_at=float(f["created_at"]), last_error=f.get("last_error") or None,
             attempts=attempts,
+            tenant=f["destination"].partition("|")[0] if "destination" in f else None,
         )
 
     def to_public(self) -> dict[str, Any]:
@@ -171,6 +179,17 @@ class Delivery:
 
 
 # --- the message body ---------------------------------------------------------------------
+
+
+def delivery_body(fields: dict[str, str]) -> bytes:
+    """The body of a claimed delivery: a job event from its job snapshot, an operational
+    event from its `data` (both fixed when the message was made, so every attempt and
+    replay sends the same bytes)."""
+    if "data" in fields:
+        return orjson.dumps({"type": fields["event"],
+                             "timestamp": iso_time(float(fields["created_at"])),
+                             "data": orjson.loads(fields["data"])})
+    return render_body(fields["event"], fields["job"])
 
 
 def render_body(event: str, job_snapshot: str | bytes) -> bytes:

@@ -48,9 +48,12 @@ from tasks.webhooks.secret_box import SecretBox
 
 # Every script that makes a delivery due keeps the destinations' schedule: the library first.
 LIBRARY = "destinations.lua"
-CLAIM_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_claim.lua")
-COMPLETE_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_complete.lua")
-RESUME_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_resume.lua")
+# The scripts that record outcomes, dead-letter or resend also keep the failed-message index
+# and emit operational events (disable_endpoint, message_exhausted): those libraries next.
+OUTCOME_LIBRARIES = (LIBRARY, "failed_index.lua", "operational.lua")
+CLAIM_LUA = load_script("tasks.webhooks", *OUTCOME_LIBRARIES, "deliveries_claim.lua")
+COMPLETE_LUA = load_script("tasks.webhooks", *OUTCOME_LIBRARIES, "deliveries_complete.lua")
+RESUME_LUA = load_script("tasks.webhooks", *OUTCOME_LIBRARIES, "deliveries_resume.lua")
 DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", LIBRARY, "endpoint_delete.lua")
 ROTATION_LUA = load_script("tasks.webhooks", "endpoint_rotate_secret.lua")
 REGISTER_LUA = load_script("tasks.webhooks", "endpoint_register.lua")
@@ -74,6 +77,15 @@ class ClaimedDelivery:
     @property
     def id(self) -> str:
         return self.fields["id"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverBatch:
+    result: Literal["ok", "missing", "disabled"]
+    resumed: int  # failed or dead-lettered messages made due now
+    pending: int  # already due (e.g. by an earlier recover): left as they are
+    sending: int  # in flight right now: left alone
+    next: tuple[str, str] | None  # (id, score) to continue from; None: done
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +214,23 @@ class WebhookStore:
         result: RedeliverResult = as_text(await self._resume(
             keys=[DEAD_KEY], args=["redeliver", delivery_id]))  # type: ignore[assignment]
         return result
+
+    async def recover_batch(
+        self, tenant: str, endpoint_id: str, since: float, until: float | None,
+        after: tuple[str, str] | None, most: int,
+    ) -> RecoverBatch:
+        """Resend up to `most` of the endpoint's failed messages created in [since, until],
+        from `after` (the previous batch's `next`) on, each through the redelivery path;
+        one atomic call (deliveries_resume.lua, mode recover)."""
+        reply = await self._resume(keys=[DEAD_KEY], args=[
+            "recover", endpoint_id, tenant, repr(since),
+            "+inf" if until is None else repr(until),
+            after[1] if after else "", after[0] if after else "", most])
+        found = orjson.loads(reply)
+        nxt = found.get("next")
+        return RecoverBatch(found["result"], int(found.get("resumed", 0)),
+                            int(found.get("pending", 0)), int(found.get("sending", 0)),
+                            (str(nxt[0]), str(nxt[1])) if nxt else None)
 
     # --- the dispatcher's side -------------------------------------------------------
 

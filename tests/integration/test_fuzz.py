@@ -96,7 +96,14 @@ JSON_OBJECT = st.dictionaries(
         r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True), JSON_LEAF, max_size=3,
 ).map(lambda d: graphql.ObjectValueNode(fields=tuple(
     graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=v) for k, v in d.items())))
-SCALARS = {"BigInt": BIG_INT, "JSON": st.one_of(JSON_OBJECT, JSON_LEAF)}
+# Times: valid RFC 3339 at any offset (the extremes of the calendar too), without an offset,
+# and anything else.
+DATE_TIME = st.one_of(
+    st.datetimes(timezones=st.timezones() | st.just(None)).map(lambda d: d.isoformat()),
+    st.from_regex(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})", fullmatch=True),
+    st.text(max_size=30),
+).map(lambda t: graphql.StringValueNode(value=t))
+SCALARS = {"BigInt": BIG_INT, "JSON": st.one_of(JSON_OBJECT, JSON_LEAF), "DateTime": DATE_TIME}
 
 
 def test_graphql_api_never_fails(fuzz_gateway: Gateway) -> None:

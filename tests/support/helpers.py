@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -53,3 +56,28 @@ def submit_wait(client: httpx.Client, seconds: float) -> str:
     assert r.status_code == 200, r.text
     job_id: str = r.json()["job_id"]
     return job_id
+
+
+def fresh_path() -> str:
+    """A fresh receiver path per test, so each test sees only its own requests."""
+    return f"/{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def registered_endpoints(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
+    """Register webhook endpoints with `client` (make(url, **fields) -> the answer); they are
+    deleted at the end (they get every job's events, so they must not outlive a test)."""
+    created: list[str] = []
+
+    def make(url: str, **extra: Any) -> dict[str, Any]:
+        r = client.post("/producer/api/webhooks", json={"url": url, **extra})
+        assert r.status_code == 201, r.text
+        created.append(r.json()["id"])
+        body: dict[str, Any] = r.json()
+        return body
+
+    try:
+        yield make
+    finally:
+        for endpoint_id in created:
+            client.delete(f"/producer/api/webhooks/{endpoint_id}")

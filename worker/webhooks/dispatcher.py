@@ -37,7 +37,7 @@ from tasks.logs import configure_logging
 from tasks.redis.clients import Outage, async_client
 from tasks.redis.keys import WAKE_CHANNEL
 from tasks.settings import Settings, get_settings
-from tasks.webhooks.model import DeliveryAttempt, endpoint_secrets, render_body
+from tasks.webhooks.model import DeliveryAttempt, delivery_body, endpoint_secrets
 from tasks.webhooks.secret_box import SecretBox, SecretOpener, SecretUnreadable
 from tasks.webhooks.ssrf import UrlPolicy
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
@@ -188,7 +188,7 @@ class Dispatcher:
         try:
             number = int(fields["attempts"]) + 1
             now = time.time()
-            body = render_body(fields["event"], fields["job"])
+            body = delivery_body(fields)
             secrets = (endpoint_secrets(delivery.endpoint, now, self.open_secret)
                        if delivery.endpoint else self.callback_secrets)
             headers = signed_headers(delivery.id, body, secrets, now)

@@ -1,10 +1,11 @@
-"""REST face of the webhook service: registered endpoints, a job's deliveries, replay."""
+"""REST face of the webhook service: registered endpoints, a job's deliveries, replay, the
+failed messages and recover."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from gateway.rest.deps import ApiCaller, Webhooks
 from gateway.rest.models import ERROR_RESPONSES
@@ -12,10 +13,15 @@ from gateway.rest.route_class import GatewayRoute
 from gateway.rest.webhook_models import (
     DeliveryOut,
     EnabledWebhookOut,
+    MessagePageOut,
+    RecoverWebhook,
+    RecoveryOut,
     RegisterWebhook,
     WebhookOut,
     WebhookWithSecret,
 )
+from gateway.services.listing import PAGE_DEFAULT
+from gateway.services.message_filters import MAX_TIME_LENGTH
 
 router = APIRouter(tags=["webhooks"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -34,6 +40,28 @@ async def register_webhook(webhooks: Webhooks, caller: ApiCaller,
 @router.get("/webhooks", response_model=list[WebhookOut])
 async def list_webhooks(webhooks: Webhooks, caller: ApiCaller) -> list[WebhookOut]:
     return [WebhookOut.of(e) for e in await webhooks.list_endpoints(caller)]
+
+
+# Before /webhooks/{endpoint_id}, which would otherwise take "messages" for an id.
+@router.get("/webhooks/messages", response_model=MessagePageOut)
+async def list_messages(
+    webhooks: Webhooks, caller: ApiCaller,
+    status: Annotated[str, Query(max_length=10, description="failed (the last attempt "
+                                 "failed, or dead-lettered) or dead (dead-lettered only)")
+                      ] = "failed",
+    endpoint_id: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[str | None, Query(max_length=MAX_TIME_LENGTH,
+                                       description="RFC 3339: created at or after")] = None,
+    until: Annotated[str | None, Query(max_length=MAX_TIME_LENGTH,
+                                       description="RFC 3339: created at or before")] = None,
+    first: int = PAGE_DEFAULT,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+) -> MessagePageOut:
+    """Your failed or dead-lettered messages, newest first; of one endpoint with
+    `endpoint_id` (else per-job callbacks too). Every page but the last is full."""
+    page = await webhooks.list_messages(caller, status, endpoint_id, since, until, first, after)
+    return MessagePageOut(data=[DeliveryOut.of(d) for _, d in page.edges],
+                          has_next_page=page.has_next_page, next_cursor=page.end_cursor)
 
 
 @router.get("/webhooks/{endpoint_id}", response_model=WebhookOut)
@@ -62,6 +90,15 @@ async def enable_webhook(webhooks: Webhooks, caller: ApiCaller,
     enabled = await webhooks.enable_endpoint(caller, endpoint_id)
     return EnabledWebhookOut.of(enabled.endpoint,
                                 resumed_deliveries=enabled.resumed_deliveries)
+
+
+@router.post("/webhooks/{endpoint_id}/recover", response_model=RecoveryOut, status_code=202,
+             responses=CONFLICT)
+async def recover_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str,
+                          body: RecoverWebhook) -> RecoveryOut:
+    """Send again every failed or dead-lettered message of the endpoint created since
+    `since` (same webhook-ids); a message already due is not sent twice."""
+    return RecoveryOut.of(await webhooks.recover(caller, endpoint_id, body.since, body.until))
 
 
 @router.get("/jobs/{job_id}/deliveries", response_model=list[DeliveryOut])

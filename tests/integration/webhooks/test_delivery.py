@@ -27,9 +27,8 @@ import svix.webhooks
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
 from tasks.redis.keys import job_key
-from tests.support.delivery_schedule import pending_ids
-from tests.support.fault_helpers import delivery_fields
-from tests.support.helpers import wait_for_status
+from tests.support.arrivals import settled_arrivals
+from tests.support.helpers import fresh_path, registered_endpoints, wait_for_status
 from tests.support.launcher import Launcher
 from tests.support.launcher import Stack as Servers
 from tests.support.servers import Gateway, RedisServer, wait_until
@@ -82,25 +81,12 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 
 @pytest.fixture()
 def register(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
-    """Register endpoints for one test; they are deleted after it (they get every job's
-    events, so they must not outlive it)."""
-    created: list[str] = []
-
-    def make(url: str, **extra: Any) -> dict[str, Any]:
-        r = client.post(f"{API}/webhooks", json={"url": url, **extra})
-        assert r.status_code == 201, r.text
-        created.append(r.json()["id"])
-        body: dict[str, Any] = r.json()
-        return body
-
-    yield make
-    for endpoint_id in created:
-        client.delete(f"{API}/webhooks/{endpoint_id}")
+    """Register endpoints for one test; they are deleted after it."""
+    with registered_endpoints(client) as make:
+        yield make
 
 
-def path() -> str:
-    """A fresh receiver path per test, so each test sees only its own requests."""
-    return f"/{uuid.uuid4().hex[:12]}"
+path = fresh_path
 
 
 def submit(client: httpx.Client, callback_url: str | None = None, number: int = 10) -> str:
@@ -144,27 +130,8 @@ def settled(status: str) -> Callable[[list[dict[str, Any]]], bool]:
 
 def all_arrived(stack: Stack, hook: str, timeout: float = 30) -> list[Received]:
     """What the receiver got on `hook`, once no attempt of those messages can still be on
-    its way: each is settled (neither due nor in flight) and has as many attempts recorded
-    as requests arrived. A dispatcher records every attempt it made, a late one whose
-    lease was lost too (tasks/webhooks/deliveries_complete.lua), after the receiver answered it: so
-    an extra attempt shows here as one more arrival, or as a delivery not yet settled."""
-    client = stack.redis.client()
-    arrived: Counter[str] = Counter()
-
-    def quiet() -> bool:
-        nonlocal arrived
-        arrived = Counter(r.webhook_id for r in stack.receiver.received(hook))
-        ids = list(arrived)
-        fields = delivery_fields(client, ids, "status", "attempts")
-        return not pending_ids(client, ids) and all(
-            fields[i][0] in {"SUCCEEDED", "DEAD_LETTERED"} and int(fields[i][1] or 0) == n
-            for i, n in arrived.items())
-
-    try:
-        wait_until(quiet, timeout, f"the attempts on {hook} to settle", interval=0.05)
-    except TimeoutError:
-        raise AssertionError(f"arrived {dict(arrived)} on {hook}, not all settled") from None
-    return stack.receiver.received(hook)
+    its way (tests/support/arrivals.py)."""
+    return settled_arrivals(stack.redis.client(), stack.receiver, hook, timeout)
 
 
 def check_timestamp(request: Received) -> None:
