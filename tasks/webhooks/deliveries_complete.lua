@@ -1,25 +1,47 @@
 -- Record the outcome of webhook attempts, a batch at a time. Every attempt is logged; the
 -- delivery's state moves on only when the lease is still this dispatcher's (the token
 -- matches), so a dispatcher whose lease ran out cannot undo another one's work. The
--- attempt's slot at its destination is freed (tasks/webhooks/destinations.lua, prepended).
+-- attempt's slot at its destination is freed (tasks/webhooks/destinations.lua, prepended),
+-- and its destination's circuit breaker told (breaker.lua, prepended).
 -- KEYS[1] in-flight zset, KEYS[2] dead-letter zset (trimmed to ARGV[2])
 -- ARGV[1] a JSON array with per attempt [delivery id, lease token,
 -- outcome (succeeded | retry | dead | gone), retry delay in seconds, error class or "",
--- the attempt's log entry as JSON text] (one argument: cheaper to send than 6 per attempt),
--- ARGV[2] seconds the dead-letter index keeps an entry (its delivery expires by then)
+-- the attempt's log entry as JSON text, the breaker's signal (ok | fail | "")] (one
+-- argument: cheaper to send than 7 per attempt),
+-- ARGV[2] seconds the dead-letter index keeps an entry (its delivery expires by then),
+-- ARGV[3..6] the breaker's policy: failures to open (0: off), first cool-down, longest
+-- cool-down, seconds open before a registered endpoint is disabled (0: never)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local MAX_LOGGED = 100
+local policy = {failures = tonumber(ARGV[3] or '0'), cooldown = tonumber(ARGV[4] or '0'),
+                max_cooldown = tonumber(ARGV[5] or '0'), disable_after = tonumber(ARGV[6] or '0')}
 
 local function dead_letter(key, id)
   redis.call('HSET', key, 'status', 'DEAD_LETTERED')
   redis.call('ZADD', KEYS[2], now_text, id)
 end
 
+-- The one place the dispatcher's outcomes disable a registered endpoint: a 410 Gone, or
+-- its circuit breaker giving up. This message is held (PAUSED) for enable, and so is every
+-- later one (the claim pauses them). False when the delivery has no endpoint (any more).
+local function disable_endpoint(key, id, reason)
+  local endpoint_id = redis.call('HGET', key, 'endpoint_id')
+  local endpoint_key = NAME.endpoint .. endpoint_id
+  if endpoint_id == '' or redis.call('EXISTS', endpoint_key) == 0 then
+    return false
+  end
+  redis.call('HSET', endpoint_key, 'enabled', '0', 'disabled_at', now_text,
+    'disabled_reason', reason)
+  redis.call('HSET', key, 'status', 'PAUSED')
+  redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
+  return true
+end
+
 for _, done in ipairs(cjson.decode(ARGV[1])) do
   local id, token, outcome = done[1], done[2], done[3]
-  local delay, error_class, attempt = done[4], done[5], done[6]
+  local delay, error_class, attempt, signal = done[4], done[5], done[6], done[7] or ''
   local key = NAME.delivery .. id
   local lease = redis.call('HGET', key, 'lease')
   if lease then
@@ -36,6 +58,9 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
       redis.call('ZREM', NAME.dest_due .. dest, id)
       redis.call('HINCRBY', key, 'round', 1)
       redis.call('HSET', key, 'last_error', error_class)
+      if breaker_record(dest, id, signal, now, policy) then
+        outcome = 'given_up'
+      end
       if outcome == 'succeeded' then
         redis.call('HSET', key, 'status', 'SUCCEEDED')
       elseif outcome == 'retry' then
@@ -44,14 +69,13 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
         add_due(dest, id, due, now)
       elseif outcome == 'gone' then
         -- 410 from a registered endpoint: disable it; keep this message for enable.
-        local endpoint_id = redis.call('HGET', key, 'endpoint_id')
-        local endpoint_key = NAME.endpoint .. endpoint_id
-        if endpoint_id ~= '' and redis.call('EXISTS', endpoint_key) == 1 then
-          redis.call('HSET', endpoint_key, 'enabled', '0', 'disabled_at', now_text,
-            'disabled_reason', 'the receiver answered 410 Gone')
-          redis.call('HSET', key, 'status', 'PAUSED')
-          redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
-        else
+        if not disable_endpoint(key, id, 'the receiver answered 410 Gone') then
+          dead_letter(key, id)
+        end
+      elseif outcome == 'given_up' then
+        local reason = string.format('failing for %d s: the circuit breaker gave up',
+          math.floor(policy.disable_after))
+        if not disable_endpoint(key, id, reason) then
           dead_letter(key, id)
         end
       else

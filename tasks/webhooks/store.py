@@ -5,7 +5,10 @@ Every state change of a delivery is one Lua script; deliveries themselves are cr
 the job transition script (tasks/jobs/transition.lua), at the terminal status. Each belongs
 to a destination (a registered endpoint, or a callback URL's origin, per tenant): the
 scripts that make deliveries due share tasks/webhooks/destinations.lua, which keeps the
-schedule the claim reads to share the dispatchers' slots fairly and to cap each destination.
+schedule the claim reads to share the dispatchers' slots fairly and to cap each destination;
+the claim, the recording of outcomes and the deletion of an endpoint also share
+tasks/webhooks/breaker.lua, each destination's circuit breaker, whose state the endpoint
+and delivery views read here (tasks/webhooks/flow.py).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import redis.asyncio as aioredis
@@ -27,6 +30,7 @@ from tasks.redis.keys import (
     LEGACY_DUE_KEY,
     attempts_key,
     delivery_key,
+    destination_breaker_key,
     endpoint_key,
     endpoints_key,
     job_deliveries_key,
@@ -34,20 +38,35 @@ from tasks.redis.keys import (
 )
 from tasks.redis.lua import load_script
 from tasks.webhooks.config import new_webhook_secret
-from tasks.webhooks.model import Delivery, DeliveryAttempt, WebhookEndpoint, endpoint_events_field
+from tasks.webhooks.flow import BreakerPolicy
+from tasks.webhooks.model import (
+    Delivery,
+    DeliveryAttempt,
+    WebhookEndpoint,
+    destination_of_endpoint,
+    endpoint_events_field,
+)
 
-# Every script that makes a delivery due keeps the destinations' schedule: the library first.
+# Every script that makes a delivery due keeps the destinations' schedule: the library first;
+# those that move a destination's breaker, the breaker's library after it.
 LIBRARY = "destinations.lua"
-CLAIM_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_claim.lua")
-COMPLETE_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_complete.lua")
+BREAKER = "breaker.lua"
+CLAIM_LUA = load_script("tasks.webhooks", LIBRARY, BREAKER, "deliveries_claim.lua")
+COMPLETE_LUA = load_script("tasks.webhooks", LIBRARY, BREAKER, "deliveries_complete.lua")
 RESUME_LUA = load_script("tasks.webhooks", LIBRARY, "deliveries_resume.lua")
-DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", LIBRARY, "endpoint_delete.lua")
+DELETE_ENDPOINT_LUA = load_script("tasks.webhooks", LIBRARY, BREAKER, "endpoint_delete.lua")
 ROTATION_LUA = load_script("tasks.webhooks", "endpoint_rotate_secret.lua")
+RATE_LIMIT_LUA = load_script("tasks.webhooks", "endpoint_rate_limit.lua")
+
+NO_BREAKER = BreakerPolicy(failures=0, cooldown=0.0, max_cooldown=0.0, disable_after=0.0)
 
 ENDPOINT_ID = re.compile(r"^wh_[0-9a-f]{32}$")
 DELIVERY_ID = re.compile(r"^msg_[0-9a-f]{32}$")
 
 Outcome = Literal["succeeded", "retry", "dead", "gone"]
+# What an attempt tells its destination's breaker: a success, a failure that counts towards
+# opening it, or neither (worker/webhooks/retry_policy.py decides).
+BreakerSignal = Literal["ok", "fail", ""]
 RedeliverResult = Literal["ok", "missing", "sending", "endpoint_deleted", "endpoint_disabled"]
 
 
@@ -72,6 +91,7 @@ class AttemptOutcome:
     retry_delay: float
     error: str | None
     attempt: DeliveryAttempt
+    breaker: BreakerSignal = ""
 
 
 class WebhookStore:
@@ -82,6 +102,7 @@ class WebhookStore:
         self._resume = client.register_script(RESUME_LUA)
         self._delete = client.register_script(DELETE_ENDPOINT_LUA)
         self._rotate = client.register_script(ROTATION_LUA)
+        self._rate_limit = client.register_script(RATE_LIMIT_LUA)
 
     # --- endpoints -------------------------------------------------------------------
 
@@ -89,7 +110,8 @@ class WebhookStore:
         return int(await self.client.scard(endpoints_key(tenant)))
 
     async def add_endpoint(
-        self, tenant: str, url: str, events: tuple[str, ...] | None, description: str
+        self, tenant: str, url: str, events: tuple[str, ...] | None, description: str,
+        rate_limit: int | None = None,
     ) -> tuple[WebhookEndpoint, str]:
         """A new enabled endpoint, and its secret (shown to the caller once)."""
         endpoint_id = "wh_" + uuid.uuid4().hex
@@ -98,33 +120,51 @@ class WebhookStore:
                   "description": description, "enabled": "1", "secret": secret,
                   "tenant": tenant,
                   "created_at": repr(time.time())}
+        if rate_limit is not None:
+            fields["rate_limit"] = str(rate_limit)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(endpoint_key(endpoint_id), mapping=fields)  # type: ignore[arg-type]
             pipe.sadd(endpoints_key(tenant), endpoint_id)
             await pipe.execute()
         return WebhookEndpoint.from_fields(fields), secret
 
-    async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+    async def get_endpoint(self, endpoint_id: str, tenant: str) -> WebhookEndpoint | None:
+        """The endpoint with its breaker's state, as `tenant`'s destination (the caller
+        checks the endpoint is the tenant's)."""
         if not ENDPOINT_ID.match(endpoint_id):
             return None
-        fields = await self.client.hgetall(endpoint_key(endpoint_id))
-        return WebhookEndpoint.from_fields(fields) if fields else None
+        found = await self._endpoints(tenant, [endpoint_id])
+        return found[0] if found else None
 
     async def list_endpoints(self, tenant: str) -> list[WebhookEndpoint]:
         ids = sorted(as_text(i) for i in await self.client.smembers(endpoints_key(tenant)))
+        endpoints = await self._endpoints(tenant, ids)
+        return sorted(endpoints, key=lambda e: (e.created_at, e.id))
+
+    async def _endpoints(self, tenant: str, ids: Sequence[str]) -> list[WebhookEndpoint]:
         async with self.client.pipeline(transaction=False) as pipe:
             for endpoint_id in ids:
                 pipe.hgetall(endpoint_key(endpoint_id))
+                pipe.hgetall(destination_breaker_key(destination_of_endpoint(tenant,
+                                                                             endpoint_id)))
             replies = await pipe.execute()
-        endpoints = [WebhookEndpoint.from_fields(f) for f in replies if f]
-        return sorted(endpoints, key=lambda e: (e.created_at, e.id))
+        return [WebhookEndpoint.from_fields(f, breaker)
+                for f, breaker in zip(replies[::2], replies[1::2], strict=True) if f]
+
+    async def set_rate_limit(self, endpoint_id: str, rate_limit: int | None) -> bool:
+        """Set (None: clear) its deliveries per second; False when there is no such endpoint."""
+        if not ENDPOINT_ID.match(endpoint_id):
+            return False
+        done = await self._rate_limit(keys=[endpoint_key(endpoint_id)],
+                                      args=["" if rate_limit is None else str(rate_limit)])
+        return bool(done)
 
     async def delete_endpoint(self, tenant: str, endpoint_id: str) -> bool:
         if not ENDPOINT_ID.match(endpoint_id):
             return False
         existed = await self._delete(
             keys=[endpoint_key(endpoint_id), endpoints_key(tenant), paused_key(endpoint_id)],
-            args=[endpoint_id])
+            args=[endpoint_id, destination_of_endpoint(tenant, endpoint_id)])
         return bool(existed)
 
     async def rotate_secret(self, endpoint_id: str, grace_seconds: float) -> str | None:
@@ -155,18 +195,25 @@ class WebhookStore:
         return await self.get_deliveries(ids)
 
     async def get_deliveries(self, ids: Sequence[str]) -> list[Delivery]:
-        """The deliveries with their attempt logs, in one round trip (missing ones left out)."""
+        """The deliveries with their attempt logs (missing ones left out), then the breakers
+        of their destinations: two round trips."""
         async with self.client.pipeline(transaction=False) as pipe:
             for delivery_id in ids:
                 pipe.hgetall(delivery_key(delivery_id))
                 pipe.lrange(attempts_key(delivery_id), 0, -1)
             replies = await pipe.execute()
-        deliveries = []
-        for fields, log in zip(replies[::2], replies[1::2], strict=True):
-            if fields:
-                attempts = tuple(DeliveryAttempt.from_json(a) for a in log)
-                deliveries.append(Delivery.from_fields(fields, attempts))
-        return deliveries
+        found = [({as_text(k): as_text(v) for k, v in fields.items()}, log)
+                 for fields, log in zip(replies[::2], replies[1::2], strict=True) if fields]
+        destinations = sorted({f["destination"] for f, _ in found if "destination" in f})
+        breakers: dict[str, Any] = {}
+        if destinations:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for dest in destinations:
+                    pipe.hgetall(destination_breaker_key(dest))
+                breakers = dict(zip(destinations, await pipe.execute(), strict=True))
+        return [Delivery.from_fields(fields, tuple(DeliveryAttempt.from_json(a) for a in log),
+                                     breakers.get(fields.get("destination", "")))
+                for fields, log in found]
 
     async def redeliver(self, delivery_id: str) -> RedeliverResult:
         if not DELIVERY_ID.match(delivery_id):
@@ -178,14 +225,18 @@ class WebhookStore:
     # --- the dispatcher's side -------------------------------------------------------
 
     async def claim(
-        self, most: int, lease_seconds: float, per_destination: int
+        self, most: int, lease_seconds: float, per_destination: int,
+        tenant_per_second: int = 0,
     ) -> tuple[float | None, list[ClaimedDelivery]]:
         """Up to `most` due deliveries, round robin across tenants and their destinations,
         none for a destination that already has `per_destination` attempts in flight
-        (counted over every dispatcher), leased for `lease_seconds`; and the seconds until
-        another claim may find one (None: nothing is waiting)."""
+        (counted over every dispatcher), whose breaker is open, or that is over its rate
+        (its endpoint's `rate_limit`, or its tenant's `tenant_per_second`, 0: none) this
+        second, leased for `lease_seconds`; and the seconds until another claim may find
+        one (None: nothing is waiting)."""
         wait, claimed = await self._claim(keys=[INFLIGHT_KEY, DEAD_KEY, LEGACY_DUE_KEY],
-                                          args=[most, repr(lease_seconds), per_destination])
+                                          args=[most, repr(lease_seconds), per_destination,
+                                                tenant_per_second])
         seconds = float(wait)
         return (None if seconds < 0 else seconds), [
             ClaimedDelivery(c["token"], c["delivery"], c.get("endpoint") or {})
@@ -193,8 +244,9 @@ class WebhookStore:
         ]
 
     async def complete(self, outcomes: Sequence[AttemptOutcome],
-                       dead_letter_retention: float = 7 * 24 * 3600) -> None:
+                       dead_letter_retention: float = 7 * 24 * 3600,
+                       breaker: BreakerPolicy = NO_BREAKER) -> None:
         batch = orjson.dumps([[o.delivery_id, o.token, o.outcome, o.retry_delay, o.error or "",
-                               o.attempt.to_json().decode()] for o in outcomes])
+                               o.attempt.to_json().decode(), o.breaker] for o in outcomes])
         await self._complete(keys=[INFLIGHT_KEY, DEAD_KEY],
-                             args=[batch, repr(dead_letter_retention)])
+                             args=[batch, repr(dead_letter_retention), *breaker.args()])

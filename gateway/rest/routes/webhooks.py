@@ -13,6 +13,7 @@ from gateway.rest.webhook_models import (
     DeliveryOut,
     EnabledWebhookOut,
     RegisterWebhook,
+    UpdateWebhook,
     WebhookOut,
     WebhookWithSecret,
 )
@@ -27,7 +28,8 @@ async def register_webhook(webhooks: Webhooks, caller: ApiCaller,
                            body: RegisterWebhook) -> WebhookWithSecret:
     """Register an endpoint for every job's events; the answer holds its signing secret,
     which is never shown again."""
-    registered = await webhooks.register(caller, body.url, body.events, body.description)
+    registered = await webhooks.register(caller, body.url, body.events, body.description,
+                                         body.rate_limit)
     return WebhookWithSecret.of(registered.endpoint, secret=registered.secret)
 
 
@@ -39,6 +41,13 @@ async def list_webhooks(webhooks: Webhooks, caller: ApiCaller) -> list[WebhookOu
 @router.get("/webhooks/{endpoint_id}", response_model=WebhookOut)
 async def get_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str) -> WebhookOut:
     return WebhookOut.of(await webhooks.get_endpoint(caller, endpoint_id))
+
+
+@router.patch("/webhooks/{endpoint_id}", response_model=WebhookOut)
+async def update_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str,
+                         body: UpdateWebhook) -> WebhookOut:
+    """Change an endpoint's `rate_limit` (null: no limit); the next claim keeps it."""
+    return WebhookOut.of(await webhooks.set_rate_limit(caller, endpoint_id, body.rate_limit))
 
 
 @router.delete("/webhooks/{endpoint_id}", response_model=WebhookOut)

@@ -21,7 +21,7 @@ def test_schema_file_is_valid_sdl_with_the_public_operations() -> None:
     assert set(mutation.fields) == {"submitWaitAndReturn", "submitSum", "submitJob",
                                     "cancelJob", "registerWebhook", "deleteWebhook",
                                     "rotateWebhookSecret", "enableWebhook",
-                                    "redeliverWebhook"}
+                                    "redeliverWebhook", "setWebhookRateLimit"}
     assert set(query.fields) == {"job", "jobs", "functions", "webhooks"}
     assert set(subscription.fields) == {"jobUpdated"}
     assert str(mutation.fields["submitSum"].args["number"].type) == "BigInt!"
