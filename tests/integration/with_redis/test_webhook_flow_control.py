@@ -16,6 +16,7 @@ from collections.abc import Callable
 import redis
 import redis.asyncio as aioredis
 
+from tasks.jobs.record import as_text
 from tasks.redis.keys import (
     BREAKER_TRANSITIONS_METRIC_KEY,
     DEST_HALF_OPEN_KEY,
@@ -35,25 +36,23 @@ FLAKY = "public|https://flaky.example:443"
 Claimed = list[ClaimedDelivery]
 
 
-async def claim_when(store: WebhookStore, check: Callable[[Claimed], bool], *args: int,
-                     timeout: float = 10) -> Claimed:
-    """Claim until a claim passes `check` (bounded), returning that claim."""
-    deadline = time.monotonic() + timeout
-    while not check(claimed := (await store.claim(*args))[1]):
-        assert not claimed, f"claimed {len(claimed)} before the check held"
-        assert time.monotonic() < deadline, "nothing became claimable"
-        await asyncio.sleep(0.01)
+async def claim_when(store: WebhookStore, check: Callable[[Claimed], bool],
+                     *args: int) -> Claimed:
+    """Claim until a claim passes `check` (within 10 s), returning that claim."""
+    async with asyncio.timeout(10):
+        while not check(claimed := (await store.claim(*args))[1]):
+            assert not claimed, f"claimed {len(claimed)} before the check held"
+            await asyncio.sleep(0.01)
     return claimed
 
 
 def attempts(client: redis.Redis) -> dict[str, int]:
-    return {key.decode(): int(client.hget(key, "attempts") or 0)  # type: ignore[arg-type]
+    return {as_text(key): int(client.hget(key, "attempts") or 0)
             for key in client.scan_iter(match=delivery_key("*"))}
 
 
 def transitions(client: redis.Redis) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in
-            client.hgetall(BREAKER_TRANSITIONS_METRIC_KEY).items()}  # type: ignore[union-attr]
+    return {as_text(k): int(v) for k, v in client.hgetall(BREAKER_TRANSITIONS_METRIC_KEY).items()}
 
 
 async def test_breaker_opens_holds_probes_and_closes(
