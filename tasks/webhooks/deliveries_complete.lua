@@ -67,14 +67,11 @@ for _, done in ipairs(cjson.decode(ARGV[1])) do
         local due = string.format('%.6f', now + delay)
         redis.call('HSET', key, 'status', 'PENDING', 'next_attempt_at', due)
         add_due(dest, id, due, now)
-      elseif outcome == 'gone' then
-        -- 410 from a registered endpoint: disable it; keep this message for enable.
-        if not disable_endpoint(key, id, 'the receiver answered 410 Gone') then
-          dead_letter(key, id)
-        end
-      elseif outcome == 'given_up' then
-        local reason = string.format('failing for %d s: the circuit breaker gave up',
-          math.floor(policy.disable_after))
+      elseif outcome == 'gone' or outcome == 'given_up' then
+        -- 410 from a registered endpoint, or its breaker gave up: disable it; keep this
+        -- message for enable.
+        local reason = outcome == 'gone' and 'the receiver answered 410 Gone' or string.format(
+          'failing for %d s: the circuit breaker gave up', math.floor(policy.disable_after))
         if not disable_endpoint(key, id, reason) then
           dead_letter(key, id)
         end

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -53,3 +55,24 @@ def submit_wait(client: httpx.Client, seconds: float) -> str:
     assert r.status_code == 200, r.text
     job_id: str = r.json()["job_id"]
     return job_id
+
+
+@contextlib.contextmanager
+def registering(client: httpx.Client) -> Iterator[Callable[..., dict[str, Any]]]:
+    """`make(url, **fields)` registers a webhook endpoint (201 expected); every one made is
+    deleted on the way out (an endpoint hears every job of its tenant, so it must not
+    outlive its test)."""
+    created: list[str] = []
+
+    def make(url: str, **extra: Any) -> dict[str, Any]:
+        r = client.post("/producer/api/webhooks", json={"url": url, **extra})
+        assert r.status_code == 201, r.text
+        created.append(r.json()["id"])
+        body: dict[str, Any] = r.json()
+        return body
+
+    try:
+        yield make
+    finally:
+        for endpoint_id in created:
+            client.delete(f"/producer/api/webhooks/{endpoint_id}")

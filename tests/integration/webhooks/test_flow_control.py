@@ -15,7 +15,6 @@ import itertools
 import math
 import re
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tasks.jobs.record import JobStatus, new_record_fields
-from tasks.jobs.store import JobStore
-from tasks.redis.keys import delivery_key, destination_breaker_key, job_key
+from tasks.redis.keys import delivery_key, destination_breaker_key
 from tests.support.counting_receiver import CountingReceiver
+from tests.support.delivery_schedule import ended_jobs
 from tests.support.fault_helpers import delivery_fields, job_delivery_ids
+from tests.support.helpers import registering
 from tests.support.launcher import Launcher, Stack
 from tests.support.servers import wait_until
 from tests.support.webhook_receiver import Receiver, Reply
@@ -57,31 +56,14 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 
 @pytest.fixture()
 def register(client: httpx.Client) -> Iterator[Any]:
-    """Registers endpoints for one test and deletes them after it (each hears every job)."""
-    created: list[str] = []
-
-    def make(url: str, **extra: Any) -> dict[str, Any]:
-        r = client.post(f"{API}/webhooks", json={"url": url, **extra})
-        assert r.status_code == 201, r.text
-        created.append(r.json()["id"])
-        body: dict[str, Any] = r.json()
-        return body
-
-    yield make
-    for endpoint_id in created:
-        client.delete(f"{API}/webhooks/{endpoint_id}")
+    """Registers endpoints for one test, deleted after it."""
+    with registering(client) as make:
+        yield make
 
 
 def end_jobs(stack: Stack, count: int, callback: str | None = None,
              tenant: str = "public") -> list[str]:
-    """Jobs ended by the real terminal transition, which creates their deliveries."""
-    client = stack.redis.client()
-    ids = [str(uuid.uuid4()) for _ in range(count)]
-    for job_id in ids:
-        client.hset(job_key(job_id), mapping=new_record_fields(
-            job_id, "sum_to_n_job", b'{"number": 1}', time.time(), callback, tenant))
-        JobStore(client).transition(job_id, JobStatus.SUCCEEDED, {"result": b"1"})
-    return ids
+    return ended_jobs(stack.redis.client(), callback, count, tenant)
 
 
 def at_a_second_start() -> None:
