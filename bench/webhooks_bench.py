@@ -149,9 +149,11 @@ def dispatcher_rate(env: dict[str, str], redis_server: RedisServer, receiver: Ba
     receiver.reset()
     create_deliveries(redis_server, count, receiver.url("/throughput"))
     client = redis_server.client()
-    # One destination here: its cap is the whole pool, so this measures the dispatcher.
+    # One destination of one tenant here: its cap is the whole pool and the tenant has no
+    # rate limit, so this measures the dispatcher.
     one_destination = {**env,
-                       "WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": env["WEBHOOK_MAX_IN_FLIGHT"]}
+                       "WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": env["WEBHOOK_MAX_IN_FLIGHT"],
+                       "WEBHOOK_TENANT_MAX_PER_SECOND": "0"}
     dispatcher = start_dispatcher(one_destination, name="bench-dispatcher")
     try:
         first = float(receiver.wait_count(1, 30)["first"])

@@ -143,8 +143,16 @@ WEBHOOK_DELIVERY_SECONDS = RedisHistogram(
     "Time from a job event to its webhook's successful delivery.",
     (), (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
 
+# Counted by the Lua scripts that move a destination's circuit breaker
+# (tasks/webhooks/breaker.lua), into tasks.redis.keys.BREAKER_TRANSITIONS_METRIC_KEY.
+# to: open, half_open, closed, gave_up (a registered endpoint disabled).
+WEBHOOK_BREAKER_TRANSITIONS = RedisCounter(
+    "gateway_webhook_breaker_transitions",
+    "Transitions of webhook destinations' circuit breakers, by the state entered.", ("to",))
+
 SHARED_METRICS: tuple[RedisCounter | RedisHistogram, ...] = (
     JOBS_FINISHED, JOB_RUN_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_SECONDS,
+    WEBHOOK_BREAKER_TRANSITIONS,
 )
 
 

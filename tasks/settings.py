@@ -25,6 +25,7 @@ from tasks.webhooks.config import (
     parse_ports,
     parse_retry_schedule,
 )
+from tasks.webhooks.flow import BreakerPolicy
 
 PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
@@ -150,6 +151,17 @@ class Settings(BaseSettings):
     webhook_max_in_flight: int = Field(100, ge=1, le=10_000)
     # At most this many attempts in flight per destination, over every dispatcher.
     webhook_max_in_flight_per_destination: int = Field(10, ge=1, le=10_000)
+    # Circuit breaker per destination: this many consecutive failures (timeouts, connection
+    # errors, 5xx) open it (0: no breaker); its messages then wait, uncharged, for the
+    # cool-down, which doubles after each failed probe up to the longest cool-down.
+    webhook_breaker_failures: int = Field(5, ge=0, le=1000)
+    webhook_breaker_cooldown_seconds: float = Field(30.0, gt=0, le=3600)
+    webhook_breaker_max_cooldown_seconds: float = Field(3600.0, gt=0, le=7 * 24 * 3600)
+    # A registered endpoint whose breaker has stayed open this long is disabled, as a 410
+    # does (0: never). Like Svix: 5 days.
+    webhook_disable_after_seconds: float = Field(5 * 24 * 3600.0, ge=0, le=90 * 24 * 3600)
+    # Deliveries per second per tenant, over every dispatcher (0: no limit).
+    webhook_tenant_max_per_second: int = Field(1000, ge=0, le=1_000_000)
 
     @property
     def longest_job_seconds(self) -> float:
@@ -249,6 +261,23 @@ class Settings(BaseSettings):
                 f"cannot hold more slots than a dispatcher has (got "
                 f"{self.webhook_max_in_flight_per_destination})")
         return self
+
+    @model_validator(mode="after")
+    def _cooldowns_in_order(self) -> Settings:
+        if self.webhook_breaker_max_cooldown_seconds < self.webhook_breaker_cooldown_seconds:
+            raise ValueError(
+                "WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS must be at least "
+                f"WEBHOOK_BREAKER_COOLDOWN_SECONDS ({self.webhook_breaker_cooldown_seconds}): "
+                "the cool-down only grows (got "
+                f"{self.webhook_breaker_max_cooldown_seconds})")
+        return self
+
+    @property
+    def webhook_breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(self.webhook_breaker_failures,
+                             self.webhook_breaker_cooldown_seconds,
+                             self.webhook_breaker_max_cooldown_seconds,
+                             self.webhook_disable_after_seconds)
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:

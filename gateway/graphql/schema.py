@@ -27,6 +27,7 @@ from gateway.services.events import follow_job
 from gateway.services.jobs import JobService
 from gateway.services.listing import PAGE_DEFAULT, PAGE_MAX
 from tasks.jobs.functions import SUM, WAIT
+from tasks.webhooks.flow import MAX_RATE_LIMIT
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema.graphql"
 
@@ -34,6 +35,9 @@ Info = strawberry.Info[GatewayContext, None]
 
 CallbackUrl = Annotated[str | None, strawberry.argument(
     description="http(s) URL the job's signed webhook is POSTed to when it ends.")]
+RateLimit = Annotated[int | None, strawberry.argument(
+    description=f"Most deliveries per second to the endpoint, 1 to {MAX_RATE_LIMIT}; null: "
+    "no limit of its own.")]
 IdempotencyKey = Annotated[str | None, strawberry.argument(
     description="The same key and request within 24 h return the same job (nothing new is "
     "queued); the same key with another request is a CONFLICT error.")]
@@ -139,10 +143,18 @@ class Mutation:
                          "endpoint.disabled and message.attempt.exhausted only when named). "
                          "The answer holds its signing secret, shown only this once.")
     async def register_webhook(self, info: Info, url: str, events: list[str] | None = None,
-                               description: str | None = None) -> WebhookEndpoint:
+                               description: str | None = None,
+                               rate_limit: RateLimit = None) -> WebhookEndpoint:
         done = await info.context.webhooks.register(info.context.caller, url, events,
-                                                    description)
+                                                    description, rate_limit)
         return WebhookEndpoint.of(done.endpoint, done.secret)
+
+    @strawberry.mutation(description="Set an endpoint's rateLimit (null: no limit of its "
+                         "own); the next claim keeps it.")
+    async def set_webhook_rate_limit(self, info: Info, id: strawberry.ID,
+                                     rate_limit: RateLimit) -> WebhookEndpoint:
+        return WebhookEndpoint.of(await info.context.webhooks.set_rate_limit(
+            info.context.caller, id, rate_limit))
 
     @strawberry.mutation(description="Delete an endpoint; its pending messages are "
                          "dead-lettered.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from gateway.services.errors import NotFound
-from tasks.webhooks import model
+from tasks.webhooks import flow, model
 
 if TYPE_CHECKING:
     from gateway.graphql.context import GatewayContext
@@ -20,8 +20,30 @@ DeliveryStatus = strawberry.enum(
                 "(redeliverWebhook sends it again).")
 
 
+BreakerState = strawberry.enum(
+    flow.BreakerStateName, name="BreakerState",
+    description="CLOSED: messages flow; OPEN: they wait, unclaimed and uncharged, for the "
+                "next probe; HALF_OPEN: one probe is going out.")
+
+
 def _time(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@strawberry.type(description="A destination's circuit breaker: it opens after consecutive "
+                 "failures (timeouts, connection errors, 5xx) and probes after a cool-down.")
+class DestinationBreaker:
+    state: BreakerState  # type: ignore[valid-type]
+    consecutive_failures: int
+    opened_at: datetime | None = strawberry.field(
+        description="When this failing streak opened it (null while closed).")
+    next_probe_at: datetime | None = strawberry.field(
+        description="While OPEN: when the cool-down ends and a probe may go.")
+
+    @classmethod
+    def of(cls, breaker: flow.BreakerState) -> DestinationBreaker:
+        return cls(state=breaker.state, consecutive_failures=breaker.consecutive_failures,
+                   opened_at=_time(breaker.opened_at), next_probe_at=_time(breaker.next_probe_at))
 
 
 @strawberry.type(description="An endpoint that receives the events it subscribed to, for "
@@ -38,6 +60,9 @@ class WebhookEndpoint:
     disabled_reason: str | None = strawberry.field(description="Why it was disabled (a 410).")
     created_at: datetime
     secret_rotated_at: datetime | None
+    rate_limit: int | None = strawberry.field(
+        description="Most deliveries per second to it; null: no limit of its own.")
+    breaker: DestinationBreaker
     secret: str | None = strawberry.field(
         description="The signing secret (whsec_...): only in the answer of registerWebhook "
                     "and rotateWebhookSecret, null everywhere else.")
@@ -52,6 +77,7 @@ class WebhookEndpoint:
             all_events=endpoint.events is None, description=endpoint.description,
             enabled=endpoint.enabled, disabled_reason=endpoint.disabled_reason,
             created_at=created, secret_rotated_at=_time(endpoint.secret_rotated_at),
+            rate_limit=endpoint.rate_limit, breaker=DestinationBreaker.of(endpoint.breaker),
             secret=secret,
         )
 
@@ -93,6 +119,10 @@ class Delivery:
     next_attempt_at: datetime | None = strawberry.field(description="Only while PENDING.")
     created_at: datetime
     last_error: str | None
+    destination: str | None = strawberry.field(
+        description="tenant|target: the endpoint's id, or the callback URL's origin.")
+    breaker: DestinationBreaker = strawberry.field(
+        description="The destination's circuit breaker (for a callbackUrl, its only view).")
 
     @strawberry.field(description="The registered endpoint (null for a callbackUrl, or once "
                       "the endpoint was deleted).")
@@ -119,5 +149,6 @@ class Delivery:
             url=delivery.url, status=delivery.status, attempt_count=delivery.attempt_count,
             attempts=[DeliveryAttempt.of(a) for a in delivery.attempts],
             next_attempt_at=_time(delivery.next_attempt_at), created_at=created,
-            last_error=delivery.last_error,
+            last_error=delivery.last_error, destination=delivery.destination,
+            breaker=DestinationBreaker.of(delivery.breaker),
         )

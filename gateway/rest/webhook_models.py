@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.services.message_filters import MAX_TIME_LENGTH
 from gateway.services.webhooks import MAX_DESCRIPTION_LENGTH, Recovery
 from tasks.jobs.record import iso_time
+from tasks.webhooks.flow import MAX_RATE_LIMIT, BreakerStateName
 from tasks.webhooks.model import (
     EVENTS,
     OPERATIONAL_EVENTS,
@@ -17,6 +18,10 @@ from tasks.webhooks.model import (
     DeliveryStatus,
     WebhookEndpoint,
 )
+
+# Most deliveries per second to an endpoint; null: no limit of its own.
+RateLimit = Annotated[int, Field(strict=True, ge=1, le=MAX_RATE_LIMIT)] | None
+RATE_LIMIT_DOC = f"Most deliveries per second to this endpoint, 1 to {MAX_RATE_LIMIT}; null: none."
 
 
 class RegisterWebhook(BaseModel):
@@ -29,6 +34,22 @@ class RegisterWebhook(BaseModel):
                     f"every job event ({', '.join(EVENTS)}; the operational events "
                     f"{', '.join(OPERATIONAL_EVENTS)} only when named).")
     description: str = Field("", max_length=MAX_DESCRIPTION_LENGTH)
+    rate_limit: RateLimit = Field(None, description=RATE_LIMIT_DOC)
+
+
+class UpdateWebhook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit: RateLimit = Field(..., description=RATE_LIMIT_DOC)
+
+
+class BreakerOut(BaseModel):
+    state: BreakerStateName = Field(..., description="closed: messages flow; open: they "
+                                    "wait, unclaimed and uncharged, for the next probe; "
+                                    "half_open: one probe is going out.")
+    consecutive_failures: int
+    opened_at: str | None = Field(None, description="When this failing streak opened it.")
+    next_probe_at: str | None = Field(None, description="While open: when the cool-down ends.")
 
 
 class WebhookOut(BaseModel):
@@ -41,6 +62,8 @@ class WebhookOut(BaseModel):
     disabled_reason: str | None = None
     created_at: str
     secret_rotated_at: str | None = None
+    rate_limit: int | None = None
+    breaker: BreakerOut
 
     @classmethod
     def of(cls, endpoint: WebhookEndpoint, **extra: Any) -> Self:
@@ -77,6 +100,9 @@ class DeliveryOut(BaseModel):
     created_at: str
     last_error: str | None = None
     attempts: list[DeliveryAttemptOut]
+    destination: str | None = Field(None, description="tenant|target: the endpoint's id, or "
+                                    "the callback URL's origin.")
+    breaker: BreakerOut = Field(..., description="The destination's circuit breaker.")
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:

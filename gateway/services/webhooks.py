@@ -26,6 +26,7 @@ from gateway.services.message_filters import (
     time_range,
 )
 from tasks.webhooks.failed import FailedIndex
+from tasks.webhooks.flow import MAX_RATE_LIMIT
 from tasks.webhooks.model import (
     MAX_ENDPOINTS,
     SUBSCRIBABLE_EVENTS,
@@ -88,6 +89,17 @@ def check_events(events: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(e for e in SUBSCRIBABLE_EVENTS if e in events)
 
 
+def check_rate_limit(rate_limit: object) -> int | None:
+    """None: no limit. Else whole deliveries per second, 1 to MAX_RATE_LIMIT."""
+    if rate_limit is None:
+        return None
+    if isinstance(rate_limit, bool) or not isinstance(rate_limit, int) or not (
+            1 <= rate_limit <= MAX_RATE_LIMIT):
+        raise InvalidInput(f"rate_limit: deliveries per second, a whole number from 1 to "
+                           f"{MAX_RATE_LIMIT}, or null for no limit (got {rate_limit!r:.40})")
+    return rate_limit
+
+
 class WebhookService:
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
@@ -99,16 +111,18 @@ class WebhookService:
 
     async def register(
         self, caller: Caller, url: str, events: Sequence[str] | None = None,
-        description: str | None = None,
+        description: str | None = None, rate_limit: int | None = None,
     ) -> RegisteredWebhook:
         checked_url = check_callback_url(url, self.jobs.url_policy, field="url")
         assert checked_url is not None
         wanted = check_events(events)
+        rate = check_rate_limit(rate_limit)
         description = description or ""
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidInput(f"description: longer than {MAX_DESCRIPTION_LENGTH} characters")
         async with redis_guard():
-            made = await self.store.add_endpoint(caller.tenant, checked_url, wanted, description)
+            made = await self.store.add_endpoint(caller.tenant, checked_url, wanted, description,
+                                                 rate_limit=rate)
         if made.existing_id is not None:
             # One URL, one endpoint: registering it again would multiply every message
             # to it (a flood at a third party from one job).
@@ -127,10 +141,20 @@ class WebhookService:
     async def get_endpoint(self, caller: Caller, endpoint_id: str) -> WebhookEndpoint:
         """The caller's endpoint; NotFound for an unknown id or another tenant's."""
         async with redis_guard():
-            endpoint = await self.store.get_endpoint(endpoint_id)
+            endpoint = await self.store.get_endpoint(endpoint_id, caller.tenant)
         if endpoint is None or endpoint.tenant != caller.tenant:
             raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
         return endpoint
+
+    async def set_rate_limit(self, caller: Caller, endpoint_id: str,
+                             rate_limit: int | None) -> WebhookEndpoint:
+        """Set its deliveries per second (None: no limit); the next claim keeps it."""
+        rate = check_rate_limit(rate_limit)
+        await self.get_endpoint(caller, endpoint_id)
+        async with redis_guard():
+            if not await self.store.set_rate_limit(endpoint_id, rate):
+                raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
+        return await self.get_endpoint(caller, endpoint_id)
 
     async def delete_endpoint(self, caller: Caller, endpoint_id: str) -> WebhookEndpoint:
         """Delete it; messages it still had pending are dead-lettered (`endpoint_deleted`)."""

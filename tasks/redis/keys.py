@@ -47,6 +47,9 @@ API_KEY_META_KEY = f"{KEY_PREFIX}api-key-meta"  # hash: sha256(key) hex -> "tena
 
 # --- metrics (tasks/metrics.py) --------------------------------------------------------------
 METRICS_PREFIX = f"{KEY_PREFIX}metrics:"  # + metric name: a hash of label set -> value
+# The breaker's transitions are counted by the Lua scripts that make them: the hash of the
+# counter tasks.metrics.WEBHOOK_BREAKER_TRANSITIONS (a test keeps the two names equal).
+BREAKER_TRANSITIONS_METRIC_KEY = f"{METRICS_PREFIX}gateway_webhook_breaker_transitions"
 
 # --- webhooks (tasks/webhooks) ---------------------------------------------------------------
 ENDPOINTS_PREFIX = f"{KEY_PREFIX}webhooks:"  # + tenant: set of the tenant's endpoint ids
@@ -67,6 +70,17 @@ DEST_TENANTS_KEY = f"{KEY_PREFIX}dest-tenants"  # zset: tenants with a ready des
 DEST_WAITING_KEY = f"{KEY_PREFIX}dest-waiting"  # zset: destination by its first due time
 DEST_FULL_KEY = f"{KEY_PREFIX}dest-full"  # zset: destination at its cap, by when to look again
 DEST_RING_KEY = f"{KEY_PREFIX}dest-ring"  # counter: the rings' positions
+# Flow control (tasks/webhooks/breaker.lua, deliveries_claim.lua): a destination's circuit
+# breaker, a hash that exists only while it is failing; the open ones by the end of their
+# cool-down, the half-open ones by when they first opened; the per-second rate windows of
+# destinations and tenants ("second:count", gone after 2 s); tenants over their rate this
+# second, by the next second.
+DEST_BREAKER_PREFIX = f"{KEY_PREFIX}dest-breaker:"  # + destination: hash
+DEST_OPEN_KEY = f"{KEY_PREFIX}dest-open"  # zset: open destination by cool-down end
+DEST_HALF_OPEN_KEY = f"{KEY_PREFIX}dest-half-open"  # zset: half-open destination by opened_at
+DEST_RATE_PREFIX = f"{KEY_PREFIX}dest-rate:"  # + destination: its window, "second:count"
+TENANT_RATE_PREFIX = f"{KEY_PREFIX}tenant-rate:"  # + tenant: its window, "second:count"
+TENANT_WAITING_KEY = f"{KEY_PREFIX}tenant-waiting"  # zset: tenant over its rate, by next second
 DEAD_KEY = f"{KEY_PREFIX}deliveries:dead"  # zset: dead-lettered delivery id by time
 # The failed-message index (tasks/webhooks/failed_index.lua), for listing and recover: zsets of
 # delivery id by the message's creation time, per tenant and per destination; "failed" holds
@@ -96,6 +110,10 @@ def failed_index_key(scope: str, *, dead: bool, destination: bool) -> str:
     if destination:
         return (DEAD_DEST_PREFIX if dead else FAILED_DEST_PREFIX) + scope
     return (DEAD_TENANT_PREFIX if dead else FAILED_TENANT_PREFIX) + scope
+
+
+def destination_breaker_key(destination: str) -> str:
+    return DEST_BREAKER_PREFIX + destination
 
 
 def endpoints_key(tenant: str) -> str:
@@ -144,6 +162,13 @@ LUA_NAMES: dict[str, str] = {
     "dest_waiting": DEST_WAITING_KEY,
     "dest_full": DEST_FULL_KEY,
     "dest_ring": DEST_RING_KEY,
+    "dest_breaker": DEST_BREAKER_PREFIX,
+    "dest_open": DEST_OPEN_KEY,
+    "dest_half_open": DEST_HALF_OPEN_KEY,
+    "dest_rate": DEST_RATE_PREFIX,
+    "tenant_rate": TENANT_RATE_PREFIX,
+    "tenant_waiting": TENANT_WAITING_KEY,
+    "breaker_transitions": BREAKER_TRANSITIONS_METRIC_KEY,
     "wake": WAKE_CHANNEL,
     "failed_tenant": FAILED_TENANT_PREFIX,
     "failed_dest": FAILED_DEST_PREFIX,

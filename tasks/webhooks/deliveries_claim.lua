@@ -1,5 +1,6 @@
 -- Claim due webhook deliveries for one dispatcher, atomically, fairly across destinations
--- and tenants (the schedule: tasks/webhooks/destinations.lua, prepended). Each claimed
+-- and tenants (the schedule: tasks/webhooks/destinations.lua, and the circuit breaker:
+-- breaker.lua, prepended). Each claimed
 -- delivery gets a lease deadline, in the in-flight set and its destination's leases, so no
 -- two dispatchers ever send the same attempt and all of them together keep each
 -- destination's cap. A lease that ran out (its dispatcher died mid-attempt) makes the
@@ -12,9 +13,17 @@
 -- backlog at one destination never sits in front of another's due deliveries, a
 -- destination at its cap is set aside without blocking anyone, and a tenant with many
 -- destinations gets one turn like a tenant with one.
+--
+-- Flow control, here too: a destination whose breaker is open is not in the schedule; at
+-- the end of its cool-down it turns half-open with a cap of 1 (the one attempt is the
+-- probe). Rate limits are per-second windows of Redis' clock: a registered endpoint's
+-- `rate_limit`, and ARGV[4] per tenant; a destination over its rate waits in
+-- NAME.dest_waiting, a tenant over its rate in NAME.tenant_waiting, until the next second.
+-- The windows are read once per claim and written back at the end.
 -- KEYS[1] in-flight zset (every lease), KEYS[2] dead-letter zset, KEYS[3] the due zset of
 -- versions before destinations (drained here, MIGRATE at a time)
--- ARGV[1] most to claim, ARGV[2] lease seconds, ARGV[3] attempts in flight per destination
+-- ARGV[1] most to claim, ARGV[2] lease seconds, ARGV[3] attempts in flight per destination,
+-- ARGV[4] deliveries per second per tenant (0: no limit)
 -- Returns {seconds until something may be claimable or "-1", a JSON array of the claimed
 -- deliveries: {"token", "delivery": {its hash}, "endpoint": {its secrets}}}. One JSON string
 -- rather than nested replies: it is parsed in C (orjson), not field by field in Python.
@@ -22,9 +31,72 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local now_text = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local most, cap = tonumber(ARGV[1]), tonumber(ARGV[3])
+local tenant_limit = tonumber(ARGV[4] or '0')
 local deadline = string.format('%.6f', now + tonumber(ARGV[2]))
+local second = tonumber(t[1])  -- the rate windows' second; the next one starts at second + 1
 local MIGRATE, LOOK = 500, 1000
 local budget = 4 * most + 1000  -- deliveries looked at without a claim, at most
+
+-- What this claim has read, once: breaker states, endpoints' rate limits, rate windows.
+local states, limits, windows = {}, {}, {}
+
+local function state_of(dest)
+  local state = states[dest]
+  if state == nil then
+    state = redis.call('HGET', NAME.dest_breaker .. dest, 'state') or 'closed'
+    states[dest] = state
+  end
+  return state
+end
+
+local function cap_of(dest)
+  return state_of(dest) == 'half_open' and 1 or cap
+end
+
+-- The count of a per-second window (`key`: NAME.dest_rate or NAME.tenant_rate ..), this
+-- second's, as {count, limit}.
+local function window(key, limit)
+  local w = windows[key]
+  if not w then
+    local at, count = string.match(redis.call('GET', key) or '', '^(%d+):(%d+)$')
+    w = {count = (tonumber(at) == second) and tonumber(count) or 0, limit = limit}
+    windows[key] = w
+  end
+  return w
+end
+
+-- The window of a registered endpoint with a rate limit (nil for any other destination).
+local function dest_window(dest)
+  local limit = limits[dest]
+  if limit == nil then
+    limit = false
+    local endpoint_id = string.match(dest, '^[^|]*|(wh_%w+)$')
+    if endpoint_id then
+      limit = tonumber(redis.call('HGET', NAME.endpoint .. endpoint_id, 'rate_limit')) or false
+    end
+    limits[dest] = limit
+  end
+  return limit and window(NAME.dest_rate .. dest, limit) or nil
+end
+
+local function spent(w)
+  return w ~= nil and w.count >= w.limit
+end
+
+-- When `dest` may send again if its rate is spent this second (else nil).
+local function not_before(dest)
+  return spent(dest_window(dest)) and second + 1 or nil
+end
+
+local function tenant_window(tenant)
+  return tenant_limit > 0 and window(NAME.tenant_rate .. tenant, tenant_limit) or nil
+end
+
+-- Over its rate: out of the tenants' ring until the next second.
+local function park(tenant)
+  redis.call('ZREM', NAME.dest_tenants, tenant)
+  redis.call('ZADD', NAME.tenant_waiting, second + 1, tenant)
+end
 
 -- What an older version left due: to its destination, keeping its due time.
 local old = redis.call('ZRANGE', KEYS[3], 0, MIGRATE - 1, 'WITHSCORES')
@@ -47,14 +119,31 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_text, 'LIMI
   end
 end
 
+-- Tenants whose rate window has passed: back in the tenants' ring.
+for _, tenant in ipairs(redis.call('ZRANGEBYSCORE', NAME.tenant_waiting, '-inf', now_text,
+    'LIMIT', 0, LOOK)) do
+  redis.call('ZREM', NAME.tenant_waiting, tenant)
+  if redis.call('EXISTS', NAME.dest_ready .. tenant) == 1 then
+    redis.call('ZADD', NAME.dest_tenants, ring_position(), tenant)
+  end
+end
+
+-- Breakers whose cool-down has ended: half-open, one probe may go.
+for _, dest in ipairs(redis.call('ZRANGEBYSCORE', NAME.dest_open, '-inf', now_text,
+    'LIMIT', 0, LOOK)) do
+  half_open_breaker(dest)
+  states[dest] = 'half_open'
+  place(dest, now, now_text, 1, not_before(dest))
+end
+
 -- Destinations to look at again: a slot freed, or their first delivery is due.
 for _, dest in ipairs(redis.call('ZRANGEBYSCORE', NAME.dest_full, '-inf', now_text,
     'LIMIT', 0, LOOK)) do
-  place(dest, now, now_text, cap)
+  place(dest, now, now_text, cap_of(dest), not_before(dest))
 end
 for _, dest in ipairs(redis.call('ZRANGEBYSCORE', NAME.dest_waiting, '-inf', now_text,
     'LIMIT', 0, LOOK)) do
-  place(dest, now, now_text, cap)
+  place(dest, now, now_text, cap_of(dest), not_before(dest))
 end
 
 local claimed = {}
@@ -103,6 +192,9 @@ local function take(dest)
           delivery[flat[i]] = flat[i + 1]
         end
         claimed[#claimed + 1] = {token = tostring(token), delivery = delivery, endpoint = endpoint}
+        if state_of(dest) == 'half_open' then
+          redis.call('HSET', NAME.dest_breaker .. dest, 'probe', id)
+        end
         return true
       end
     end
@@ -119,11 +211,16 @@ local function serve(tenant)
       return false
     end
     local sent = false
-    if slots_in_use(dest, now_text) < cap then
+    local w = dest_window(dest)
+    if not spent(w) and slots_in_use(dest, now_text) < cap_of(dest) then
       sent = take(dest)
     end
+    if sent and w then
+      w.count = w.count + 1
+      w.dirty = true
+    end
     redis.call('ZREM', ring, dest)  -- so that place() puts it at the back, if still ready
-    place(dest, now, now_text, cap)
+    place(dest, now, now_text, cap_of(dest), not_before(dest))
     if sent then
       return true
     end
@@ -139,21 +236,39 @@ while #claimed < most and #active > 0 and budget > 0 do
     if #claimed >= most then
       break
     end
-    if serve(tenant) and redis.call('ZADD', NAME.dest_tenants, 'XX', 'CH', ring_position(),
-        tenant) == 1 then
-      still[#still + 1] = tenant
+    local w = tenant_window(tenant)
+    if spent(w) then
+      park(tenant)
+    elseif serve(tenant) then
+      if w then
+        w.count = w.count + 1
+        w.dirty = true
+      end
+      if spent(w) then
+        park(tenant)
+      elseif redis.call('ZADD', NAME.dest_tenants, 'XX', 'CH', ring_position(), tenant) == 1 then
+        still[#still + 1] = tenant
+      end
     end
   end
   active = still
 end
 
+for key, w in pairs(windows) do
+  if w.dirty then
+    redis.call('SET', key, second .. ':' .. w.count, 'PX', 2000)
+  end
+end
+
 -- When to claim again: now if any destination is ready, else the earliest of a waiting
--- destination's first due time, a full one's next look, a lease's deadline, an old entry.
+-- destination's first due time, a full one's next look, a lease's deadline, an old entry,
+-- the end of a cool-down, a tenant's next second.
 local next_at = nil
 if redis.call('EXISTS', NAME.dest_tenants) == 1 then
   next_at = now
 end
-for _, key in ipairs({NAME.dest_waiting, NAME.dest_full, KEYS[1], KEYS[3]}) do
+for _, key in ipairs({NAME.dest_waiting, NAME.dest_full, KEYS[1], KEYS[3], NAME.dest_open,
+    NAME.tenant_waiting}) do
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
   if first and (next_at == nil or tonumber(first) < next_at) then
     next_at = tonumber(first)

@@ -11,10 +11,13 @@
 --   NAME.dest_waiting          score: its first due time, later than now
 --   NAME.dest_full             at its cap; score: when to look again (a lease's deadline, or
 --                              0 once an outcome freed a slot)
--- and a tenant is in NAME.dest_tenants (score: ring position) while its ring is not empty.
+-- or, while its circuit breaker is open, in NAME.dest_open only (tasks/webhooks/breaker.lua);
+-- and a tenant is in NAME.dest_tenants (score: ring position) while its ring is not empty,
+-- unless it is over its rate this second (NAME.tenant_waiting, until the next second).
 -- Ring positions come from one counter, so "to the back of the ring" is exact.
--- Scripts other than the claim do not know the cap: they only ever make a destination
--- ready or waiting, and the claim moves one found at its cap to NAME.dest_full.
+-- Scripts other than the claim do not know the cap or the rates: they only ever make a
+-- destination ready or waiting, and the claim moves one found at its cap to NAME.dest_full
+-- and one over its rate to NAME.dest_waiting (until its next second).
 
 local DEFAULT_PORTS = {http = '80', https = '443'}
 
@@ -85,7 +88,8 @@ local function make_ready(dest)
     return
   end
   redis.call('ZADD', ring, ring_position(), dest)
-  if not redis.call('ZSCORE', NAME.dest_tenants, tenant) then
+  if not redis.call('ZSCORE', NAME.dest_tenants, tenant)
+      and not redis.call('ZSCORE', NAME.tenant_waiting, tenant) then
     redis.call('ZADD', NAME.dest_tenants, ring_position(), tenant)
   end
 end
@@ -105,6 +109,9 @@ local function add_due(dest, id, score, now)
   redis.call('ZADD', NAME.dest_due .. dest, score, id)
   if redis.call('ZSCORE', NAME.dest_full, dest) then
     return  -- the claim looks again when a slot frees
+  end
+  if redis.call('ZSCORE', NAME.dest_open, dest) then
+    return  -- its breaker is open: the claim looks again when the cool-down ends
   end
   if redis.call('ZSCORE', NAME.dest_ready .. tenant_of(dest), dest) then
     return
@@ -130,9 +137,19 @@ local function slots_in_use(dest, now_text)
   return redis.call('ZCARD', leases), leases
 end
 
+-- Back into the schedule after its breaker held it: ready or waiting by its first due
+-- delivery (the claim corrects for the cap and the rates).
+local function reschedule(dest, now)
+  local head = redis.call('ZRANGE', NAME.dest_due .. dest, 0, 0, 'WITHSCORES')
+  if head[1] then
+    add_due(dest, head[1], head[2], now)
+  end
+end
+
 -- Where `dest` belongs now, for the claim, which knows the cap: ready, waiting, full, or
--- nowhere (nothing due). Returns that state.
-local function place(dest, now, now_text, cap)
+-- nowhere (nothing due). `not_before` (a number or nil): it may not send before then (its
+-- rate is spent this second). Returns that state.
+local function place(dest, now, now_text, cap, not_before)
   local head = redis.call('ZRANGE', NAME.dest_due .. dest, 0, 0, 'WITHSCORES')
   if not head[1] then
     redis.call('ZREM', NAME.dest_waiting, dest)
@@ -148,9 +165,13 @@ local function place(dest, now, now_text, cap)
     return 'full'
   end
   redis.call('ZREM', NAME.dest_full, dest)
-  if tonumber(head[2]) > now then
+  local at = head[2]
+  if not_before and not_before > tonumber(at) then
+    at = string.format('%.6f', not_before)
+  end
+  if tonumber(at) > now then
     unready(dest)
-    redis.call('ZADD', NAME.dest_waiting, head[2], dest)
+    redis.call('ZADD', NAME.dest_waiting, at, dest)
     return 'waiting'
   end
   redis.call('ZREM', NAME.dest_waiting, dest)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from tasks.jobs.record import JobStatus, as_text, iso_time, opt_float, record_from_fields
+from tasks.webhooks.flow import CLOSED, BreakerState
 
 EVENT_BY_STATUS = {
     JobStatus.SUCCEEDED: "job.succeeded",
@@ -61,9 +62,16 @@ class WebhookEndpoint:
     created_at: float
     secret_rotated_at: float | None
     tenant: str
+    rate_limit: int | None = None  # deliveries per second, at most
+    breaker: BreakerState = CLOSED  # of its destination
+
+    @property
+    def destination(self) -> str:
+        return destination_of_endpoint(self.tenant, self.id)
 
     @classmethod
-    def from_fields(cls, raw: dict[Any, Any]) -> WebhookEndpoint:
+    def from_fields(cls, raw: dict[Any, Any],
+                    breaker: dict[Any, Any] | None = None) -> WebhookEndpoint:
         f = _fields(raw)
         events = f.get("events", ALL_EVENTS)
         return cls(
@@ -74,6 +82,8 @@ class WebhookEndpoint:
             created_at=float(f["created_at"]),
             secret_rotated_at=opt_float(f, "secret_rotated_at"),
             tenant=f.get("tenant", "public"),
+            rate_limit=int(f["rate_limit"]) if f.get("rate_limit") else None,
+            breaker=BreakerState.from_fields(breaker),
         )
 
     def to_public(self) -> dict[str, Any]:
@@ -85,7 +95,13 @@ class WebhookEndpoint:
             "enabled": self.enabled, "disabled_reason": self.disabled_reason,
             "created_at": iso_time(self.created_at),
             "secret_rotated_at": iso_time(self.secret_rotated_at),
+            "rate_limit": self.rate_limit, "breaker": self.breaker.to_public(),
         }
+
+
+def destination_of_endpoint(tenant: str, endpoint_id: str) -> str:
+    """A registered endpoint's destination, as tasks/webhooks/destinations.lua names it."""
+    return f"{tenant}|{endpoint_id}"
 
 
 def endpoint_events_field(events: tuple[str, ...] | None) -> str:
@@ -150,10 +166,14 @@ class Delivery:
     last_error: str | None
     attempts: tuple[DeliveryAttempt, ...] = ()
     tenant: str | None = None  # from its destination (None: made before destinations)
+    # "tenant|target" (tasks/webhooks/destinations.lua); None before its first claim, for a
+    # delivery an older version made. Its breaker: for a callback URL, the only view of it.
+    destination: str | None = None
+    breaker: BreakerState = field(default=CLOSED)
 
     @classmethod
-    def from_fields(cls, raw: dict[Any, Any],
-                    attempts: tuple[DeliveryAttempt, ...] = ()) -> Delivery:
+    def from_fields(cls, raw: dict[Any, Any], attempts: tuple[DeliveryAttempt, ...] = (),
+                    breaker: dict[Any, Any] | None = None) -> Delivery:
         f = _fields(raw)
         status = DeliveryStatus(f["status"])
         return cls(
@@ -165,6 +185,8 @@ class Delivery:
             created_at=float(f["created_at"]), last_error=f.get("last_error") or None,
             attempts=attempts,
             tenant=f["destination"].partition("|")[0] if "destination" in f else None,
+            destination=f.get("destination") or None,
+            breaker=BreakerState.from_fields(breaker),
         )
 
     def to_public(self) -> dict[str, Any]:
@@ -175,6 +197,7 @@ class Delivery:
             "next_attempt_at": iso_time(self.next_attempt_at),
             "created_at": iso_time(self.created_at), "last_error": self.last_error,
             "attempts": [a.to_public() for a in self.attempts],
+            "destination": self.destination, "breaker": self.breaker.to_public(),
         }
 
 

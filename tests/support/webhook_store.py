@@ -14,8 +14,9 @@ TEST_BOX = SecretBox([TEST_KEY])
 
 
 async def add_endpoint(store: WebhookStore, tenant: str, url: str,
-                       events: tuple[str, ...] | None = None) -> tuple[WebhookEndpoint, str]:
+                       events: tuple[str, ...] | None = None,
+                       rate_limit: int | None = None) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its plaintext secret."""
-    made = await store.add_endpoint(tenant, url, events, "")
+    made = await store.add_endpoint(tenant, url, events, "", rate_limit=rate_limit)
     assert made.endpoint is not None, made
     return made.endpoint, made.secret

@@ -17,6 +17,12 @@ claim loop claims again after each write of outcomes.
 
 Endpoint secrets come sealed (WEBHOOK_ENCRYPTION_KEY) and are opened at signing time,
 through a bounded cache (tasks/webhooks/secret_box.py `SecretOpener`).
+
+Flow control, in the same scripts: each outcome tells its destination's circuit breaker a
+success, a failure (retry_policy.breaker_signal) or neither; WEBHOOK_BREAKER_FAILURES in a
+row open it, and the claim then leaves its messages alone (no attempt charged) until one
+probe goes out after the cool-down (tasks/webhooks/breaker.lua). The claim also keeps an
+endpoint's `rate_limit` and WEBHOOK_TENANT_MAX_PER_SECOND, per second of Redis' clock.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from tasks.webhooks.secret_box import SecretBox, SecretOpener, SecretUnreadable
 from tasks.webhooks.ssrf import UrlPolicy
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
 from worker.webhooks.client import WebhookClient
-from worker.webhooks.retry_policy import AttemptResult, Decision, decide
+from worker.webhooks.retry_policy import AttemptResult, Decision, breaker_signal, decide
 from worker.webhooks.signing import signed_headers
 
 log = logging.getLogger("worker.dispatcher")
@@ -69,6 +75,8 @@ class Dispatcher:
         self.callback_secrets = settings.webhook_signing_secrets
         self.max_in_flight = settings.webhook_max_in_flight
         self.per_destination = settings.webhook_max_in_flight_per_destination
+        self.tenant_per_second = settings.webhook_tenant_max_per_second
+        self.breaker = settings.webhook_breaker_policy
         # Claim again once this many slots are free: batches under load, at once when idle.
         self.claim_threshold = max(1, min(CLAIM_BATCH, self.max_in_flight // 4))
         self.lease_seconds = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
@@ -107,7 +115,8 @@ class Dispatcher:
                 try:
                     wait, claimed = await self.store.claim(min(free, CLAIM_BATCH),
                                                            self.lease_seconds,
-                                                           self.per_destination)
+                                                           self.per_destination,
+                                                           self.tenant_per_second)
                 except RedisError as exc:
                     log.warning("claim failed (%s); retrying in 1 s", exc)
                     await self._sleep(1.0)
@@ -163,7 +172,8 @@ class Dispatcher:
             while self.outcomes:
                 batch, self.outcomes = self.outcomes, []
                 try:
-                    await self.store.complete(batch, self.dead_letter_retention)
+                    await self.store.complete(batch, self.dead_letter_retention,
+                                              self.breaker)
                     # Slots freed at their destinations (and retries due): claim again.
                     self.wake.set()
                 except RedisError as exc:
@@ -212,7 +222,8 @@ class Dispatcher:
                                   status_code=result.status_code, error=result.error,
                                   response_body=result.response_body, detail=result.detail)
         self.outcomes.append(AttemptOutcome(delivery.id, delivery.token, decision.outcome,
-                                            decision.delay, result.error, attempt))
+                                            decision.delay, result.error, attempt,
+                                            breaker_signal(result)))
         self.outcomes_ready.set()
 
 

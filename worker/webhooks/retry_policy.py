@@ -1,5 +1,6 @@
 """What an attempt's result means for its delivery: success, retry (after how long), dead
-letter, or (410 from a registered endpoint) disable the endpoint. Pure logic."""
+letter, or (410 from a registered endpoint) disable the endpoint; and for its
+destination's circuit breaker: a success, a failure, or neither. Pure logic."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tasks.webhooks.store import Outcome
+from tasks.webhooks.store import BreakerSignal, Outcome
 
 JITTER = 0.2  # a retry delay varies by +-20%, so failed deliveries do not retry in lockstep
 
@@ -20,6 +21,13 @@ JITTER = 0.2  # a retry delay varies by +-20%, so failed deliveries do not retry
 # `invalid_url` (a URL the HTTP client can never send, e.g. one an older version stored).
 RETRYABLE_ERRORS = frozenset({"timeout", "connect_error", "tls_error", "protocol_error"})
 RETRYABLE_STATUS = frozenset({408, 429})
+# What says the receiver is down or overwhelmed, for the breaker: no answer in time, no
+# connection, a broken exchange, a 5xx or a 408. Not a 429: the receiver is up and asks for
+# less, which its Retry-After and the rate limits give it; counting it would turn polite
+# back-pressure into an outage and, after WEBHOOK_DISABLE_AFTER_SECONDS, a disabled
+# endpoint. Nor another 4xx, a 3xx or a refused address: the receiver (or the guard)
+# refuses that message, which is dead-lettered at once and holds no slot.
+BREAKER_ERRORS = frozenset({"timeout", "connect_error", "tls_error", "protocol_error"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,16 @@ def is_retryable(result: AttemptResult) -> bool:
     if result.status_code is not None:
         return result.status_code in RETRYABLE_STATUS or 500 <= result.status_code < 600
     return result.error in RETRYABLE_ERRORS
+
+
+def breaker_signal(result: AttemptResult) -> BreakerSignal:
+    """"ok" for a 2xx, "fail" for what counts towards opening the breaker, else "" (the
+    consecutive count neither grows nor resets)."""
+    if result.error is None:
+        return "ok"
+    if result.status_code is not None:
+        return "fail" if result.status_code >= 500 or result.status_code == 408 else ""
+    return "fail" if result.error in BREAKER_ERRORS else ""
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -2,7 +2,8 @@
 
 Read from Redis at scrape time, in one pipelined round trip: jobs finished by function and
 status, job run time, webhook attempts and delivery latency (counted by workers and the
-dispatcher, see tasks/metrics.py), the queue depth, jobs taken by workers but not yet
+dispatcher, see tasks/metrics.py), the breakers' transitions and the destinations whose
+breaker is open or half-open now, the queue depth, jobs taken by workers but not yet
 acknowledged, and live workers. It needs the dashboard credentials (FLOWER_BASIC_AUTH, HTTP
 basic) on every port: NGINX checks them on /metrics and passes them on, and the route checks
 them itself, so the gateway's own port shows no metrics without them either.
@@ -25,7 +26,7 @@ from gateway.services.metrics import REGISTRY
 from tasks import dashboard_auth
 from tasks import metrics as shared
 from tasks.heartbeat import ALIVE_WINDOW_SECONDS
-from tasks.redis.keys import KOMBU_UNACKED_KEY, WORKERS_KEY
+from tasks.redis.keys import DEST_HALF_OPEN_KEY, DEST_OPEN_KEY, KOMBU_UNACKED_KEY, WORKERS_KEY
 
 router = APIRouter()
 
@@ -54,6 +55,8 @@ async def shared_metrics(service: Service) -> list[Metric]:
             for metric in shared.SHARED_METRICS:
                 pipe.hgetall(metric.key)
             pipe.zcount(WORKERS_KEY, time.time() - ALIVE_WINDOW_SECONDS, "+inf")
+            pipe.zcard(DEST_OPEN_KEY)
+            pipe.zcard(DEST_HALF_OPEN_KEY)
             if queue_in_store:
                 pipe.llen(settings.celery_queue)
                 pipe.hlen(KOMBU_UNACKED_KEY)
@@ -61,15 +64,20 @@ async def shared_metrics(service: Service) -> list[Metric]:
     except RedisError:
         return [_gauge("gateway_redis_up", "Whether Redis answered this scrape.", 0)]
     count = len(shared.SHARED_METRICS)
+    breakers = GaugeMetricFamily(
+        "gateway_webhook_breaker_destinations",
+        "Webhook destinations whose circuit breaker is open or half-open.", labels=["state"])
+    breakers.add_metric(["open"], replies[count + 1])
+    breakers.add_metric(["half_open"], replies[count + 2])
     out = [*shared.families(replies[:count]),
            _gauge("gateway_redis_up", "Whether Redis answered this scrape.", 1),
            _gauge("gateway_workers_alive", "Workers whose heartbeat is recent.",
-                  replies[count])]
+                  replies[count]), breakers]
     if queue_in_store:
         out += [_gauge("gateway_queue_depth", "Jobs waiting in the broker queue.",
-                       replies[count + 1], queue=settings.celery_queue),
+                       replies[count + 3], queue=settings.celery_queue),
                 _gauge("gateway_queue_unacked", "Jobs taken by workers, not yet acknowledged.",
-                       replies[count + 2])]
+                       replies[count + 4])]
     return out
 
 

@@ -17,6 +17,7 @@ from gateway.rest.webhook_models import (
     RecoverWebhook,
     RecoveryOut,
     RegisterWebhook,
+    UpdateWebhook,
     WebhookOut,
     WebhookWithSecret,
 )
@@ -33,7 +34,8 @@ async def register_webhook(webhooks: Webhooks, caller: ApiCaller,
                            body: RegisterWebhook) -> WebhookWithSecret:
     """Register an endpoint for every job's events; the answer holds its signing secret,
     which is never shown again."""
-    registered = await webhooks.register(caller, body.url, body.events, body.description)
+    registered = await webhooks.register(caller, body.url, body.events, body.description,
+                                         body.rate_limit)
     return WebhookWithSecret.of(registered.endpoint, secret=registered.secret)
 
 
@@ -67,6 +69,13 @@ async def list_messages(
 @router.get("/webhooks/{endpoint_id}", response_model=WebhookOut)
 async def get_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str) -> WebhookOut:
     return WebhookOut.of(await webhooks.get_endpoint(caller, endpoint_id))
+
+
+@router.patch("/webhooks/{endpoint_id}", response_model=WebhookOut)
+async def update_webhook(webhooks: Webhooks, caller: ApiCaller, endpoint_id: str,
+                         body: UpdateWebhook) -> WebhookOut:
+    """Change an endpoint's `rate_limit` (null: no limit); the next claim keeps it."""
+    return WebhookOut.of(await webhooks.set_rate_limit(caller, endpoint_id, body.rate_limit))
 
 
 @router.delete("/webhooks/{endpoint_id}", response_model=WebhookOut)

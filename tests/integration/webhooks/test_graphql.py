@@ -124,6 +124,37 @@ def test_bad_registrations(stack: tuple[Gateway, Receiver, Receiver]) -> None:
     assert gql(gateway, ALPHA, "{ webhooks { id } }")["data"]["webhooks"] == []
 
 
+RATE = """mutation($id: ID!, $rate: Int) { setWebhookRateLimit(id: $id, rateLimit: $rate) {
+  id rateLimit breaker { state consecutiveFailures openedAt nextProbeAt } } }"""
+
+
+def test_rate_limit_and_breaker_state(stack: tuple[Gateway, Receiver, Receiver]) -> None:
+    gateway, _, _ = stack
+    made = gql(gateway, ALPHA, """mutation { registerWebhook(url: "https://ok.example/",
+        rateLimit: 7) { id rateLimit breaker { state } } }""")["data"]["registerWebhook"]
+    try:
+        assert made["rateLimit"] == 7 and made["breaker"] == {"state": "CLOSED"}
+        changed = gql(gateway, ALPHA, RATE, id=made["id"], rate=50)["data"]
+        assert changed["setWebhookRateLimit"] == {
+            "id": made["id"], "rateLimit": 50, "breaker": {
+                "state": "CLOSED", "consecutiveFailures": 0, "openedAt": None,
+                "nextProbeAt": None}}
+        for rate in (0, -1, 1001):
+            body = gql(gateway, ALPHA, RATE, id=made["id"], rate=rate)
+            assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+            assert "rate_limit" in body["errors"][0]["message"]
+        body = gql(gateway, ALPHA, """mutation { registerWebhook(url: "https://ok.example/",
+            rateLimit: 0) { id } }""")
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+        body = gql(gateway, BETA, RATE, id=made["id"], rate=5)  # another tenant's
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+        cleared = gql(gateway, ALPHA, RATE, id=made["id"], rate=None)["data"]
+        assert cleared["setWebhookRateLimit"]["rateLimit"] is None
+    finally:
+        gql(gateway, ALPHA, 'mutation($id: ID!) { deleteWebhook(id: $id) { id } }',
+            id=made["id"])
+
+
 def test_reply_status_is_recorded(stack: tuple[Gateway, Receiver, Receiver]) -> None:
     gateway, alpha_hooks, _ = stack
     alpha_hooks.script("/flaky", Reply(500), Reply(200))

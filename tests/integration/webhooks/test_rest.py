@@ -99,6 +99,13 @@ def test_registration_refuses_ssrf_urls(client: httpx.Client, redis_server: Redi
     ({"url": "https://example.com/", "secret": "mine"}, "secret"),
     ({"url": "https://example.com/" + "a" * 2100}, "url"),
     ([], "body"),
+    ({"url": "https://example.com/", "rate_limit": 0}, "rate_limit"),
+    ({"url": "https://example.com/", "rate_limit": -3}, "rate_limit"),
+    ({"url": "https://example.com/", "rate_limit": 1001}, "rate_limit"),
+    ({"url": "https://example.com/", "rate_limit": 2.5}, "rate_limit"),
+    ({"url": "https://example.com/", "rate_limit": "10"}, "rate_limit"),
+    ({"url": "https://example.com/", "rate_limit": True}, "rate_limit"),
+    ({"url": "https://example.com/", "rate_limit": 10 ** 30}, "rate_limit"),
 ])
 def test_registration_bad_input(client: httpx.Client, redis_server: RedisServer,
                                 body: object, mentions: str) -> None:
@@ -117,7 +124,29 @@ def test_registration_malformed_and_oversize(client: httpx.Client) -> None:
     assert r.status_code == 413
 
 
+def test_rate_limit_set_changed_and_cleared(client: httpx.Client, endpoints: list[str]) -> None:
+    r = client.post(f"{API}/webhooks", json={"url": "https://hooks.example.com/",
+                                             "rate_limit": 20})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    endpoints.append(created["id"])
+    assert created["rate_limit"] == 20
+    assert created["breaker"] == {"state": "closed", "consecutive_failures": 0,
+                                  "opened_at": None, "next_probe_at": None}
+    where = f"{API}/webhooks/{created['id']}"
+    assert client.patch(where, json={"rate_limit": 1000}).json()["rate_limit"] == 1000
+    assert client.get(where).json()["rate_limit"] == 1000
+    assert client.patch(where, json={"rate_limit": None}).json()["rate_limit"] is None
+    for body in ({}, {"rate_limit": 0}, {"rate_limit": 1001}, {"rate_limit": "5"},
+                 {"rate_limit": 5, "url": "https://else.example/"}, [5]):
+        r = client.patch(where, json=body)
+        assert r.status_code == 422 and r.json()["error"] == "BAD_USER_INPUT", (body, r.text)
+    assert client.get(where).json()["rate_limit"] is None  # nothing half-written
+
+
 @pytest.mark.parametrize(("method", "path"), [
+    ("PATCH", "/webhooks/wh_00000000000000000000000000000000"),
+    ("PATCH", "/webhooks/nope"),
     ("GET", "/webhooks/wh_00000000000000000000000000000000"),
     ("GET", "/webhooks/nope"),
     ("DELETE", "/webhooks/wh_00000000000000000000000000000000"),
@@ -131,7 +160,7 @@ def test_registration_malformed_and_oversize(client: httpx.Client) -> None:
     ("GET", "/jobs/not-a-job/deliveries"),
 ])
 def test_unknown_ids_are_404(client: httpx.Client, method: str, path: str) -> None:
-    r = client.request(method, API + path)
+    r = client.request(method, API + path, json={"rate_limit": 5} if method == "PATCH" else None)
     assert r.status_code == 404, r.text
     assert r.json()["error"] == "NOT_FOUND"
 

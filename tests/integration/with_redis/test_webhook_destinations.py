@@ -7,41 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 
 import redis
 import redis.asyncio as aioredis
 
-from tasks.jobs.record import JobStatus, new_record_fields
-from tasks.jobs.store import JobStore
-from tasks.redis.keys import INFLIGHT_KEY, KEY_PREFIX, LEGACY_DUE_KEY, delivery_key, job_key
-from tasks.webhooks.model import DeliveryAttempt
-from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
-from tests.support.delivery_schedule import due_count, pending_ids
+from tasks.redis.keys import INFLIGHT_KEY, KEY_PREFIX, LEGACY_DUE_KEY, delivery_key
+from tasks.webhooks.store import WebhookStore
+from tests.support.delivery_schedule import dest, due_count, ended_jobs, pending_ids, succeeded
 from tests.support.servers import RedisServer
 from tests.support.webhook_store import TEST_BOX, add_endpoint
-
-
-def ended_jobs(client: redis.Redis, callback: str | None, count: int = 1,
-               tenant: str = "public") -> list[str]:
-    """`count` jobs ended by the real terminal transition, which creates their deliveries."""
-    ids = [str(uuid.uuid4()) for _ in range(count)]
-    for job_id in ids:
-        client.hset(job_key(job_id), mapping=new_record_fields(
-            job_id, "sum_to_n_job", b'{"number": 1}', time.time(), callback, tenant))
-        JobStore(client).transition(job_id, JobStatus.SUCCEEDED, {"result": b"1"})
-    return ids
-
-
-def dest(claimed: ClaimedDelivery) -> str:
-    return claimed.fields["destination"]
-
-
-def succeeded(claimed: ClaimedDelivery) -> AttemptOutcome:
-    attempt = DeliveryAttempt(number=1, at=time.time(), duration_ms=1.0, status_code=200,
-                              error=None, response_body="")
-    return AttemptOutcome(claimed.id, claimed.token, "succeeded", 0, None, attempt)
 
 
 async def test_destination_is_the_endpoint_or_the_callback_origin(

@@ -19,6 +19,7 @@ from tasks.redis.keys import delivery_key, endpoint_key, failed_index_key, job_k
 from tasks.webhooks.failed import FailedIndex, IndexPosition
 from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus, delivery_body
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, Outcome, WebhookStore
+from tests.support.delivery_schedule import operational
 from tests.support.webhook_store import add_endpoint
 
 OPS = ["endpoint.disabled", "message.attempt.exhausted"]
@@ -209,15 +210,6 @@ async def test_recover_skips_what_is_already_due_and_refuses_disabled_or_foreign
     assert await recover_all(store, endpoint.id, since) == ("disabled", 0, 0, 0)
 
 
-def operational(client: redis.Redis, event: str) -> list[dict[str, str]]:
-    found = []
-    for key in client.scan_iter(match=delivery_key("*"), count=1000):
-        fields = {text(k): text(v) for k, v in client.hgetall(key).items()}
-        if fields.get("event") == event:
-            found.append(fields)
-    return found
-
-
 async def test_a_410_disables_once_and_tells_the_other_subscribers(
     store: WebhookStore, sync_client: redis.Redis,
 ) -> None:
@@ -287,6 +279,6 @@ async def test_a_chain_of_disables_ends(store: WebhookStore, sync_client: redis.
     events = operational(sync_client, "endpoint.disabled")
     assert [e["endpoint_id"] for e in events] == [b.id]
     for endpoint in (a, b):
-        current = await store.get_endpoint(endpoint.id)
+        current = await store.get_endpoint(endpoint.id, endpoint.tenant)
         assert current is not None and not current.enabled
     assert status_of(sync_client, events[0]["id"]) == DeliveryStatus.PAUSED.value

@@ -199,7 +199,7 @@ async def test_gone_disables_endpoint_enable_resumes(
     _, [claimed] = await store.claim(10, 60, 10)
     await store.complete([AttemptOutcome(claimed.id, claimed.token, "gone", 0, "client_error",
                                          attempt(1, 410))])
-    current = await store.get_endpoint(endpoint.id)
+    current = await store.get_endpoint(endpoint.id, "public")
     assert current is not None and not current.enabled and current.disabled_reason
     assert await store.redeliver(claimed.id) == "endpoint_disabled"
     jobs.transition(new_job(sync_client, callback=None), JobStatus.SUCCEEDED)  # held, not lost

@@ -21,7 +21,8 @@ def test_schema_file_is_valid_sdl_with_the_public_operations() -> None:
     assert set(mutation.fields) == {"submitWaitAndReturn", "submitSum", "submitJob",
                                     "cancelJob", "registerWebhook", "deleteWebhook",
                                     "rotateWebhookSecret", "enableWebhook",
-                                    "redeliverWebhook", "recoverWebhook"}
+                                    "redeliverWebhook", "recoverWebhook",
+                                    "setWebhookRateLimit"}
     assert set(query.fields) == {"job", "jobs", "functions", "webhooks", "webhookMessages"}
     assert set(subscription.fields) == {"jobUpdated"}
     assert str(mutation.fields["submitSum"].args["number"].type) == "BigInt!"

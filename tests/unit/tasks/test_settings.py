@@ -150,3 +150,32 @@ def test_malformed_encryption_keys_refused_never_echoed(value: str) -> None:
     with pytest.raises(ValidationError, match="is not a Fernet key") as info:
         Settings(_env_file=None, webhook_encryption_key=SecretStr(value))
     assert value not in str(info.value) and good not in str(info.value)
+
+
+def test_flow_control_defaults() -> None:
+    s = Settings(_env_file=None)
+    assert s.webhook_breaker_policy.args() == ["5", "30.0", "3600.0", "432000.0"]
+    assert s.webhook_tenant_max_per_second == 1000
+    off = settings(webhook_breaker_failures="0", webhook_disable_after_seconds="0",
+                   webhook_tenant_max_per_second="0")
+    assert (off.webhook_breaker_policy.failures, off.webhook_breaker_policy.disable_after,
+            off.webhook_tenant_max_per_second) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"webhook_breaker_failures": "-1"}, "greater than or equal to 0"),
+    ({"webhook_breaker_failures": "1001"}, "less than or equal to 1000"),
+    ({"webhook_breaker_cooldown_seconds": "0"}, "greater than 0"),
+    ({"webhook_breaker_cooldown_seconds": "3601"}, "less than or equal to 3600"),
+    ({"webhook_breaker_cooldown_seconds": "60", "webhook_breaker_max_cooldown_seconds": "30"},
+     "WEBHOOK_BREAKER_MAX_COOLDOWN_SECONDS must be at least WEBHOOK_BREAKER_COOLDOWN_SECONDS"),
+    ({"webhook_breaker_max_cooldown_seconds": "604801"}, "less than or equal to 604800"),
+    ({"webhook_disable_after_seconds": "-5"}, "greater than or equal to 0"),
+    ({"webhook_disable_after_seconds": "7776001"}, "less than or equal to 7776000"),
+    ({"webhook_tenant_max_per_second": "-1"}, "greater than or equal to 0"),
+    ({"webhook_tenant_max_per_second": "2.5"}, "valid integer"),
+    ({"webhook_tenant_max_per_second": "1000001"}, "less than or equal to 1000000"),
+])
+def test_bad_flow_control_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        settings(**env)

@@ -8,7 +8,7 @@ from email.utils import formatdate
 
 import pytest
 
-from worker.webhooks.retry_policy import AttemptResult, decide, parse_retry_after
+from worker.webhooks.retry_policy import AttemptResult, breaker_signal, decide, parse_retry_after
 
 SCHEDULE = (0.0, 5.0, 30.0)
 
@@ -71,3 +71,17 @@ def test_parse_retry_after() -> None:
     date = formatdate(now + 30, usegmt=True)
     assert 28 <= (parse_retry_after(date, now) or 0) <= 31
     assert parse_retry_after(formatdate(now - 30, usegmt=True), now) == 0
+
+
+@pytest.mark.parametrize(("status", "error", "signal"), [
+    (200, None, "ok"), (204, None, "ok"),
+    (500, "server_error", "fail"), (503, "server_error", "fail"), (408, "client_error", "fail"),
+    (None, "timeout", "fail"), (None, "connect_error", "fail"), (None, "tls_error", "fail"),
+    (None, "protocol_error", "fail"),
+    # The receiver is up and refuses or throttles this message: neither counts nor resets.
+    (429, "client_error", ""), (404, "client_error", ""), (410, "client_error", ""),
+    (301, "redirect", ""), (None, "blocked", ""), (None, "internal_error", ""),
+])
+def test_what_an_attempt_tells_the_breaker(status: int | None, error: str | None,
+                                           signal: str) -> None:
+    assert breaker_signal(result(status, error)) == signal
