@@ -39,7 +39,10 @@ def stack(module_launch: Launcher) -> tuple[Servers, Receiver]:
     servers = module_launch.stack(
         "recovery-worker", API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
         dispatcher={"WEBHOOK_RETRY_SCHEDULE": "0,0.2",  # two attempts, then dead letter
-                    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.3/32"},
+                    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.3/32",
+                    # Failing on purpose, message after message: the breaker would hold
+                    # them (tests/integration/webhooks/test_flow_control.py is its test).
+                    "WEBHOOK_BREAKER_FAILURES": "0"},
         WEBHOOK_ALLOWED_NETWORKS="127.0.0.3/32")
     return servers, receiver
 
