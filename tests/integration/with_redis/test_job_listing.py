@@ -12,7 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from gateway.services.listing import SKIP_LIMIT, JobPage, Listing, decode_cursor, read_page
-from tasks.jobs.record import JobStatus
+from tasks.jobs.record import JobStatus, as_text
 from tasks.jobs.store import AsyncJobStore
 from tasks.redis.keys import job_index_key, job_key
 from tests.support.job_index import create_jobs_async, end_jobs
@@ -23,8 +23,8 @@ SUM, WAIT = "sum_to_n_job", "wait_and_return"
 
 def where(client: redis.Redis, job_id: str, tenant: str = "public") -> set[str]:
     """The names of the indexes holding the job."""
-    keys = client.keys(job_index_key(tenant) + "*")
-    return {k.decode() for k in keys if client.zscore(k, job_id) is not None}
+    keys = client.scan_iter(match=job_index_key(tenant) + "*")
+    return {as_text(k) for k in keys if client.zscore(k, job_id) is not None}
 
 
 async def page(url: str, status: JobStatus | None = None, function: str | None = None,
@@ -44,7 +44,7 @@ async def walk(url: str, first: int, **filters: object) -> list[str]:
     ids: list[str] = []
     after = None
     while True:
-        current = await page(url, first=first, after=after, **filters)  # type: ignore[arg-type]
+        current = await page(url, first=first, after=after, **filters)
         ids += [record.id for _, record in current.edges]
         if not current.has_next_page:
             return ids
@@ -141,3 +141,16 @@ async def test_expired_entries_are_trimmed(
     # A listing trims the index it reads, whatever wrote it.
     assert (await page(own_redis.url, JobStatus.QUEUED)).edges == []
     assert sync_client.zcard(job_index_key("public", JobStatus.QUEUED)) == 0
+
+
+async def test_an_undone_submit_leaves_no_index_entry(
+    own_redis: RedisServer, sync_client: redis.Redis,
+) -> None:
+    """A submit whose message could not be published is undone (gateway/services/jobs.py)."""
+    [job] = await create_jobs_async(own_redis.url, 1, WAIT)
+    client = aioredis.Redis.from_url(own_redis.url)
+    try:
+        await AsyncJobStore(client).delete(job, "public", WAIT)
+    finally:
+        await client.aclose()
+    assert where(sync_client, job) == set() and not sync_client.exists(job_key(job))
