@@ -58,7 +58,8 @@ class Query:
             return None
 
     @strawberry.field(description=f"Jobs, newest first, optionally of one status and/or "
-                      f"function. `first` is 1 to {PAGE_MAX}; `after` takes the previous "
+                      f"function (each filter reads an index of its own: every page but the "
+                      f"last is full). `first` is 1 to {PAGE_MAX}; `after` takes the previous "
                       "page's `pageInfo.endCursor`.")
     async def jobs(
         self,

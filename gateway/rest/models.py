@@ -84,6 +84,14 @@ class JobOut(BaseModel):
         return cls.model_validate(record.to_public())
 
 
+class JobPageOut(BaseModel):
+    data: list[JobOut] = Field(..., description="Newest first (by creation time).")
+    has_next_page: bool
+    next_cursor: str | None = Field(
+        None, description="Pass as `after` for the next page (null: nothing listed); the same "
+        "cursors as GraphQL's `jobs` pageInfo.endCursor.")
+
+
 class SubmitJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -32,12 +32,13 @@ from gateway.services.errors import (
     UnknownFunction,
 )
 from gateway.services.listing import (
-    SCAN_LIMIT,
+    PAGE_DEFAULT,
     JobPage,
-    Position,
+    Listing,
     check_page_size,
+    check_status,
     decode_cursor,
-    encode_cursor,
+    read_page,
 )
 from gateway.services.metrics import JOBS_SUBMITTED
 from gateway.services.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
@@ -47,6 +48,7 @@ from tasks.jobs.catalog import Catalog, FunctionSpec
 from tasks.jobs.record import JobRecord, JobStatus, new_record_fields, queued_record
 from tasks.jobs.store import Admission, AsyncJobStore, SubmitOutcome
 from tasks.logs import request_id_var
+from tasks.redis.keys import job_index_key
 from tasks.settings import Settings
 from tasks.webhooks.ssrf import UrlPolicy, UrlRefused, check_url
 
@@ -284,7 +286,8 @@ class JobService:
         except Exception as exc:
             log.warning("publish of job %s failed: %r", job_id, exc)
             # Never leave a record (or an idempotency key) with no message.
-            await self.store.delete(job_id, admission.tenant, admission.idempotency_key)
+            await self.store.delete(job_id, admission.tenant, task,
+                                    admission.idempotency_key)
             raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
 
     # --- lookup and cancel -------------------------------------------------------
@@ -332,55 +335,25 @@ class JobService:
     async def list_jobs(
         self,
         caller: Caller,
-        status: JobStatus | None = None,
+        status: str | None = None,
         function: str | None = None,
-        first: int = 20,
+        first: int = PAGE_DEFAULT,
         after: str | None = None,
     ) -> JobPage:
-        """The caller's jobs newest first, optionally of one status and/or function; `after` is the
-        `end_cursor` of the previous page. A filtered listing reads at most SCAN_LIMIT index
-        entries per call: a page may then be short, with `has_next_page` still true."""
+        """The caller's jobs newest first, optionally of one status and/or function, read
+        from the index of those filters (gateway/services/listing.py): every page but the
+        last is full. `after` is the `end_cursor` of the previous page (of any listing)."""
+        job_status = check_status(status)
         check_page_size(first)
-        if function is not None:
-            self.function(function)
+        if function is not None and function not in self.functions:
+            known = ", ".join(sorted(self.functions))
+            raise InvalidInput(f"function: unknown function {function[:40]!r}; known "
+                               f"functions: {known}")
         start = decode_cursor(after) if after is not None else None
-        oldest = time.time() - self.settings.job_ttl_seconds
-        filtered = status is not None or function is not None
-        batch = 200 if filtered else first + 1
-        edges: list[tuple[str, JobRecord]] = []
-        expired: list[str] = []
-        last: Position | None = None
-        offset = scanned = 0
-        exhausted = False
+        query = Listing(
+            tenant=caller.tenant,
+            index=job_index_key(caller.tenant, job_status, function),
+            status=job_status, function=function, first=first, start=start,
+            oldest=time.time() - self.settings.job_ttl_seconds)
         async with redis_guard():
-            await self.store.trim_index(caller.tenant, oldest)
-            while len(edges) <= first and scanned < SCAN_LIMIT:
-                entries = await self.store.index_range(
-                    caller.tenant,
-                    None if start is None else start.created_at, oldest, offset,
-                    min(batch, SCAN_LIMIT - scanned))
-                if not entries:
-                    exhausted = True
-                    break
-                offset += len(entries)
-                # The range includes start's own time: skip what was at or before start.
-                entries = [e for e in entries
-                           if start is None or Position(e[1], e[0]) < start]
-                records = await self.store.get_many([job_id for job_id, _ in entries])
-                for (job_id, created_at), record in zip(entries, records, strict=True):
-                    if len(edges) > first:
-                        break
-                    scanned += 1
-                    last = Position(created_at, job_id)
-                    if record is None:
-                        expired.append(job_id)
-                    elif ((status is None or record.status is status)
-                          and (function is None or record.function == function)):
-                        edges.append((encode_cursor(last), record))
-            await self.store.forget(caller.tenant, expired)
-        if len(edges) > first:
-            return JobPage(edges[:first], True, edges[first - 1][0])
-        if exhausted or last is None:
-            return JobPage(edges, False, edges[-1][0] if edges else None)
-        # Scanned SCAN_LIMIT entries without filling the page: continue from there.
-        return JobPage(edges, True, encode_cursor(last))
+            return await read_page(self.store, query)

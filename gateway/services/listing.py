@@ -1,4 +1,11 @@
-"""Listing jobs newest first: the page shape and its opaque cursors.
+"""Listing jobs newest first: the page shape, its opaque cursors, and reading a page from
+the index of the listing's filters (tasks/redis/keys.py job_index_key).
+
+Every job is in its tenant's main index, its status's, its function's, and its (status,
+function)'s, all by creation time, kept by the Lua that creates a job and changes its status.
+So every entry of the index read is an answer, and a page reads `first + 1` entries, plus
+at most SKIP_LIMIT it passes over (a record gone before its time, or whose status changed
+between the index read and the record read): its cost follows the page, not the history.
 
 A cursor names a position in the job index (created_at, id) (the same codec serves the
 failed-message index: gateway/services/message_filters.py). It is base64 text so clients
@@ -15,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.services.errors import InvalidInput
-from tasks.jobs.record import JobRecord
+from tasks.jobs.record import JobRecord, JobStatus
+from tasks.jobs.store import AsyncJobStore
 
 PAGE_MAX = 100  # largest `first`
 PAGE_DEFAULT = 20
-SCAN_LIMIT = 1000  # index entries one listing reads at most (bounds a filtered listing)
+SKIP_LIMIT = 200  # entries one page passes over at most before it answers short
 MAX_CURSOR_LENGTH = 200
 
 
@@ -78,3 +86,73 @@ def check_page_size(first: int) -> int:
     if not 1 <= first <= PAGE_MAX:
         raise InvalidInput(f"first: must be between 1 and {PAGE_MAX} (got {first})")
     return first
+
+
+def check_status(status: str | None) -> JobStatus | None:
+    if status is None or isinstance(status, JobStatus):
+        return status
+    try:
+        return JobStatus(status)
+    except ValueError:
+        known = ", ".join(s.value for s in JobStatus)
+        raise InvalidInput(f"status: unknown status {status[:40]!r}; known statuses: "
+                           f"{known}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page's request: whose jobs, which index, and what each record must match."""
+
+    tenant: str
+    index: str
+    status: JobStatus | None
+    function: str | None
+    first: int
+    start: Position | None  # the previous page's end (exclusive)
+    oldest: float  # created before this, a record has expired
+
+    def matches(self, record: JobRecord) -> bool:
+        return (record.tenant == self.tenant
+                and (self.status is None or record.status is self.status)
+                and (self.function is None or record.function == self.function))
+
+
+async def read_page(store: AsyncJobStore, q: Listing) -> JobPage:
+    """A page newest first from `q.index`: full unless it is the last, or short (with
+    `has_next_page`) after passing over SKIP_LIMIT entries. Expired entries are trimmed by
+    time, and those whose record is gone early are dropped as they are met."""
+    await store.trim_index(q.index, q.oldest)
+    edges: list[tuple[str, JobRecord]] = []
+    gone: list[str] = []
+    last: Position | None = None
+    offset = passed = 0
+    exhausted = False
+    while len(edges) <= q.first and passed < SKIP_LIMIT:
+        # What the page still needs, plus as many as were passed over so far (bounded).
+        count = q.first + 1 - len(edges) + min(passed, SKIP_LIMIT - passed)
+        entries = await store.index_range(q.index, None if q.start is None
+                                          else q.start.created_at, q.oldest, offset, count)
+        offset += len(entries)
+        exhausted = len(entries) < count
+        # The range includes start's own time: skip what was at or before start.
+        entries = [e for e in entries if q.start is None or Position(e[1], e[0]) < q.start]
+        records = await store.get_many([job_id for job_id, _ in entries])
+        for (job_id, created_at), record in zip(entries, records, strict=True):
+            if len(edges) > q.first:
+                break
+            last = Position(created_at, job_id)
+            if record is not None and q.matches(record):
+                edges.append((encode_cursor(last), record))
+                continue
+            passed += 1
+            if record is None:
+                gone.append(job_id)
+        if exhausted:
+            break
+    await store.forget(q.index, gone)
+    if len(edges) > q.first:
+        return JobPage(edges[:q.first], True, edges[q.first - 1][0])
+    if exhausted or last is None:
+        return JobPage(edges, False, edges[-1][0] if edges else None)
+    # Passed over SKIP_LIMIT entries without filling the page: continue from there.
+    return JobPage(edges, True, encode_cursor(last))

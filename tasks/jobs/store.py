@@ -24,6 +24,7 @@ from tasks.redis.keys import (
     QUEUED_KEY,
     event_channel,
     idempotency_key,
+    job_index_key,
     job_key,
     rate_bucket_key,
     tenant_index_key,
@@ -32,9 +33,9 @@ from tasks.redis.lua import load_script
 from tasks.settings import Settings
 
 TRANSITION_LUA = load_script("tasks.jobs", "tasks.webhooks:destinations.lua",
-                             "transition.lua")
+                             "job_index.lua", "transition.lua")
 # Scripts that rate-limit get the token bucket function first: one source for it.
-SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "submit.lua")
+SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "job_index.lua", "submit.lua")
 RATE_LIMIT_LUA = load_script("tasks.jobs", "bucket.lua", "rate_limit.lua")
 RECOVER_LUA = load_script("tasks.jobs", "recover.lua")
 
@@ -230,27 +231,34 @@ class AsyncJobStore:
                                       args=[time.time(), rate_per_second, burst])
         return int(wait)
 
-    async def delete(self, job_id: str, tenant: str, idempotency: str | None = None) -> None:
+    async def delete(self, job_id: str, tenant: str, function: str,
+                     idempotency: str | None = None) -> None:
+        """Undo a submit whose message could not be published: the record, its idempotency
+        key and its index entries (it is QUEUED; the other statuses' go too, to be sure)."""
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(job_id))
             if idempotency is not None:
                 pipe.delete(idempotency_key(tenant, idempotency))
-            pipe.zrem(tenant_index_key(tenant), job_id)
+            pipe.zrem(job_index_key(tenant), job_id)
+            pipe.zrem(job_index_key(tenant, function=function), job_id)
+            for status in JobStatus:
+                pipe.zrem(job_index_key(tenant, status), job_id)
+                pipe.zrem(job_index_key(tenant, status, function), job_id)
             await pipe.execute()
 
-    # --- the job index, for listing ---------------------------------------------------
+    # --- the job indexes, for listing (tasks/redis/keys.py job_index_key) --------------
 
-    async def trim_index(self, tenant: str, oldest: float) -> None:
-        """Drop index entries of jobs created before `oldest` (their records have expired)."""
-        await self.client.zremrangebyscore(tenant_index_key(tenant), "-inf", f"({oldest!r}")
+    async def trim_index(self, index: str, oldest: float) -> None:
+        """Drop entries of jobs created before `oldest` (their records have expired)."""
+        await self.client.zremrangebyscore(index, "-inf", f"({oldest!r}")
 
     async def index_range(
-        self, tenant: str, newest: float | None, oldest: float, offset: int, count: int
+        self, index: str, newest: float | None, oldest: float, offset: int, count: int
     ) -> list[tuple[str, float]]:
         """(job id, created_at) newest first, from `newest` (inclusive; None: the top) down to
         `oldest`; Redis orders equal times by id, descending."""
         reply = await self.client.zrevrangebyscore(
-            tenant_index_key(tenant), "+inf" if newest is None else repr(newest), repr(oldest),
+            index, "+inf" if newest is None else repr(newest), repr(oldest),
             start=offset, num=count, withscores=True,
         )
         pairs = cast(list[tuple[bytes, float]], reply)
@@ -266,7 +274,7 @@ class AsyncJobStore:
             replies = await pipe.execute()
         return [record_from_fields(fields) if fields else None for fields in replies]
 
-    async def forget(self, tenant: str, job_ids: list[str]) -> None:
-        """Remove ids whose records have expired from the tenant's index."""
+    async def forget(self, index: str, job_ids: list[str]) -> None:
+        """Remove ids whose records have expired from an index."""
         if job_ids:
-            await self.client.zrem(tenant_index_key(tenant), *job_ids)
+            await self.client.zrem(index, *job_ids)

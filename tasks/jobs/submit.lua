@@ -1,6 +1,7 @@
 -- Admit and create jobs in one round trip (concurrent submits share one call; see
 -- tasks/batching.py). For each job, in order: idempotent replay, rate limit, queue depth,
--- then the record, its index entry and (Redis broker) its Celery message.
+-- then the record, its index entries (main, status, function: job_index.lua, prepended) and
+-- (Redis broker) its Celery message.
 -- KEYS: 6 per job: job hash, tenant's job index, broker queue list, idempotency key,
 --       rate bucket, the set of queued jobs (for recovery: tasks/jobs/recover.lua)
 -- ARGV[1]: how many jobs; then per job: the count of its arguments, then
@@ -35,7 +36,17 @@ local function submit(k, a)
   end
   redis.call('HSET', k[1], unpack(a, 10))
   redis.call('EXPIRE', k[1], tonumber(a[1]))
-  redis.call('ZADD', k[2], now, a[9])
+  -- Scored by the creation time as written (a[2]), as transition.lua re-scores from the record:
+  -- a Lua number would keep only 14 digits.
+  redis.call('ZADD', k[2], a[2], a[9])
+  local job = redis.call('HMGET', k[1], 'tenant', 'status', 'function')
+  index_job(job[1] or 'public', job[2], job[3], a[2], a[9])
+  -- Entries of records that expired leave the indexes every job is in here (amortized: each
+  -- once); the status indexes shed theirs in transition.lua, and any index when listed.
+  local cutoff = '(' .. (now - tonumber(a[1]))
+  redis.call('ZREMRANGEBYSCORE', k[2], '-inf', cutoff)
+  redis.call('ZREMRANGEBYSCORE', NAME.job_index .. (job[1] or 'public') .. NAME.function_index
+             .. job[3], '-inf', cutoff)
   if a[3] ~= '' then
     redis.call('LPUSH', k[3], a[3])
     -- A copy of the message while the job waits: a worker killed between taking it off

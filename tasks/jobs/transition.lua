@@ -9,6 +9,7 @@
 -- The webhook keys come from the NAME table (tasks/redis/keys.py), not from KEYS: a single
 -- Redis, not a cluster, like Celery's Redis transport. Each delivery is due at its
 -- destination (tasks/webhooks/destinations.lua, prepended).
+-- The job's listing indexes move with its status (tasks/jobs/job_index.lua).
 -- Returns {applied (0/1), status before, attempts}. A terminal status is never overwritten, and a
 -- missing record (expired or never created) is never re-created by a late event.
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -19,6 +20,14 @@ if current == 'SUCCEEDED' or current == 'FAILED' or current == 'CANCELLED' or cu
   return {0, current, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
+-- The listing indexes follow the status (job_index.lua, prepended). Every record lives as
+-- long from its creation, so entries created before (created_at - its time left) expired.
+local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'function', 'created_at')
+if job[1] and job[3] and job[4] then
+  local left = redis.call('PTTL', KEYS[1])
+  local cutoff = left >= 0 and tonumber(job[4]) - left / 1000 or nil
+  reindex_job(job[2] or 'public', current, ARGV[1], job[3], job[4], job[1], cutoff)
+end
 if current == 'QUEUED' then
   -- Out of the queue: the copy of its message kept for recovery (tasks/jobs/recover.lua) goes.
   redis.call('HDEL', KEYS[1], 'message', 'queue')

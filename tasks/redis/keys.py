@@ -11,6 +11,12 @@ KEY_PREFIX = "gw:"
 
 # --- jobs (tasks/jobs) ----------------------------------------------------------------------
 JOB_INDEX_KEY = f"{KEY_PREFIX}jobs"  # sorted set: job id by creation time, for listing
+# A tenant's filtered indexes, zsets by creation time like its main index, named after it
+# (tenant names have no ':'): ":status:QUEUED", ":function:sum_to_n_job", and both,
+# ":status:QUEUED:function:sum_to_n_job". Kept by submit.lua and transition.lua
+# (tasks/jobs/job_index.lua, which composes the same names from these parts).
+STATUS_INDEX_PART = ":status:"
+FUNCTION_INDEX_PART = ":function:"
 QUEUED_KEY = f"{KEY_PREFIX}queued"  # sorted set: job id by queued time, while QUEUED
 JOB_PREFIX = f"{KEY_PREFIX}job:"  # + job id: the job record, a hash
 JOB_EVENTS_PREFIX = f"{KEY_PREFIX}job-events:"  # + job id: pub/sub channel of its transitions
@@ -31,6 +37,17 @@ def event_channel(job_id: str) -> str:
 def tenant_index_key(tenant: str) -> str:
     """Sorted set of a tenant's job ids by creation time, for listing."""
     return f"{JOB_INDEX_KEY}:{tenant}"
+
+
+def job_index_key(tenant: str, status: str | None = None, function: str | None = None) -> str:
+    """The index a listing with these filters reads: the tenant's main index without any,
+    else the one of its status, of its function, or of both (all by creation time)."""
+    key = tenant_index_key(tenant)
+    if status is not None:
+        key += STATUS_INDEX_PART + status
+    if function is not None:
+        key += FUNCTION_INDEX_PART + function
+    return key
 
 
 def idempotency_key(tenant: str, key: str) -> str:
@@ -148,6 +165,9 @@ KOMBU_UNACKED_KEY = "unacked"  # hash: delivery tag -> message delivered, not ye
 # The names a Lua script may use, as `NAME.<key>` (tasks/redis/lua.py writes the table).
 LUA_NAMES: dict[str, str] = {
     "queued": QUEUED_KEY,
+    "job_index": f"{JOB_INDEX_KEY}:",
+    "status_index": STATUS_INDEX_PART,
+    "function_index": FUNCTION_INDEX_PART,
     "job": JOB_PREFIX,
     "endpoints": ENDPOINTS_PREFIX,
     "endpoint": ENDPOINT_PREFIX,

@@ -1,13 +1,17 @@
-"""Routes over any job: generic submit, full record, cancel, and the function catalog."""
+"""Routes over any job: generic submit, listing, full record, cancel, and the function
+catalog."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from gateway.rest import API_PREFIX
 from gateway.rest.deps import ApiCaller, IdempotencyKey, Service, SubmitCaller
-from gateway.rest.models import ERROR_RESPONSES, FunctionOut, JobOut, SubmitJob
+from gateway.rest.models import ERROR_RESPONSES, FunctionOut, JobOut, JobPageOut, SubmitJob
 from gateway.rest.route_class import GatewayRoute
+from gateway.services.listing import MAX_CURSOR_LENGTH, PAGE_DEFAULT, PAGE_MAX
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
 
@@ -31,6 +35,26 @@ async def submit_job(
                                   idempotency_key)
     response.headers["Location"] = f"{API_PREFIX}/jobs/{record.id}"
     return JobOut.of(record)
+
+
+@router.get("/jobs", response_model=JobPageOut)
+async def list_jobs(
+    service: Service,
+    caller: ApiCaller,
+    status: Annotated[str | None, Query(max_length=20, description="QUEUED, STARTED, "
+                                        "RETRYING, SUCCEEDED, FAILED, CANCELLED or EXPIRED")
+                      ] = None,
+    function: Annotated[str | None, Query(max_length=200, description="A function of the "
+                                          "catalog (GET /functions).")] = None,
+    first: Annotated[int, Query(description=f"1 to {PAGE_MAX}")] = PAGE_DEFAULT,
+    after: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH,
+                                       description="The previous page's next_cursor.")] = None,
+) -> JobPageOut:
+    """Your jobs, newest first, optionally of one status and/or function. Filters read an
+    index of their own: every page but the last is full."""
+    page = await service.list_jobs(caller, status, function, first, after)
+    return JobPageOut(data=[JobOut.of(record) for _, record in page.edges],
+                      has_next_page=page.has_next_page, next_cursor=page.end_cursor)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

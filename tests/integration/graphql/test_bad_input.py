@@ -84,7 +84,8 @@ CASES: dict[str, tuple[str, dict[str, Any] | None, str, tuple[str, ...]]] = {
     "after garbage": (JOBS, {"after": "not-a-cursor"}, "BAD_USER_INPUT",
                       ("after", "not a cursor")),
     "after forged": (JOBS, {"after": "MXx4"}, "BAD_USER_INPUT", ("after", "not a cursor")),
-    "jobs unknown function": (JOBS, {"f": "nope"}, "NOT_FOUND", ("unknown function",)),
+    "jobs unknown function": (JOBS, {"f": "nope"}, "BAD_USER_INPUT",
+                              ("function", "unknown function 'nope'", "sum_to_n_job")),
     "jobs unknown status": ("{ jobs(status: DONE) { edges { cursor } } }", None,
                             "BAD_USER_INPUT", ("DONE", "JobStatus")),
     # documents that are not valid GraphQL for this schema

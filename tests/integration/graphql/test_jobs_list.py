@@ -1,6 +1,6 @@
-"""jobs(status, function, first, after): newest first, cursor pages, filters, expired
-records skipped and trimmed. A private Redis and a gateway without a worker, so the jobs
-stay where the test puts them."""
+"""jobs(status, function, first, after): newest first, cursor pages, filters read from their
+own index (full pages among many jobs), expired records skipped and trimmed. A private Redis
+and a gateway without a worker, so the jobs stay where the test puts them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.services.listing import SCAN_LIMIT
-from tasks.redis.keys import job_key, tenant_index_key
+from gateway.services.listing import SKIP_LIMIT
+from tasks.jobs.record import JobStatus
+from tasks.redis.keys import job_index_key, job_key, tenant_index_key
 from tests.support.graphql_helpers import CANCEL, data, submit_sum, submit_wait
+from tests.support.job_index import clear_indexes, create_jobs, end_jobs
 from tests.support.launcher import Launcher
 from tests.support.servers import RedisServer
 
@@ -52,7 +54,7 @@ def walk(client: httpx.Client, first: int, **filters: Any) -> list[str]:
 
 def test_pages_newest_first_and_filters(idle: tuple[RedisServer, httpx.Client]) -> None:
     redis_server, client = idle
-    redis_server.client().delete(INDEX)
+    clear_indexes(redis_server.client())
     sums = [submit_sum(client, n) for n in range(7)]
     waits = [submit_wait(client, 1) for _ in range(3)]
     newest_first = list(reversed(sums + waits))
@@ -79,7 +81,7 @@ def test_pages_newest_first_and_filters(idle: tuple[RedisServer, httpx.Client]) 
 
 def test_new_jobs_do_not_shift_a_walk(idle: tuple[RedisServer, httpx.Client]) -> None:
     redis_server, client = idle
-    redis_server.client().delete(INDEX)
+    clear_indexes(redis_server.client())
     old = [submit_sum(client, n) for n in range(4)]
     first = page(client, first=2)
     submit_sum(client, 99)  # newer than every cursor: it belongs to no later page
@@ -92,7 +94,7 @@ def test_expired_records_are_skipped_and_old_entries_trimmed(
 ) -> None:
     redis_server, client = idle
     r = redis_server.client()
-    r.delete(INDEX)
+    clear_indexes(r)
     kept = [submit_sum(client, n) for n in range(3)]
     gone = submit_sum(client, 3)
     r.delete(job_key(gone))  # as when its TTL ran out
@@ -103,18 +105,46 @@ def test_expired_records_are_skipped_and_old_entries_trimmed(
     assert r.zcard(INDEX) == 3
 
 
-def test_a_filtered_listing_reads_a_bounded_part_of_the_index(
+def test_ten_failed_among_twenty_thousand_in_two_full_pages(
+    idle: tuple[RedisServer, httpx.Client],
+) -> None:
+    """The issue's check, with 20,000 jobs made by the submit script (100,000 would slow the
+    suite and read no more: a page reads the FAILED index only)."""
+    redis_server, client = idle
+    r = redis_server.client()
+    clear_indexes(r)
+    ids = create_jobs(redis_server.url, 20_000)
+    failed = ids[1::2000]
+    end_jobs(r, failed, JobStatus.FAILED)
+    newest_first = list(reversed(failed))
+    first = page(client, status="FAILED", first=5)
+    assert [e["node"]["id"] for e in first["edges"]] == newest_first[:5]
+    assert first["pageInfo"]["hasNextPage"] is True
+    second = page(client, status="FAILED", first=5, after=first["pageInfo"]["endCursor"])
+    assert [e["node"]["id"] for e in second["edges"]] == newest_first[5:]
+    assert second["pageInfo"]["hasNextPage"] is False
+    assert {e["node"]["status"] for e in first["edges"] + second["edges"]} == {"FAILED"}
+    assert walk(client, 4, status="FAILED", f="sum_to_n_job") == newest_first
+    assert walk(client, 4, status="FAILED", f="wait_and_return") == []
+    # A status change moves a job between the indexes a listing reads.
+    data(client, CANCEL, {"id": ids[-1]})
+    assert walk(client, 5, status="CANCELLED") == [ids[-1]]
+    assert page(client, status="QUEUED", first=1)["edges"][0]["node"]["id"] == ids[-2]
+    clear_indexes(r)
+
+
+def test_a_filtered_listing_passes_over_a_bounded_number_of_gone_records(
     idle: tuple[RedisServer, httpx.Client],
 ) -> None:
     redis_server, client = idle
     r = redis_server.client()
-    r.delete(INDEX)
+    clear_indexes(r)
     match = submit_sum(client, 1)
-    # Newer index entries whose records are gone: more than one call may read.
+    # Newer entries of the QUEUED index whose records are gone: more than one page passes.
     now = time.time()
-    r.zadd(INDEX,
-           {str(uuid.uuid4()): now + 1 + i / 1e4 for i in range(SCAN_LIMIT + 500)})
-    short = page(client, first=5, f="sum_to_n_job")
+    r.zadd(job_index_key("public", JobStatus.QUEUED),
+           {str(uuid.uuid4()): now + 1 + i / 1e4 for i in range(SKIP_LIMIT + 50)})
+    short = page(client, first=5, status="QUEUED")
     assert short["edges"] == [] and short["pageInfo"]["hasNextPage"] is True
-    assert walk(client, 5, f="sum_to_n_job") == [match]
-    assert r.zcard(INDEX) == 1  # the dead entries were dropped on the way
+    assert walk(client, 5, status="QUEUED") == [match]
+    assert r.zcard(job_index_key("public", JobStatus.QUEUED)) == 1  # dropped on the way
