@@ -169,11 +169,11 @@ local function take(dest, most_here)
       budget = budget - 1
       local key = NAME.delivery .. id
       local flat = redis.call('HGETALL', key)
-      if flat[1] then  -- else the delivery has expired: forget it
-        local delivery = {}
-        for i = 1, #flat, 2 do
-          delivery[flat[i]] = flat[i + 1]
-        end
+      local delivery = {}
+      for i = 1, #flat, 2 do
+        delivery[flat[i]] = flat[i + 1]
+      end
+      if delivery.endpoint_id then  -- else the delivery has expired: forget it
         if endpoint_id == nil and delivery.endpoint_id ~= '' then
           endpoint_id = delivery.endpoint_id
           local e = redis.call('HMGET', NAME.endpoint .. endpoint_id, 'secret',

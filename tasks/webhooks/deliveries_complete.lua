@@ -34,10 +34,7 @@ local function disable_and_hold(key, id, reason, attempt)
   if endpoint_id == '' or redis.call('EXISTS', NAME.endpoint .. endpoint_id) == 0 then
     return false
   end
-  local ok, logged = pcall(cjson.decode, attempt or '')
-  local status_code = ok and type(logged) == 'table' and type(logged.status_code) == 'number'
-    and logged.status_code or nil
-  disable_endpoint(endpoint_id, reason, id, status_code, now, now_text)
+  disable_endpoint(endpoint_id, reason, id, attempt_status_code(attempt), now, now_text)
   redis.call('HSET', key, 'status', 'PAUSED')
   redis.call('ZADD', NAME.paused .. endpoint_id, now_text, id)
   return true

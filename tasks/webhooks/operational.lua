@@ -76,6 +76,15 @@ local function disable_endpoint(endpoint_id, reason, cause_id, status_code, now,
   return true
 end
 
+-- The HTTP status of an attempt's log entry (JSON text), nil when no answer came.
+local function attempt_status_code(attempt)
+  local ok, logged = pcall(cjson.decode, attempt or '')
+  if ok and type(logged) == 'table' and type(logged.status_code) == 'number' then
+    return logged.status_code
+  end
+  return nil
+end
+
 -- Delivery `id` (hash `key`) was just dead-lettered after `attempt` (its log entry, JSON
 -- text): emit `message.attempt.exhausted` to its tenant's subscribed endpoints (the failing
 -- one too: it may fail only some messages). Nothing for an operational event itself.
@@ -86,14 +95,10 @@ local function message_exhausted(key, id, attempt, now, now_text)
     return 0
   end
   local dest = destination_of(key)
-  local ok, logged = pcall(cjson.decode, attempt or '')
-  local status_code = nil
-  if ok and type(logged) == 'table' and type(logged.status_code) == 'number' then
-    status_code = logged.status_code
-  end
   return emit_operational(tenant_of(dest), 'message.attempt.exhausted', {
     message_id = id, event = f[1], endpoint_id = json_or_null(f[2]), job_id = f[3],
-    attempts = tonumber(f[4] or '0'), last_status_code = json_or_null(status_code),
+    attempts = tonumber(f[4] or '0'),
+    last_status_code = json_or_null(attempt_status_code(attempt)),
     reason = json_or_null(f[5]),
   }, key, '', now, now_text)
 end

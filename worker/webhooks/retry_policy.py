@@ -14,20 +14,20 @@ from tasks.webhooks.store import BreakerSignal, Outcome
 
 JITTER = 0.2  # a retry delay varies by +-20%, so failed deliveries do not retry in lockstep
 
-# Network-level failures worth another try: the receiver may be restarting, its DNS name
-# or certificate being fixed (a TLS error, also a certificate's, is its operator's to fix,
-# like a 5xx). Every other class is dead-lettered at once, as no retry can change it:
-# `blocked` (the SSRF guard refused the URL or an address its host resolves to) and
-# `invalid_url` (a URL the HTTP client can never send, e.g. one an older version stored).
-RETRYABLE_ERRORS = frozenset({"timeout", "connect_error", "tls_error", "protocol_error"})
+# Network-level failures: worth another try (the receiver may be restarting, its DNS name
+# or certificate being fixed: a TLS error, also a certificate's, is its operator's to fix,
+# like a 5xx), and signs of a receiver down for its circuit breaker. Every other class is
+# dead-lettered at once, as no retry can change it: `blocked` (the SSRF guard refused the
+# URL or an address its host resolves to) and `invalid_url` (a URL the HTTP client can
+# never send, e.g. one an older version stored).
+NETWORK_FAILURES = frozenset({"timeout", "connect_error", "tls_error", "protocol_error"})
 RETRYABLE_STATUS = frozenset({408, 429})
-# What says the receiver is down or overwhelmed, for the breaker: no answer in time, no
-# connection, a broken exchange, a 5xx or a 408. Not a 429: the receiver is up and asks for
-# less, which its Retry-After and the rate limits give it; counting it would turn polite
-# back-pressure into an outage and, after WEBHOOK_DISABLE_AFTER_SECONDS, a disabled
-# endpoint. Nor another 4xx, a 3xx or a refused address: the receiver (or the guard)
-# refuses that message, which is dead-lettered at once and holds no slot.
-BREAKER_ERRORS = frozenset({"timeout", "connect_error", "tls_error", "protocol_error"})
+# What says the receiver is down or overwhelmed, for the breaker: NETWORK_FAILURES, a 5xx
+# or a 408. Not a 429: the receiver is up and asks for less, which its Retry-After and the
+# rate limits give it; counting it would turn polite back-pressure into an outage and,
+# after WEBHOOK_DISABLE_AFTER_SECONDS, a disabled endpoint. Nor another 4xx, a 3xx or a
+# refused address: the receiver (or the guard) refuses that message, which is
+# dead-lettered at once and holds no slot.
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def error_class(status_code: int) -> str | None:
 def is_retryable(result: AttemptResult) -> bool:
     if result.status_code is not None:
         return result.status_code in RETRYABLE_STATUS or 500 <= result.status_code < 600
-    return result.error in RETRYABLE_ERRORS
+    return result.error in NETWORK_FAILURES
 
 
 def breaker_signal(result: AttemptResult) -> BreakerSignal:
@@ -68,7 +68,7 @@ def breaker_signal(result: AttemptResult) -> BreakerSignal:
         return "ok"
     if result.status_code is not None:
         return "fail" if result.status_code >= 500 or result.status_code == 408 else ""
-    return "fail" if result.error in BREAKER_ERRORS else ""
+    return "fail" if result.error in NETWORK_FAILURES else ""
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
