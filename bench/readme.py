@@ -154,6 +154,15 @@ def performance(results: Results) -> str:
                      "bare Celery's result "
                      + fmt.figure(drain.get("bare_c2", {}).get("redis_bytes_per_job", {})
                                   .get("median")) + " bytes", fmt.need(redis), _yes(redis)))
+    flat, listing = t.get("listing_flat"), results.get("listing")
+    if flat and listing and not flat.unavailable:
+        sizes = listing["sizes"]
+        rows.append((
+            "`jobs(status: FAILED, first: 5)`, 1,000 / 100,000 jobs of the tenant",
+            f"{fmt.figure(sizes['1000']['p50_ms']['median'], 2)} / "
+            f"{fmt.figure(sizes['100000']['p50_ms']['median'], 2)} ms per listing",
+            "the same listing over 1,000 jobs: " + fmt.short(flat), fmt.need(flat),
+            _yes(flat)))
     hooks = [t[k] for k in ("webhook_vs_sync", "webhook_vs_bare", "webhook_p50",
                             "webhook_p99") if k in t]
     if len(hooks) == 4 and not hooks[0].unavailable:

@@ -219,6 +219,7 @@ def render(results: Results) -> str:
     _http(results, w)
     _e2e(results, w)
     _memory(results, w)
+    _listing(results, w)
     _webhooks(results, w)
     _misses(results, targets, w)
     _profiles(results, w)
@@ -439,6 +440,27 @@ def isolation_rows(data: Results) -> list[tuple[str, str]]:
         (f"requests open at the hanging destination (cap {s['per_destination']})",
          f"at most {iso['hanging_max_in_flight']}"),
     ]
+
+
+def _listing(results: Results, w: Callable[[str], None]) -> None:
+    data = results.get("listing")
+    if not data:
+        return
+    s = data["settings"]
+    w("## Listing")
+    w("")
+    w(f"`jobs(status: FAILED, first: 5)` over GraphQL, {s['requests']} sequential requests per "
+      "size and round, one gateway process; each size is a tenant of its own in one Redis, "
+      "its jobs made by the real submit script and "
+      f"{s['failed']} of them ended FAILED. Largest over smallest, per round: "
+      f"{fmt.ratio(data['largest_over_smallest'])}.")
+    w("")
+    w("| jobs of the tenant | latency per listing, median (min-max) |")
+    w("|---|---|")
+    for size, t in data["sizes"].items():
+        w(f"| {int(size):,} ({s['failed']} FAILED) | p50 {fmt.spread(t['p50_ms'], ' ms', 2)}, "
+          f"p99 {fmt.spread(t['p99_ms'], ' ms', 2)} |")
+    w("")
 
 
 def _webhooks(results: Results, w: Callable[[str], None]) -> None:

@@ -100,6 +100,8 @@ WEBHOOK_VS_SYNC = 30.0
 WEBHOOK_VS_BARE = 0.6  # issue 14, part 8 (0.5 before)
 WEBHOOK_P50_MS = 10.0  # issue 14, part 8 (15 ms before)
 WEBHOOK_P99_MS = 30.0  # issue 14, part 8 (60 ms before)
+LISTING_SIZES = (1_000, 10_000, 100_000)  # jobs of one tenant (bench/listing.py)
+LISTING_FLAT_MAX = 1.25  # the largest size's listing cost over the smallest's
 WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another one hangs
 
 
@@ -167,7 +169,27 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         "redis_bytes", f"<= {REDIS_BYTES_PER_JOB:,} bytes of Redis per finished job record",
         ours_bytes, REDIS_BYTES_PER_JOB, False, "bytes",
         "INFO used_memory delta / jobs: {bytes:,.0f} bytes", {"bytes": ours_bytes}))
-    return targets + webhook_targets(results.get("webhooks", {}))
+    return [*targets, listing_target(results.get("listing")),
+            *webhook_targets(results.get("webhooks", {}))]
+
+
+def listing_target(listing: dict[str, Any] | None) -> Target:
+    """Issue 15: a filtered listing costs the same whatever the history (bench/listing.py)."""
+    small_jobs, large_jobs = LISTING_SIZES[0], LISTING_SIZES[-1]
+    goal = (f"jobs(status: FAILED, first: 5) over {large_jobs:,} jobs at most "
+            f"{LISTING_FLAT_MAX:g}x its cost over {small_jobs:,}")
+    if not listing:
+        return Target("listing_flat", goal, math.nan, LISTING_FLAT_MAX, False, "x",
+                      unavailable="not measured in this run")
+    sizes = listing["sizes"]
+    small, large = (float(sizes[str(n)]["p50_ms"]["median"]) for n in (small_jobs, large_jobs))
+    rounds = listing["largest_over_smallest"]
+    return Target("listing_flat", goal, float(rounds["median"]), LISTING_FLAT_MAX, False, "x",
+                  "{large:.2f} ms over {large_jobs:,.0f} jobs vs {small:.2f} ms over "
+                  "{small_jobs:,.0f} (medians; per-round ratios)",
+                  {"large": large, "small": small, "large_jobs": large_jobs,
+                   "small_jobs": small_jobs},
+                  (float(rounds["min"]), float(rounds["max"])))
 
 
 def webhook_targets(hooks: dict[str, Any]) -> list[Target]:

@@ -15,6 +15,7 @@ from tasks.jobs.store import Admission, AsyncJobStore, JobStore, SubmitOutcome
 from tasks.redis.keys import tenant_index_key
 
 TTL = 3600
+CHUNK = 2000
 
 
 async def create_jobs_async(url: str, count: int, function: str = "sum_to_n_job",
@@ -25,11 +26,14 @@ async def create_jobs_async(url: str, count: int, function: str = "sum_to_n_job"
     store = AsyncJobStore(client)
     start = time.time() - count * 1e-4
     ids = [random_uuid() for _ in range(count)]
+    outcomes = []
     try:
-        outcomes = await asyncio.gather(*(
-            store.create(new_record_fields(job_id, function, b'{"number":1}', start + i * 1e-4,
-                                           None, tenant), ttl, Admission(tenant=tenant))
-            for i, job_id in enumerate(ids)))
+        for at in range(0, count, CHUNK):  # a bounded number of calls waiting for a connection
+            outcomes += await asyncio.gather(*(
+                store.create(new_record_fields(job_id, function, b'{"number":1}',
+                                               start + i * 1e-4, None, tenant),
+                             ttl, Admission(tenant=tenant))
+                for i, job_id in enumerate(ids[at:at + CHUNK], start=at)))
     finally:
         await client.aclose()
     assert all(outcome is SubmitOutcome.CREATED for outcome, _ in outcomes)
