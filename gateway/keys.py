@@ -10,9 +10,9 @@ import sys
 import time
 
 from gateway.services.auth import check_tenant, key_digest, new_key
-from tasks.jobs.record import as_text
 from tasks.redis.clients import Outage, sync_client
 from tasks.redis.keys import API_KEY_META_KEY, API_KEYS_KEY
+from tasks.redis.replies import as_text
 from tasks.settings import get_settings
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from gateway.services.errors import Unauthorized
-from tasks.jobs.record import as_text
 from tasks.redis.keys import API_KEYS_KEY
+from tasks.redis.replies import as_text
 
 PUBLIC_TENANT = "public"
 KEY_PREFIX_TEXT = "gwk_"

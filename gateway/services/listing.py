@@ -7,9 +7,10 @@ So every entry of the index read is an answer, and a page reads `first + 1` entr
 at most SKIP_LIMIT it passes over (a record gone before its time, or whose status changed
 between the index read and the record read): its cost follows the page, not the history.
 
-A cursor names a position in the job index (created_at, id) (the same codec serves the
-failed-message index: gateway/services/message_filters.py). It is base64 text so clients
-treat it as opaque; decoding checks it fully, so a forged or truncated one is bad input.
+A cursor names a position in the job index (created_at, id: tasks/redis/time_index.py; the
+same codec serves the failed-message index: gateway/services/message_filters.py). It is
+base64 text so clients treat it as opaque; decoding checks it fully, so a forged or
+truncated one is bad input.
 """
 
 from __future__ import annotations
@@ -24,19 +25,12 @@ from dataclasses import dataclass
 from gateway.services.errors import InvalidInput
 from tasks.jobs.record import JobRecord, JobStatus
 from tasks.jobs.store import AsyncJobStore
+from tasks.redis.time_index import Position, read_after
 
 PAGE_MAX = 100  # largest `first`
 PAGE_DEFAULT = 20
 SKIP_LIMIT = 200  # entries one page passes over at most before it answers short
 MAX_CURSOR_LENGTH = 200
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Position:
-    """A place in the index. Newest first means descending (created_at, id) order."""
-
-    created_at: float
-    job_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +40,13 @@ class JobPage:
     end_cursor: str | None  # where the next page starts (after the last edge or scan)
 
 
-def encode_position(at: float, item_id: str) -> str:
-    """An opaque cursor of a place (time, id) in an index by time (jobs, failed messages)."""
-    return base64.urlsafe_b64encode(f"{at!r}|{item_id}".encode()).decode()
+def encode_position(position: Position) -> str:
+    """An opaque cursor of a place in an index by time (jobs, failed messages)."""
+    return base64.urlsafe_b64encode(f"{position.at!r}|{position.id}".encode()).decode()
 
 
-def decode_position(cursor: str, valid_id: Callable[[str], bool], hint: str) -> tuple[float, str]:
-    """The (time, id) of a cursor `encode_position` made; a forged or truncated one, or one
+def decode_position(cursor: str, valid_id: Callable[[str], bool], hint: str) -> Position:
+    """The place a cursor `encode_position` made names; a forged or truncated one, or one
     whose id `valid_id` refuses, is bad input (`hint`: where good cursors come from)."""
     bad = InvalidInput(f"after: not a cursor returned by this API ({hint})")
     if len(cursor) > MAX_CURSOR_LENGTH:
@@ -64,15 +58,11 @@ def decode_position(cursor: str, valid_id: Callable[[str], bool], hint: str) -> 
         raise bad from None
     if not math.isfinite(at) or not valid_id(item_id):
         raise bad
-    return at, item_id
-
-
-def encode_cursor(position: Position) -> str:
-    return encode_position(position.created_at, position.job_id)
+    return Position(at, item_id)
 
 
 def decode_cursor(cursor: str) -> Position:
-    return Position(*decode_position(cursor, _is_uuid, "use pageInfo.endCursor"))
+    return decode_position(cursor, _is_uuid, "use pageInfo.endCursor")
 
 
 def _is_uuid(text: str) -> bool:
@@ -124,29 +114,25 @@ async def read_page(store: AsyncJobStore, q: Listing) -> JobPage:
     await store.trim_index(q.index, q.oldest)
     edges: list[tuple[str, JobRecord]] = []
     gone: list[str] = []
-    last: Position | None = None
-    offset = passed = 0
+    last = q.start
+    passed = 0
     exhausted = False
     while len(edges) <= q.first and passed < SKIP_LIMIT:
         # What the page still needs, plus as many as were passed over so far (bounded).
         count = q.first + 1 - len(edges) + min(passed, SKIP_LIMIT - passed)
-        entries = await store.index_range(q.index, None if q.start is None
-                                          else q.start.created_at, q.oldest, offset, count)
-        offset += len(entries)
+        entries = await read_after(store.client, q.index, last, count, since=q.oldest)
         exhausted = len(entries) < count
-        # The range includes start's own time: skip what was at or before start.
-        entries = [e for e in entries if q.start is None or Position(e[1], e[0]) < q.start]
-        records = await store.get_many([job_id for job_id, _ in entries])
-        for (job_id, created_at), record in zip(entries, records, strict=True):
+        records = await store.get_many([entry.id for entry in entries])
+        for entry, record in zip(entries, records, strict=True):
             if len(edges) > q.first:
                 break
-            last = Position(created_at, job_id)
+            last = entry
             if record is not None and q.matches(record):
-                edges.append((encode_cursor(last), record))
+                edges.append((encode_position(entry), record))
                 continue
             passed += 1
             if record is None:
-                gone.append(job_id)
+                gone.append(entry.id)
         if exhausted:
             break
     await store.forget(q.index, gone)
@@ -155,4 +141,4 @@ async def read_page(store: AsyncJobStore, q: Listing) -> JobPage:
     if exhausted or last is None:
         return JobPage(edges, False, edges[-1][0] if edges else None)
     # Passed over SKIP_LIMIT entries without filling the page: continue from there.
-    return JobPage(edges, True, encode_cursor(last))
+    return JobPage(edges, True, encode_position(last))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gateway.services.errors import InvalidInput
-from gateway.services.listing import decode_position, encode_position
-from tasks.webhooks.failed import IndexPosition
+from gateway.services.listing import decode_position
+from tasks.redis.time_index import Position
 from tasks.webhooks.store import DELIVERY_ID, ENDPOINT_ID
 
 MAX_TIME_LENGTH = 64
@@ -82,10 +82,6 @@ def check_status(status: str | MessageStatus) -> MessageStatus:
                            ) from None
 
 
-def encode_cursor(position: IndexPosition) -> str:
-    return encode_position(position.created_at, position.delivery_id)
-
-
-def decode_cursor(cursor: str) -> IndexPosition:
-    return IndexPosition(*decode_position(cursor, lambda i: bool(DELIVERY_ID.fullmatch(i)),
-                                          "use the previous page's cursor"))
+def decode_cursor(cursor: str) -> Position:
+    return decode_position(cursor, lambda i: bool(DELIVERY_ID.fullmatch(i)),
+                           "use the previous page's cursor")

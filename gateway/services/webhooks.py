@@ -15,13 +15,12 @@ from datetime import datetime
 from gateway.services.auth import Caller
 from gateway.services.errors import Conflict, DuplicateEndpoint, InvalidInput, NotFound
 from gateway.services.jobs import JobService, check_callback_url, redis_guard
-from gateway.services.listing import PAGE_DEFAULT, check_page_size
+from gateway.services.listing import PAGE_DEFAULT, check_page_size, encode_position
 from gateway.services.message_filters import (
     MessageStatus,
     check_endpoint_id,
     check_status,
     decode_cursor,
-    encode_cursor,
     parse_time,
     time_range,
 )
@@ -246,7 +245,7 @@ class WebhookService:
             page = await self.failed.page(caller.tenant, endpoint_id,
                                           wanted is MessageStatus.DEAD, times.since,
                                           times.until, start, first)
-        edges = [(encode_cursor(position), d) for position, d in page.deliveries]
+        edges = [(encode_position(position), d) for position, d in page.deliveries]
         return MessagePage(edges, page.has_next_page, edges[-1][0] if edges else None)
 
     async def recover(self, caller: Caller, endpoint_id: str, since: str | datetime,

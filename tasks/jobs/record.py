@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from tasks.redis.replies import as_text
+
 
 class JobStatus(enum.StrEnum):
     QUEUED = "QUEUED"
@@ -117,10 +119,6 @@ def queued_record(
     return JobRecord(id=job_id, function=function, status=JobStatus.QUEUED, input=job_input,
                      result=None, error=None, attempts=0, created_at=now, started_at=None,
                      finished_at=None, callback_url=callback_url or None, tenant=tenant)
-
-
-def as_text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def opt_float(fields: dict[str, str], name: str) -> float | None:

@@ -11,13 +11,13 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
 from tasks.batching import Batcher
-from tasks.jobs.record import JobRecord, JobStatus, as_text, record_from_fields
+from tasks.jobs.record import JobRecord, JobStatus, record_from_fields
 from tasks.redis.clients import Outage, sync_client
 from tasks.redis.keys import (
     KOMBU_UNACKED_KEY,
@@ -30,6 +30,7 @@ from tasks.redis.keys import (
     tenant_index_key,
 )
 from tasks.redis.lua import load_script
+from tasks.redis.replies import as_text
 from tasks.settings import Settings
 
 TRANSITION_LUA = load_script("tasks.jobs", "tasks.webhooks:destinations.lua",
@@ -251,18 +252,6 @@ class AsyncJobStore:
     async def trim_index(self, index: str, oldest: float) -> None:
         """Drop entries of jobs created before `oldest` (their records have expired)."""
         await self.client.zremrangebyscore(index, "-inf", f"({oldest!r}")
-
-    async def index_range(
-        self, index: str, newest: float | None, oldest: float, offset: int, count: int
-    ) -> list[tuple[str, float]]:
-        """(job id, created_at) newest first, from `newest` (inclusive; None: the top) down to
-        `oldest`; Redis orders equal times by id, descending."""
-        reply = await self.client.zrevrangebyscore(
-            index, "+inf" if newest is None else repr(newest), repr(oldest),
-            start=offset, num=count, withscores=True,
-        )
-        pairs = cast(list[tuple[bytes, float]], reply)
-        return [(as_text(member), float(score)) for member, score in pairs]
 
     async def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
         """Records in the order of `job_ids`, None where one has expired (one round trip)."""

@@ -12,7 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.jobs.record import as_text, iso_time, opt_float
+from tasks.jobs.record import iso_time, opt_float
+from tasks.redis.replies import as_text
 
 MAX_RATE_LIMIT = 1000  # deliveries per second an endpoint may ask for, at most
 

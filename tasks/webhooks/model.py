@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from tasks.jobs.record import JobStatus, as_text, iso_time, opt_float, record_from_fields
+from tasks.jobs.record import JobStatus, iso_time, opt_float, record_from_fields
+from tasks.redis.replies import as_text
 from tasks.webhooks.flow import CLOSED, BreakerState
 
 EVENT_BY_STATUS = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from tasks.jobs.record import as_text
 from tasks.redis.keys import ENDPOINT_PREFIX
+from tasks.redis.replies import as_text
 from tasks.webhooks.secret_box import SealState, SecretBox
 from tasks.webhooks.store import RESEAL_LUA
 

@@ -26,7 +26,6 @@ from typing import Any, Literal
 import orjson
 import redis.asyncio as aioredis
 
-from tasks.jobs.record import as_text
 from tasks.redis.keys import (
     DEAD_KEY,
     INFLIGHT_KEY,
@@ -40,6 +39,7 @@ from tasks.redis.keys import (
     paused_key,
 )
 from tasks.redis.lua import load_script
+from tasks.redis.replies import as_text
 from tasks.webhooks.config import new_webhook_secret
 from tasks.webhooks.flow import BreakerPolicy
 from tasks.webhooks.model import (

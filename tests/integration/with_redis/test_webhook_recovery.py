@@ -16,7 +16,8 @@ import redis
 from tasks.jobs.record import JobStatus, new_record_fields
 from tasks.jobs.store import JobStore
 from tasks.redis.keys import delivery_key, endpoint_key, failed_index_key, job_key
-from tasks.webhooks.failed import FailedIndex, IndexPosition
+from tasks.redis.time_index import Position
+from tasks.webhooks.failed import FailedIndex
 from tasks.webhooks.model import DeliveryAttempt, DeliveryStatus, delivery_body
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, Outcome, WebhookStore
 from tests.support.delivery_schedule import operational
@@ -97,7 +98,7 @@ async def test_the_index_follows_each_outcome(store: WebhookStore,
 
 async def pages(failed: FailedIndex, first: int, **query: object) -> list[list[str]]:
     out: list[list[str]] = []
-    after: IndexPosition | None = None
+    after: Position | None = None
     while True:
         page = await failed.page(after=after, first=first, **query)
         out.append([d.id for _, d in page.deliveries])

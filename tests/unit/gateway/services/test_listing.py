@@ -5,18 +5,19 @@ from __future__ import annotations
 import pytest
 
 from gateway.services.errors import InvalidInput
-from gateway.services.listing import Position, check_page_size, decode_cursor, encode_cursor
+from gateway.services.listing import check_page_size, decode_cursor, encode_position
+from tasks.redis.time_index import Position
 
 
 def test_cursor_round_trip_and_order() -> None:
     older = Position(1_700_000_000.123456, "0b9c6a1e-8d2f-4c3b-9e4a-5f6a7b8c9d0e")
     newer = Position(1_700_000_000.123457, "0b9c6a1e-8d2f-4c3b-9e4a-5f6a7b8c9d0e")
-    assert decode_cursor(encode_cursor(older)) == older
+    assert decode_cursor(encode_position(older)) == older
     assert older < newer  # a page after `newer` holds `older`
 
 
 @pytest.mark.parametrize("cursor", ["", "x", "MXx4", "bmFufDBiOWM2YTFlLThkMmYtNGMzYi05ZTRh",
-                                    encode_cursor(Position(1.0, "x")).replace("=", ""),
+                                    encode_position(Position(1.0, "x")).replace("=", ""),
                                     "A" * 500])
 def test_forged_cursors_are_bad_input(cursor: str) -> None:
     with pytest.raises(InvalidInput, match="after"):

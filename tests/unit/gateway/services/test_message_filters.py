@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from gateway.services.errors import InvalidInput
+from gateway.services.listing import encode_position
 from gateway.services.message_filters import (
     MessageStatus,
     check_endpoint_id,
     check_status,
     decode_cursor,
-    encode_cursor,
     parse_time,
     time_range,
 )
-from tasks.webhooks.failed import IndexPosition
+from tasks.redis.time_index import Position
 
 
 def test_rfc3339_times() -> None:
@@ -55,10 +55,10 @@ def test_time_range_and_other_filters() -> None:
 
 
 def test_cursor_round_trip_and_forgeries() -> None:
-    position = IndexPosition(1796000000.123456, "msg_" + "0" * 32)
-    assert decode_cursor(encode_cursor(position)) == position
-    forged = [encode_cursor(IndexPosition(1.0, "job-id")), "x", "A" * 300,
-              encode_cursor(IndexPosition(float("nan"), "msg_" + "0" * 32))]
+    position = Position(1796000000.123456, "msg_" + "0" * 32)
+    assert decode_cursor(encode_position(position)) == position
+    forged = [encode_position(Position(1.0, "job-id")), "x", "A" * 300,
+              encode_position(Position(float("nan"), "msg_" + "0" * 32))]
     for bad in forged:
         with pytest.raises(InvalidInput, match=r"^after: "):
             decode_cursor(bad)
