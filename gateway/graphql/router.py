@@ -7,10 +7,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -79,9 +80,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             if response is None:
                 response = await self.run(request)  # the body read above is kept for it
         except HTTPException as exc:
-            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            response = _request_error(exc.status_code, exc.reason)
         except InvalidJson as exc:
-            response = PlainTextResponse(exc.message, status_code=400)
+            response = _request_error(400, exc.message)
         except GatewayError as exc:  # no key (401), rate limited (429), Redis down (503)
             response = error_response(exc)
         except ClientDisconnect:
@@ -146,6 +147,14 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         except Unauthorized as exc:
             raise ConnectionRejectionError({"message": exc.message}) from exc
         return None  # acknowledge with no payload
+
+
+def _request_error(status: int, message: str) -> Response:
+    """A request that is not a GraphQL request, answered as GraphQL over HTTP says: the
+    status and `{"errors": [{"message"}]}`, so a client reads it where it reads every error
+    (Strawberry's own answer here is text/plain)."""
+    return Response(orjson.dumps({"errors": [{"message": message}]}), status_code=status,
+                    media_type="application/json")
 
 
 def _json_kind(value: object) -> str:
