@@ -154,6 +154,12 @@ def performance(results: Results) -> str:
                      "bare Celery's result "
                      + fmt.figure(drain.get("bare_c2", {}).get("redis_bytes_per_job", {})
                                   .get("median")) + " bytes", fmt.need(redis), _yes(redis)))
+    progress = t.get("progress_overhead")
+    if progress and not progress.unavailable:  # runs from before it existed lack it
+        rows.append((f"`sum_to_n_job({results['progress']['number']:,})` with progress "
+                     "reports, run time", f"{fmt.figure(progress.figures['with'], 3)} s",
+                     f"the same loop without: {fmt.figure(progress.figures['without'], 3)} s, "
+                     f"{fmt.short(progress)}", fmt.need(progress), _yes(progress)))
     hooks = [t[k] for k in ("webhook_vs_sync", "webhook_vs_bare", "webhook_p50",
                             "webhook_p99") if k in t]
     if len(hooks) == 4 and not hooks[0].unavailable:
