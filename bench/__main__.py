@@ -25,7 +25,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import charts, listing, readme, report, scenarios, webhooks_adapter
+from bench import (
+    charts,
+    listing,
+    progress_bench,
+    readme,
+    report,
+    scenarios,
+    webhooks_adapter,
+)
 from bench.config import Config, from_env
 from bench.figure_check import run_problems
 from bench.procs import ROOT, Processes
@@ -134,6 +142,8 @@ def main() -> int:
             results["memory"] = scenarios.memory_phase(procs, cfg, log)
             procs.stop_all()
             results["listing"] = listing.listing_phase(procs, cfg, log)
+            procs.stop_all()
+            results["progress"] = progress_bench.progress_phase(procs, cfg, log)
         log("webhooks: bench/webhooks_bench.py")
         results["webhooks"] = webhooks_adapter.run(
             cfg.webhooks_timeout, cfg.runs, cfg.webhooks_deliveries,

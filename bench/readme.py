@@ -163,6 +163,12 @@ def performance(results: Results) -> str:
             f"{fmt.figure(sizes['100000']['p50_ms']['median'], 2)} ms per listing",
             "the same listing over 1,000 jobs: " + fmt.short(flat), fmt.need(flat),
             _yes(flat)))
+    progress = t.get("progress_overhead")
+    if progress and not progress.unavailable:  # runs from before it existed lack it
+        rows.append((f"`sum_to_n_job({results['progress']['number']:,})` with progress "
+                     "reports, run time", f"{fmt.figure(progress.figures['with'], 3)} s",
+                     f"the same loop without: {fmt.figure(progress.figures['without'], 3)} s, "
+                     f"{fmt.short(progress)}", fmt.need(progress), _yes(progress)))
     hooks = [t[k] for k in ("webhook_vs_sync", "webhook_vs_bare", "webhook_p50",
                             "webhook_p99") if k in t]
     if len(hooks) == 4 and not hooks[0].unavailable:

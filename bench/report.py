@@ -221,6 +221,7 @@ def render(results: Results) -> str:
     _memory(results, w)
     _listing(results, w)
     _webhooks(results, w)
+    _progress(results, w)
     _misses(results, targets, w)
     _profiles(results, w)
     w("Reproduce: `make bench` (`BENCH_QUICK=1 make bench` for a short check of the "
@@ -346,6 +347,28 @@ def _e2e(results: Results, w: Callable[[str], None]) -> None:
         w(f"\nNote: {note}")
     w("")
     w("![Jobs to SUCCEEDED](e2e.png)")
+    w("")
+
+
+def _progress(results: Results, w: Callable[[str], None]) -> None:
+    progress = results.get("progress", {})
+    if not progress:
+        return
+    w(f"## Progress reports: sum_to_n_job({progress['number']:,})")
+    w("")
+    w("`sum_to_n_job` calls `progress(done, total)` every 1,000,000 numbers; a report is "
+      f"written at most once per {progress['interval_ms']} ms (PROGRESS_INTERVAL_MS) and "
+      "published to the job's followers. Against the same loop without any progress call, "
+      "run by the same one-process worker, rounds interleaved (the order alternating); a "
+      "run's time is its record's finished_at - started_at.")
+    w("")
+    w("| | run time, s | reports written |")
+    w("|---|---|---|")
+    w(f"| with progress | {fmt.spread(progress['with_progress_s'], '', 3)} | "
+      f"{fmt.spread(progress['reports_written'])} |")
+    w(f"| without | {fmt.spread(progress['without_progress_s'], '', 3)} | — |")
+    w("")
+    w(f"With / without, per round: {fmt.ratio(progress['ratio'], 3)}.")
     w("")
 
 

@@ -103,6 +103,7 @@ WEBHOOK_P99_MS = 30.0  # issue 14, part 8 (60 ms before)
 LISTING_SIZES = (1_000, 10_000, 100_000)  # jobs of one tenant (bench/listing.py)
 LISTING_FLAT_MAX = 1.25  # the largest size's listing cost over the smallest's
 WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another one hangs
+PROGRESS_OVERHEAD = 1.05  # issue 15: a job reporting progress, against the same loop without
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
@@ -170,7 +171,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         ours_bytes, REDIS_BYTES_PER_JOB, False, "bytes",
         "INFO used_memory delta / jobs: {bytes:,.0f} bytes", {"bytes": ours_bytes}))
     return [*targets, listing_target(results.get("listing")),
-            *webhook_targets(results.get("webhooks", {}))]
+            *webhook_targets(results.get("webhooks", {})),
+            progress_target(results.get("progress", {}))]
 
 
 def listing_target(listing: dict[str, Any] | None) -> Target:
@@ -190,6 +192,25 @@ def listing_target(listing: dict[str, Any] | None) -> Target:
                   {"large": large, "small": small, "large_jobs": large_jobs,
                    "small_jobs": small_jobs},
                   (float(rounds["min"]), float(rounds["max"])))
+
+
+def progress_target(progress: dict[str, Any]) -> Target:
+    """What progress reports cost sum_to_n_job (bench/progress_bench.py): the median of the
+    rounds' run-time ratios, with progress / without."""
+    goal = (f"sum_to_n_job({progress.get('number', 50_000_000):,}) with progress <= "
+            f"{PROGRESS_OVERHEAD:g}x the same loop without")
+    p = progress.get("ratio")
+    if not p or p.get("median") is None or math.isnan(float(p["median"])):
+        return Target("progress_overhead", goal, math.nan, PROGRESS_OVERHEAD, False, "x",
+                      unavailable="not measured in this run")
+    figures = {"with": float(progress["with_progress_s"]["median"]),
+               "without": float(progress["without_progress_s"]["median"]),
+               "reports": float(progress["reports_written"]["median"]),
+               "ratio_of_medians": float(p["of_medians"])}
+    return Target("progress_overhead", goal, float(p["median"]), PROGRESS_OVERHEAD, False,
+                  "x", "{with:.3f} s vs {without:.3f} s (medians; ratio of medians "
+                  "{ratio_of_medians:.3f}x), {reports:.0f} reports written a run", figures,
+                  (float(p["min"]), float(p["max"])))
 
 
 def webhook_targets(hooks: dict[str, Any]) -> list[Target]:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
 
     # The job registry.
     job_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
+    # A job's progress reports (tasks/jobs/progress.py) are written at most once per this
+    # many milliseconds (and a final one, done == total, at once); the calls in between
+    # cost a clock read. 0: every report is written.
+    progress_interval_ms: int = Field(100, ge=0, le=60_000)
 
     # Function bounds.
     sum_max_number: int = Field(50_000_000, ge=1)
@@ -162,6 +166,9 @@ class Settings(BaseSettings):
     webhook_disable_after_seconds: float = Field(5 * 24 * 3600.0, ge=0, le=90 * 24 * 3600)
     # Deliveries per second per tenant, over every dispatcher (0: no limit).
     webhook_tenant_max_per_second: int = Field(1000, ge=0, le=1_000_000)
+    # At most one job.progress message per job per this many seconds (and one for the
+    # final report), to each endpoint subscribed to job.progress (0: one per written report).
+    webhook_progress_interval_seconds: float = Field(1.0, ge=0, le=3600)
 
     @property
     def longest_job_seconds(self) -> float:

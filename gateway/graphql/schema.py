@@ -139,9 +139,10 @@ class Mutation:
         return Job.of(await _service(info).cancel(info.context.caller, id))
 
 
-    @strawberry.mutation(description="Register an endpoint for the events of every job (all "
-                         "job events when `events` is left out; the operational events "
-                         "endpoint.disabled and message.attempt.exhausted only when named). "
+    @strawberry.mutation(description="Register an endpoint for the events of every job (the "
+                         "end of every job when `events` is left out; job.progress and the "
+                         "operational events endpoint.disabled and message.attempt.exhausted "
+                         "only when named). "
                          "The answer holds its signing secret, shown only this once.")
     async def register_webhook(self, info: Info, url: str, events: list[str] | None = None,
                                description: str | None = None,
@@ -195,7 +196,8 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="The job's current state at once, then each change "
-                             "as the worker makes it; completes after a final status.")
+                             "as the worker makes it (its status, or a progress report); "
+                             "completes after a final status.")
     async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
         async for record in follow_job(info.context.events, _service(info),
                                        info.context.caller, id):

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from gateway.graphql.webhook_types import Delivery
 from gateway.services.listing import JobPage
 from tasks.jobs.catalog import FunctionSpec
+from tasks.jobs.record import JobProgress as StoreJobProgress
 from tasks.jobs.record import JobRecord
 from tasks.jobs.record import JobStatus as StoreJobStatus
 
@@ -32,6 +33,24 @@ class JobError:
     message: str
 
 
+@strawberry.type(description="How far a running job said it was at its last written report "
+                 "(a job function's progress(done, total, message); at most one per "
+                 "PROGRESS_INTERVAL_MS, and the final one).")
+class JobProgress:
+    done: float
+    total: float
+    fraction: float = strawberry.field(description="done / total, from 0 to 1.")
+    message: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, progress: StoreJobProgress) -> JobProgress:
+        updated = _time(progress.updated_at)
+        assert updated is not None
+        return cls(done=progress.done, total=progress.total, fraction=progress.fraction,
+                   message=progress.message, updated_at=updated)
+
+
 @strawberry.type(description="One call of a catalog function, and what became of it.")
 class Job:
     id: strawberry.ID
@@ -46,9 +65,13 @@ class Job:
     finished_at: datetime | None
     callback_url: str | None = strawberry.field(
         description="Where the job's webhook is delivered.")
+    progress: JobProgress | None = strawberry.field(
+        description="null until the running job reports progress; jobUpdated pushes each "
+        "report. A retry starts without it.")
 
     @strawberry.field(description="The job's webhook messages (its callbackUrl and each "
-                      "subscribed endpoint) with every attempt; empty until the job ends.")
+                      "subscribed endpoint) with every attempt: its end's, and job.progress "
+                      "messages for endpoints that named that event.")
     async def deliveries(self, info: strawberry.Info[GatewayContext, None]) -> list[Delivery]:
         found = await info.context.webhooks.deliveries_of(str(self.id))
         return [Delivery.of(d) for d in found]
@@ -65,6 +88,7 @@ class Job:
             attempts=record.attempts, created_at=created,
             started_at=_time(record.started_at), finished_at=_time(record.finished_at),
             callback_url=record.callback_url,
+            progress=None if record.progress is None else JobProgress.of(record.progress),
         )
 
 

@@ -52,9 +52,10 @@ class WebhookEndpoint:
     id: strawberry.ID
     url: str
     events: list[str]
-    all_events: bool = strawberry.field(description="Subscribed to every job event, also "
-                                        "ones added later (operational events such as "
-                                        "endpoint.disabled only when named in `events`).")
+    all_events: bool = strawberry.field(description="Subscribed to every end of a job, "
+                                        "also ones added later (job.progress and operational "
+                                        "events such as endpoint.disabled only when named in "
+                                        "`events`).")
     description: str
     enabled: bool
     disabled_reason: str | None = strawberry.field(description="Why it was disabled (a 410).")

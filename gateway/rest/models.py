@@ -66,6 +66,17 @@ class PollResult(BaseModel):
         })
 
 
+class JobProgressOut(BaseModel):
+    """How far the job said it was at its last written report (a job function's
+    `progress(done, total, message)`; throttled, PROGRESS_INTERVAL_MS)."""
+
+    done: int | float
+    total: int | float
+    fraction: float = Field(..., description="done / total, from 0 to 1.")
+    message: str | None = None
+    updated_at: str
+
+
 class JobOut(BaseModel):
     id: str
     function: str
@@ -78,6 +89,9 @@ class JobOut(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     callback_url: str | None = None
+    progress: JobProgressOut | None = Field(
+        None, description="null until the running job reports progress; a retry starts "
+        "without it.")
 
     @classmethod
     def of(cls, record: JobRecord) -> JobOut:

@@ -12,7 +12,7 @@ from tasks.jobs.record import iso_time
 from tasks.webhooks.flow import MAX_RATE_LIMIT, BreakerStateName
 from tasks.webhooks.model import (
     EVENTS,
-    OPERATIONAL_EVENTS,
+    NAMED_ONLY_EVENTS,
     SUBSCRIBABLE_EVENTS,
     Delivery,
     DeliveryStatus,
@@ -31,8 +31,8 @@ class RegisterWebhook(BaseModel):
     events: list[str] | None = Field(
         None, max_length=len(SUBSCRIBABLE_EVENTS) * 2,
         description=f"Events to receive, of {', '.join(SUBSCRIBABLE_EVENTS)}; leave out for "
-                    f"every job event ({', '.join(EVENTS)}; the operational events "
-                    f"{', '.join(OPERATIONAL_EVENTS)} only when named).")
+                    f"the end of every job ({', '.join(EVENTS)}; "
+                    f"{', '.join(NAMED_ONLY_EVENTS)} only when named).")
     description: str = Field("", max_length=MAX_DESCRIPTION_LENGTH)
     rate_limit: RateLimit = Field(None, description=RATE_LIMIT_DOC)
 

@@ -1,8 +1,9 @@
 """Live job events: one Redis pub/sub connection per gateway process, fanned out to every
 subscriber in it, and `follow_job`, the record-then-transitions stream a client watches.
 
-Each applied status transition is published by the Lua script as the whole record on
-`gw:job-events:{id}` (tasks/jobs/transition.lua). `JobEventHub.subscribe` returns once Redis has
+Each applied status transition and each written progress report is published by the Lua
+script as the whole record on `gw:job-events:{id}` (tasks/jobs/job_events.lua, used by
+transition.lua and progress.lua). `JobEventHub.subscribe` returns once Redis has
 confirmed the SUBSCRIBE, and `follow_job` reads the record only then, so no transition can
 fall between the read and the first event. When the connection drops, the hub reconnects,
 subscribes again and has every follower read its job again.
@@ -242,21 +243,23 @@ def _confirmation() -> asyncio.Future[None]:
     return future
 
 
-def progress(record: JobRecord) -> tuple[int, int]:
-    """Orders the states of one job: every transition moves this key forward (a new run
-    counts an attempt; within a run QUEUED < STARTED < RETRYING < an end)."""
+def progress(record: JobRecord) -> tuple[int, int, int]:
+    """Orders the states of one job: every transition and every progress report moves this
+    key forward (a new run counts an attempt; within a run QUEUED < STARTED < RETRYING < an
+    end; while STARTED, each progress report has the next number: tasks/jobs/progress.lua)."""
     if record.status.is_terminal:
         phase = 3
     else:
         phase = {JobStatus.QUEUED: 0, JobStatus.STARTED: 1, JobStatus.RETRYING: 2}[
             record.status]
-    return record.attempts, phase
+    return record.attempts, phase, record.progress.seq if record.progress else 0
 
 
 async def follow_job(hub: JobEventHub, service: JobService, caller: Caller, job_id: str
                      ) -> AsyncIterator[JobRecord]:
-    """The job's current record, then each newer one as the worker moves it, ending after a
-    terminal status. An unknown id (or another tenant's) is NotFound."""
+    """The job's current record, then each newer one as the worker moves it or the job
+    reports progress, ending after a terminal status. An unknown id (or another tenant's)
+    is NotFound."""
     key = parse_job_id(job_id)
     if key is None:
         raise NotFound(f"no job with id {job_id!r}")

@@ -71,7 +71,8 @@ class Recovery:
 
 
 def check_events(events: Sequence[str] | None) -> tuple[str, ...] | None:
-    """None: every job event (also ones added later; operational events only by name).
+    """None: every end of a job (also ones added later; job.progress and the operational
+    events only by name).
     Else known names, at least one."""
     if events is None:
         return None

@@ -12,6 +12,9 @@ execution policy (declared, then FUNCTION_POLICIES) and its input model with the
 the settings give (`limits`: field name to its largest value). The gateway validates
 submissions against that catalog; the worker registers one Celery task per function on
 its app (`register_tasks`).
+
+A function reports how far it is with `progress(done, total, message=None)` from here
+(tasks/jobs/progress.py): throttled, so a loop may call it freely.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from celery import Celery
 from celery.exceptions import Ignore
 from pydantic import BaseModel, create_model
 
+from tasks.jobs.progress import progress as progress  # a job function reports with it
 from tasks.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -6,7 +6,13 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.jobs.catalog import job_function
+from tasks.jobs.catalog import job_function, progress
+
+# Numbers sum_to_n_job adds between two progress calls (tens of milliseconds of the loop):
+# the throttle, not this, decides how often a report is written.
+SUM_CHUNK = 1_000_000
+# How long wait_and_return sleeps between two progress calls.
+WAIT_STEP_SECONDS = 0.25
 
 
 class WaitInput(BaseModel):
@@ -30,7 +36,10 @@ class SumInput(BaseModel):
 @job_function(input_model=WaitInput, description="Sleep `seconds`, then return 'Hello World!'.",
               limits=lambda settings: {"seconds": settings.wait_max_seconds})
 def wait_and_return(seconds: float = 20.0) -> str:
-    time.sleep(seconds)
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        time.sleep(min(WAIT_STEP_SECONDS, seconds - elapsed))
+        progress(min(time.monotonic() - started, seconds), seconds)
     return "Hello World!"
 
 
@@ -41,8 +50,11 @@ def wait_and_return(seconds: float = 20.0) -> str:
 )
 def sum_to_n_job(number: int) -> int:
     total = 0
-    for i in range(1, number + 1):  # deliberately a loop: the CPU-bound demo, not n(n+1)/2
-        total += i
+    for start in range(1, number + 1, SUM_CHUNK):
+        end = min(start + SUM_CHUNK, number + 1)
+        for i in range(start, end):  # deliberately a loop: the CPU-bound demo, not n(n+1)/2
+            total += i
+        progress(end - 1, number)
     return total
 
 

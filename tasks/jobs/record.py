@@ -40,6 +40,26 @@ class JobError:
 
 
 @dataclass(frozen=True, slots=True)
+class JobProgress:
+    """How far a running job says it is (tasks/jobs/progress.py), as of its last written
+    report. Kept after the job ends; a new run (a retry) starts without one."""
+
+    done: int | float
+    total: int | float
+    message: str | None
+    updated_at: float
+    seq: int  # the report's number within the job: orders events, names its webhooks
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0  # nothing to do is all done
+
+    def to_public(self) -> dict[str, Any]:
+        return {"done": self.done, "total": self.total, "fraction": self.fraction,
+                "message": self.message, "updated_at": iso_time(self.updated_at)}
+
+
+@dataclass(frozen=True, slots=True)
 class JobRecord:
     id: str
     function: str
@@ -53,6 +73,7 @@ class JobRecord:
     finished_at: float | None
     callback_url: str | None
     tenant: str
+    progress: JobProgress | None = None  # None until the running job reports some
 
     @property
     def ready(self) -> bool:
@@ -73,6 +94,7 @@ class JobRecord:
             "started_at": iso_time(self.started_at),
             "finished_at": iso_time(self.finished_at),
             "callback_url": self.callback_url,
+            "progress": None if self.progress is None else self.progress.to_public(),
         }
 
 
@@ -147,7 +169,18 @@ def record_from_fields(raw: dict[Any, Any]) -> JobRecord:
         finished_at=opt_float(fields, "finished_at"),
         callback_url=fields.get("callback_url") or None,
         tenant=fields.get("tenant", "public"),
+        progress=_progress(fields),
     )
+
+
+def _progress(fields: dict[str, str]) -> JobProgress | None:
+    raw = fields.get("progress")
+    if not raw:
+        return None
+    parsed = orjson.loads(raw)
+    return JobProgress(done=parsed["done"], total=parsed["total"], message=parsed["message"],
+                       updated_at=float(parsed["updated_at"]),
+                       seq=int(fields.get("progress_seq", "0")))
 
 
 def record_from_event(payload: bytes | str) -> JobRecord:
@@ -158,3 +191,8 @@ def record_from_event(payload: bytes | str) -> JobRecord:
 
 def error_json(exc_type: str, message: str) -> bytes:
     return orjson.dumps({"type": exc_type, "message": message[:1000]})
+
+
+def progress_json(done: float, total: float, message: str | None, now: float) -> bytes:
+    """A progress report as the record keeps it (tasks/jobs/progress.lua stores it)."""
+    return orjson.dumps({"done": done, "total": total, "message": message, "updated_at": now})

@@ -33,8 +33,11 @@ from tasks.redis.lua import load_script
 from tasks.redis.replies import as_text
 from tasks.settings import Settings
 
-TRANSITION_LUA = load_script("tasks.jobs", "tasks.webhooks:destinations.lua",
-                             "job_index.lua", "transition.lua")
+# The scripts that publish a job event and make its webhooks share those parts.
+_EVENT_LIBRARIES = ("tasks.webhooks:destinations.lua", "tasks.webhooks:job_deliveries.lua",
+                    "job_events.lua")
+TRANSITION_LUA = load_script("tasks.jobs", *_EVENT_LIBRARIES, "job_index.lua", "transition.lua")
+PROGRESS_LUA = load_script("tasks.jobs", *_EVENT_LIBRARIES, "progress.lua")
 # Scripts that rate-limit get the token bucket function first: one source for it.
 SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "job_index.lua", "submit.lua")
 RATE_LIMIT_LUA = load_script("tasks.jobs", "bucket.lua", "rate_limit.lua")
@@ -116,6 +119,7 @@ class JobStore:
         self.client = client
         self._transition = client.register_script(TRANSITION_LUA)
         self._recover = client.register_script(RECOVER_LUA)
+        self._progress = client.register_script(PROGRESS_LUA)
 
     def requeue_lost(self, older_than: float, unacked_key: str = KOMBU_UNACKED_KEY,
                      most: int = 100) -> int:
@@ -150,6 +154,15 @@ class JobStore:
             args=transition_args(status, all_fields, count_attempt, counters),
         )
         return parse_transition(reply)
+
+    def write_progress(self, job_id: str, report: bytes, final: bool,
+                       webhook_interval_ms: int) -> bool:
+        """Store a progress report (record.progress_json) on a STARTED job and publish the
+        record; False when refused (not STARTED, or no record). progress.lua also makes
+        the job.progress webhooks, at most one per `webhook_interval_ms` (and the final)."""
+        reply = self._progress(keys=[job_key(job_id), event_channel(job_id)],
+                               args=[report, "1" if final else "0", webhook_interval_ms])
+        return bool(reply)
 
 
 _Submit = tuple[dict[str, str | bytes], int, Admission, tuple[str, bytes] | None]

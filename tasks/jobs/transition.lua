@@ -7,8 +7,9 @@
 -- transition applies, so a refused late event counts nothing and the worker needs no
 -- second round trip for its metrics
 -- The webhook keys come from the NAME table (tasks/redis/keys.py), not from KEYS: a single
--- Redis, not a cluster, like Celery's Redis transport. Each delivery is due at its
--- destination (tasks/webhooks/destinations.lua, prepended).
+-- Redis, not a cluster, like Celery's Redis transport. The deliveries are made by
+-- tasks/webhooks/job_deliveries.lua, each due at its destination (destinations.lua), both
+-- prepended; the event is published by job_events.lua, prepended.
 -- The job's listing indexes move with its status (tasks/jobs/job_index.lua).
 -- Returns {applied (0/1), status before, attempts}. A terminal status is never overwritten, and a
 -- missing record (expired or never created) is never re-created by a late event.
@@ -20,6 +21,9 @@ if current == 'SUCCEEDED' or current == 'FAILED' or current == 'CANCELLED' or cu
   return {0, current, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
+if ARGV[1] == 'STARTED' then
+  redis.call('HDEL', KEYS[1], 'progress')  -- a new run reports its own (progress.lua)
+end
 -- The listing indexes follow the status (job_index.lua, prepended). Every record lives as
 -- long from its creation, so entries created before (created_at - its time left) expired.
 local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'function', 'created_at')
@@ -48,61 +52,12 @@ if ARGV[2] == '1' then
 else
   attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 end
-local record = cjson.encode(redis.call('HGETALL', KEYS[1]))
-redis.call('PUBLISH', KEYS[2], record)
-
--- Webhooks: one delivery per (job, target, event). This branch runs at most once per job
--- (a terminal status is final), and the id is derived from (job, target, event), so a
--- duplicate signal or a racing worker can never make a second message.
+local record = publish_job(KEYS[1], KEYS[2])  -- job_events.lua, prepended
 local events = {SUCCEEDED = 'job.succeeded', FAILED = 'job.failed',
                 CANCELLED = 'job.cancelled', EXPIRED = 'job.expired'}
 local event = events[ARGV[1]]
-local job_id = redis.call('HGET', KEYS[1], 'id')
-if event and job_id then
-  local t = redis.call('TIME')
-  local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-  -- Deliveries live as long as the job record, and at least a day (to finish retrying).
-  local ttl = math.max(redis.call('PTTL', KEYS[1]), 86400000)
-  local jobs_list = NAME.job_deliveries .. job_id
-  local tenant = redis.call('HGET', KEYS[1], 'tenant') or 'public'
-  local due = 0
-  local function create(target, endpoint_id, url, paused)
-    local dest = tenant .. '|' .. (endpoint_id ~= '' and endpoint_id or origin_of(url))
-    local id = 'msg_' .. string.sub(redis.sha1hex(job_id .. '|' .. target .. '|' .. event), 1, 32)
-    local key = NAME.delivery .. id
-    if redis.call('EXISTS', key) == 1 then
-      return
-    end
-    redis.call('HSET', key, 'id', id, 'job_id', job_id, 'event', event,
-      'endpoint_id', endpoint_id, 'url', url, 'status', paused and 'PAUSED' or 'PENDING',
-      'attempts', '0', 'round', '0', 'lease', '0', 'created_at', now,
-      'next_attempt_at', now, 'job', record, 'destination', dest)
-    redis.call('PEXPIRE', key, ttl)
-    redis.call('RPUSH', jobs_list, id)
-    redis.call('PEXPIRE', jobs_list, ttl)
-    if paused then
-      -- Held until the endpoint is enabled; entries older than a delivery lives are gone.
-      local held = NAME.paused .. endpoint_id
-      redis.call('ZADD', held, now, id)
-      redis.call('ZREMRANGEBYSCORE', held, '-inf', tonumber(t[1]) - ttl / 1000)
-    else
-      add_due(dest, id, now, tonumber(now))
-      due = due + 1
-    end
-  end
-  local callback = redis.call('HGET', KEYS[1], 'callback_url')
-  if callback and callback ~= '' then
-    create('callback', '', callback, false)
-  end
-  -- Only the job's own tenant's endpoints hear about it.
-  for _, endpoint_id in ipairs(redis.call('SMEMBERS', NAME.endpoints .. tenant)) do
-    local e = redis.call('HMGET', NAME.endpoint .. endpoint_id, 'url', 'events', 'enabled')
-    if e[1] and (e[2] == '*' or string.find(e[2], ',' .. event .. ',', 1, true)) then
-      create('endpoint:' .. endpoint_id, endpoint_id, e[1], e[3] ~= '1')
-    end
-  end
-  if due > 0 then
-    redis.call('PUBLISH', NAME.wake, due)
-  end
+if event then
+  -- Runs at most once per job: a terminal status is final (job_deliveries.lua, prepended).
+  create_job_deliveries(KEYS[1], record, event, event, true)
 end
 return {1, current, attempts}

@@ -2,8 +2,10 @@
 they are stored in Redis, and the message body (the Standard Webhooks envelope).
 
 One delivery is one message: (job, target, event), where the target is the job's own
-callback URL or one registered endpoint. The terminal job transition creates them, in the
-same Lua script, so each exists exactly once; its id is the message's `webhook-id`.
+callback URL or one registered endpoint (for job.progress: (job, endpoint, report number)).
+The terminal job transition creates them, and a progress report its job.progress ones, in
+the same Lua script (tasks/webhooks/job_deliveries.lua), so each exists exactly once; its
+id is the message's `webhook-id`.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ EVENT_BY_STATUS = {
     JobStatus.CANCELLED: "job.cancelled",
     JobStatus.EXPIRED: "job.expired",
 }
-EVENTS = tuple(EVENT_BY_STATUS.values())  # job events
+EVENTS = tuple(EVENT_BY_STATUS.values())  # job events: a job's end
+# A running job's progress report (tasks/jobs/progress.lua): at most one per job per
+# WEBHOOK_PROGRESS_INTERVAL_SECONDS, sent only to endpoints that name it (many messages per
+# job: an endpoint of "every event" registered before it existed must not get a flood).
+JOB_PROGRESS = "job.progress"
 # Operational events (tasks/webhooks/operational.lua): about the webhooks themselves, sent only
 # to endpoints that name them (an endpoint of "every event" gets every job event).
 ENDPOINT_DISABLED = "endpoint.disabled"
 MESSAGE_EXHAUSTED = "message.attempt.exhausted"
 OPERATIONAL_EVENTS = (ENDPOINT_DISABLED, MESSAGE_EXHAUSTED)
-SUBSCRIBABLE_EVENTS = EVENTS + OPERATIONAL_EVENTS
-ALL_EVENTS = "*"  # an endpoint subscribed to every job event, including ones added later
+NAMED_ONLY_EVENTS = (JOB_PROGRESS, *OPERATIONAL_EVENTS)  # never sent for "every event"
+SUBSCRIBABLE_EVENTS = EVENTS + NAMED_ONLY_EVENTS
+ALL_EVENTS = "*"  # an endpoint subscribed to every end of a job, including ones added later
 
 RESPONSE_BODY_LIMIT = 1024  # bytes of a receiver's answer kept in the log
 MAX_ENDPOINTS = 100  # every terminal transition reads them all, inside Lua
@@ -224,8 +231,6 @@ def render_body(event: str, job_snapshot: str | bytes) -> bytes:
     record = record_from_fields(dict(zip(flat[::2], flat[1::2], strict=True)))
     data = record.to_public()
     del data["callback_url"]  # where it is sent is not part of what happened
-    return orjson.dumps({
-        "type": event,
-        "timestamp": iso_time(record.finished_at or record.created_at),
-        "data": data,
-    })
+    at = record.progress.updated_at if event == JOB_PROGRESS and record.progress else (
+        record.finished_at or record.created_at)
+    return orjson.dumps({"type": event, "timestamp": iso_time(at), "data": data})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.jobs.catalog import TransientJobError, job_function
+from tasks.jobs.catalog import TransientJobError, job_function, progress
 
 
 class FlakyInput(BaseModel):
@@ -56,3 +56,17 @@ def marked(marker_dir: str, seconds: float) -> int:
     time.sleep(seconds)
     (directory / "end").write_text(str(os.getpid()))
     return os.getpid()
+
+
+class BadProgressInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    done: float = Field(..., allow_inf_nan=False)
+    total: float = Field(..., allow_inf_nan=False)
+
+
+@job_function(input_model=BadProgressInput, description="Report progress(done, total) once, "
+              "as given: a report progress() refuses fails the job with its error.")
+def reports(done: float, total: float) -> str:
+    progress(done, total)
+    return "reported"

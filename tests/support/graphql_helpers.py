@@ -16,7 +16,8 @@ from tasks.redis.keys import JOB_INDEX_KEY
 from tests.support.servers import Gateway, RedisServer
 
 JOB_FIELDS = """id function status input result error { type message } attempts
-                createdAt startedAt finishedAt callbackUrl"""
+                createdAt startedAt finishedAt callbackUrl
+                progress { done total fraction message updatedAt }"""
 JOB_UPDATED = f"subscription($id: ID!) {{ jobUpdated(id: $id) {{ {JOB_FIELDS} }} }}"
 SUBMIT_SUM = f"mutation($n: BigInt!) {{ submitSum(number: $n) {{ {JOB_FIELDS} }} }}"
 SUBMIT_WAIT = f"mutation($s: Float) {{ submitWaitAndReturn(seconds: $s) {{ {JOB_FIELDS} }} }}"

@@ -145,10 +145,12 @@ def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], name: str = "worker") -> Service:
+def start_worker(env: dict[str, str], name: str = "worker",
+                 options: tuple[str, ...] = ()) -> Service:
+    """A worker; `options` are more celery worker options (e.g. another --pool)."""
     hostname = f"{name}-{free_port()}@%h"
     argv = [sys.executable, "-m", "worker", f"--hostname={hostname}", "--without-mingle",
-            "--without-gossip"]
+            "--without-gossip", *options]
     return Service(name, argv, env).start()
 
 

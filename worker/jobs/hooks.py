@@ -4,8 +4,10 @@ Celery swallows (and logs) an exception raised inside a signal handler, so each 
 one small, idempotent store update and nothing slow: the Lua transition refuses to
 overwrite a terminal status, so a duplicate or late signal is harmless.
 
-Where each hook runs: task_prerun, task_success, task_retry and most task_failure calls
-run in the pool child that ran the task; task_failure for a lost worker or a hard time
+Where each hook runs: task_prerun, task_postrun, task_success, task_retry and most
+task_failure calls run in the pool child that ran the task, in the task's own thread (so
+task_prerun binds the job's progress reporter, tasks/jobs/progress.py, where the function
+runs, and task_postrun unbinds it); task_failure for a lost worker or a hard time
 limit, task_revoked, and given_back (a stopping worker's running job, worker/jobs/shutdown.py)
 run in the worker's main process.
 """
@@ -13,7 +15,6 @@ run in the worker's main process.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -22,11 +23,14 @@ from celery import signals
 from celery.app.task import Context
 from celery.exceptions import Retry
 
+from tasks.jobs import progress
 from tasks.jobs.catalog import SKIP_FLAG
 from tasks.jobs.record import JobStatus, error_json
 from tasks.jobs.store import JobStore, Transition
 from tasks.settings import Settings
 from worker.jobs import observe
+from worker.jobs.per_process import PerProcess
+from worker.jobs.progress_writer import ProgressWriter
 
 log = logging.getLogger("worker.hooks")
 
@@ -37,23 +41,20 @@ class JobHooks:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._store: JobStore | None = None
-        self._store_pid = 0
+        self._store = PerProcess(lambda: JobStore.from_settings(settings))
+        self._progress = ProgressWriter(settings)
 
     def connect(self) -> None:
         signals.task_prerun.connect(self.on_prerun, weak=False)
+        signals.task_postrun.connect(self.on_postrun, weak=False)
         signals.task_success.connect(self.on_success, weak=False)
         signals.task_failure.connect(self.on_failure, weak=False)
         signals.task_retry.connect(self.on_retry, weak=False)
         signals.task_revoked.connect(self.on_revoked, weak=False)
 
     def store(self) -> JobStore:
-        """One store (one Redis connection pool) per process: pools must not cross a
-        fork."""
-        if self._store is None or self._store_pid != os.getpid():
-            self._store = JobStore.from_settings(self.settings)
-            self._store_pid = os.getpid()
-        return self._store
+        """One store (one Redis connection pool) per process."""
+        return self._store.get()
 
     def _transition(self, job_id: str, task: Any, status: JobStatus,
                     fields: dict[str, str | bytes] | None = None, count_attempt: bool = False,
@@ -88,6 +89,12 @@ class JobHooks:
                                     f"the worker running this job was lost {max_attempts} times"),
             })
             setattr(task.request, SKIP_FLAG, True)
+            return
+        # The job runs in this context now: its progress() calls report (until postrun).
+        progress.bind(self._progress.reporter(task_id))
+
+    def on_postrun(self, **_: Any) -> None:
+        progress.unbind()
 
     def on_success(self, sender: Any, result: Any, **_: Any) -> None:
         self._transition(sender.request.id, sender, JobStatus.SUCCEEDED,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from itertools import groupby
 from typing import Any
 
 import httpx
@@ -69,7 +70,7 @@ async def wait_for(check: Any, what: str, within: float = 30) -> None:
     raise TimeoutError(f"timed out after {within} s waiting for {what}")
 
 
-async def test_two_subscribers_see_queued_started_succeeded_exactly(
+async def test_two_subscribers_see_queued_started_progress_succeeded_exactly(
     idle: Stack, launch: Launcher,
 ) -> None:
     redis_server, gateway, env = idle.redis, idle.gateway, idle.env
@@ -85,9 +86,14 @@ async def test_two_subscribers_see_queued_started_succeeded_exactly(
         assert subscribers(redis_server, job_id) == 1
         launch.worker(env, "subscription-worker")
         results = await asyncio.gather(*followers)
+    assert results[0] == results[1]  # the same states, in the same order
     for events in results:
-        assert [e["status"] for e in events] == ["QUEUED", "STARTED", "SUCCEEDED"]
-        queued, started, succeeded = events
+        # Each status once, in order; while STARTED, each progress report once, in order.
+        assert [s for s, _ in groupby(e["status"] for e in events)] == [
+            "QUEUED", "STARTED", "SUCCEEDED"]
+        queued, started, succeeded = events[0], events[1], events[-1]
+        reports = [e["progress"]["done"] for e in events[2:-1]]
+        assert reports == sorted(set(reports)) and len(reports) == len(events) - 3
         assert queued["attempts"] == 0 and started["attempts"] == 1
         assert started["startedAt"] and succeeded["finishedAt"]
         assert succeeded["result"] == 1250000025000000

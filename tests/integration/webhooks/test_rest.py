@@ -90,6 +90,8 @@ def test_registration_refuses_ssrf_urls(client: httpx.Client, redis_server: Redi
     ({"url": 42}, "url"),
     ({"url": "ftp://example.com/"}, "scheme"),
     ({"url": "https://example.com/", "events": ["job.done"]}, "unknown event"),
+    ({"url": "https://example.com/", "events": ["job.progress", "job.progres"]},
+     "unknown event(s) 'job.progres'"),
     ({"url": "https://example.com/", "events": []}, "at least one"),
     ({"url": "https://example.com/", "events": "job.failed"}, "events"),
     ({"url": "https://example.com/", "events": [1]}, "events"),
@@ -193,6 +195,16 @@ def test_all_events_by_default(client: httpx.Client, endpoints: list[str]) -> No
     assert r.status_code == 201
     endpoints.append(r.json()["id"])
     assert r.json()["all_events"] and "job.cancelled" in r.json()["events"]
+    assert "job.progress" not in r.json()["events"]  # many messages a job: only when named
+
+
+def test_progress_is_an_event_to_name(client: httpx.Client, endpoints: list[str]) -> None:
+    r = client.post(f"{API}/webhooks", json={"url": "https://hooks.example.com/",
+                                             "events": ["job.succeeded", "job.progress"]})
+    assert r.status_code == 201, r.text
+    endpoints.append(r.json()["id"])
+    assert r.json()["events"] == ["job.succeeded", "job.progress"]
+    assert not r.json()["all_events"]
 
 
 def test_deliveries_of_a_job_without_webhooks_is_empty(client: httpx.Client) -> None:

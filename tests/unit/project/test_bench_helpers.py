@@ -14,7 +14,7 @@ from bench.figure_check import unbacked
 from bench.profiling import summarize
 from bench.results_io import dumps
 from bench.stats import flat_threshold, is_flat, paired, percentile, ratio, spread, tail_trend
-from bench.targets import Target, evaluate
+from bench.targets import Target, evaluate, progress_target
 from bench.webhooks_adapter import last_json_object
 
 
@@ -138,12 +138,28 @@ def test_targets_from_results() -> None:
     assert targets["redis_bytes"].held is None  # not measured
     assert targets["webhook_vs_bare"].held is None  # no webhook figures
     assert "not measured" in targets["webhook_vs_bare"].unavailable
+    assert targets["progress_overhead"].held is None  # no progress figures
     # What results.json keeps: numbers, and a detail that formats them.
     kept = json.loads(dumps({"targets": [t.as_dict() for t in targets.values()]}))
     again = {d["key"]: Target.from_dict(d) for d in kept["targets"]}
     assert fmt.detail(again["rest_vs_reference"]) == \
         "4,500 vs 900 req/s (medians; ratio of medians 5.00x)"
     assert again["e2e_c1"].held is False and math.isnan(again["redis_bytes"].value)
+
+
+def test_progress_target_is_the_median_of_the_rounds_ratios() -> None:
+    progress = {"number": 50_000_000, "with_progress_s": spread([3.1, 3.3, 3.0]).as_dict(),
+                "without_progress_s": spread([3.0, 3.0, 3.0]).as_dict(),
+                "reports_written": spread([28, 30, 29]).as_dict(),
+                "ratio": paired([3.1, 3.3, 3.0], [3.0, 3.0, 3.0])}
+    target = progress_target(progress)
+    assert target.value == pytest.approx(3.1 / 3.0) and target.held
+    assert target.goal == "sum_to_n_job(50,000,000) with progress <= 1.05x the same loop " \
+        "without"
+    assert fmt.detail(target) == ("3.100 s vs 3.000 s (medians; ratio of medians 1.033x), "
+                                  "29 reports written a run")
+    slower = progress_target({**progress, "ratio": paired([3.3, 3.3, 3.3], [3.0, 3.0, 3.0])})
+    assert slower.held is False and fmt.need(slower) == "<= 1.05x"
 
 
 def test_figure_check_finds_a_typed_in_figure() -> None:
