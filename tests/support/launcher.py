@@ -78,8 +78,9 @@ class Launcher:
     def redis(self, port: int | None = None, data_dir: str | None = None) -> RedisServer:
         return self.adopt(RedisServer(port, data_dir)).start()
 
-    def worker(self, env: dict[str, str], name: str = "worker") -> Service:
-        return self.adopt(start_worker(env, name=name))
+    def worker(self, env: dict[str, str], name: str = "worker",
+               hostname: str | None = None) -> Service:
+        return self.adopt(start_worker(env, name=name, hostname=hostname))
 
     def gateway(self, env: dict[str, str], require_workers: bool = True) -> Gateway:
         return self.adopt(Gateway(env)).start(require_workers=require_workers)

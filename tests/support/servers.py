@@ -145,8 +145,10 @@ def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], name: str = "worker") -> Service:
-    hostname = f"{name}-{free_port()}@%h"
+def start_worker(env: dict[str, str], name: str = "worker",
+                 hostname: str | None = None) -> Service:
+    """`hostname`: Celery's node name (default: unique per start)."""
+    hostname = hostname or f"{name}-{free_port()}@%h"
     argv = [sys.executable, "-m", "worker", f"--hostname={hostname}", "--without-mingle",
             "--without-gossip"]
     return Service(name, argv, env).start()
