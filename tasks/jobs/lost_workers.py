@@ -18,15 +18,14 @@ from dataclasses import dataclass
 import redis
 
 from tasks.jobs.record import as_text
+from tasks.jobs.store import WORKER_LOST_LUA
 from tasks.redis.keys import (
     KOMBU_BINDING_PREFIX,
     KOMBU_SEP,
     KOMBU_UNACKED_INDEX_KEY,
     KOMBU_UNACKED_KEY,
 )
-from tasks.redis.lua import load_script
 
-WORKER_LOST_LUA = load_script("tasks.jobs", "job_index.lua", "worker_lost.lua")
 RUNS_PER_CALL = 10  # bounds how long one call holds Redis
 
 

@@ -38,6 +38,8 @@ TRANSITION_LUA = load_script("tasks.jobs", "tasks.webhooks:destinations.lua",
 SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "job_index.lua", "submit.lua")
 RATE_LIMIT_LUA = load_script("tasks.jobs", "bucket.lua", "rate_limit.lua")
 RECOVER_LUA = load_script("tasks.jobs", "recover.lua")
+# Lost workers' running jobs back to their queue (tasks/jobs/lost_workers.py).
+WORKER_LOST_LUA = load_script("tasks.jobs", "job_index.lua", "worker_lost.lua")
 
 
 @dataclass(frozen=True, slots=True)
