@@ -133,6 +133,11 @@ JOBS_FINISHED = RedisCounter(
 JOB_RUN_SECONDS = RedisHistogram(
     "gateway_job_run_seconds", "Time a job function ran in a worker, by function.",
     ("function",), (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
+# Counted by the worker heartbeat that hands a lost worker's running jobs back to their
+# queue (worker/jobs/heartbeat.py).
+JOBS_RECOVERED = RedisCounter(
+    "gateway_jobs_recovered",
+    "Running jobs of lost workers handed back to their queue, by function.", ("function",))
 # For the webhook dispatcher. outcome: delivered (2xx), retry (failed, will be retried),
 # dead (failed for the last time), refused (the address is not allowed).
 WEBHOOK_ATTEMPTS = RedisCounter(
@@ -152,7 +157,7 @@ WEBHOOK_BREAKER_TRANSITIONS = RedisCounter(
 
 SHARED_METRICS: tuple[RedisCounter | RedisHistogram, ...] = (
     JOBS_FINISHED, JOB_RUN_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_SECONDS,
-    WEBHOOK_BREAKER_TRANSITIONS,
+    WEBHOOK_BREAKER_TRANSITIONS, JOBS_RECOVERED,
 )
 
 

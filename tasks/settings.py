@@ -29,6 +29,7 @@ from tasks.webhooks.flow import BreakerPolicy
 
 PLACEHOLDER_PREFIXES = ("changeme", "change-me", "change_me", "example", "secret", "xxx")
 JOB_TIME_MARGIN_SECONDS = 10.0  # a job may run this long past WAIT_MAX_SECONDS
+LOST_AFTER_REDIS_TIMEOUTS = 2  # WORKER_LOST_AFTER_SECONDS is at least this many Redis timeouts
 
 # Settings written as comma-separated lists, and the parser that checks each.
 LIST_SETTINGS: dict[str, Callable[[str], object]] = {
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
     # for this long; those still running then go back to the queue and run again on the
     # next worker (worker/jobs/shutdown.py). 0: back to the queue at once.
     worker_shutdown_grace_seconds: float = Field(10.0, ge=0, le=3600)
+    # A worker whose heartbeat has been silent this long is lost: every live worker's
+    # heartbeat hands its running jobs back to their queue at once (worker/jobs/heartbeat.py,
+    # tasks/jobs/worker_lost.lua). Much longer than a beat, so a slow worker is not taken
+    # for a lost one. 0: off (CELERY_VISIBILITY_TIMEOUT brings them back, an hour later).
+    worker_lost_after_seconds: float = Field(30.0, ge=0, le=86400)
 
     # More modules of job functions to load besides tasks.jobs.functions (JSON list).
     extra_function_modules: list[str] = Field(default_factory=list)
@@ -285,6 +291,19 @@ class Settings(BaseSettings):
                              self.webhook_breaker_cooldown_seconds,
                              self.webhook_breaker_max_cooldown_seconds,
                              self.webhook_disable_after_seconds)
+
+    @model_validator(mode="after")
+    def _lost_after_outlasts_a_slow_beat(self) -> Settings:
+        # A beat may hang for a whole Redis timeout: a worker is lost only well after that.
+        # (A shorter CELERY_VISIBILITY_TIMEOUT simply comes first: the job has moved on.)
+        lost_after = self.worker_lost_after_seconds
+        shortest = LOST_AFTER_REDIS_TIMEOUTS * self.redis_timeout_seconds
+        if 0 < lost_after < shortest:
+            raise ValueError(
+                f"WORKER_LOST_AFTER_SECONDS must be 0 (off) or at least {shortest:g} "
+                f"({LOST_AFTER_REDIS_TIMEOUTS} x REDIS_TIMEOUT_SECONDS): a heartbeat may wait "
+                f"that long for Redis (got {lost_after:g})")
+        return self
 
     @model_validator(mode="after")
     def _visibility_outlasts_jobs(self) -> Settings:

@@ -30,3 +30,15 @@ local function reindex_job(tenant, old, new, fn, created_at, id, cutoff)
     end
   end
 end
+
+-- Set a job's status and move it between the listing indexes. Every record lives as long from
+-- its creation, so entries created before (created_at - its time left) have expired.
+local function set_status(key, current, new)
+  redis.call('HSET', key, 'status', new)
+  local job = redis.call('HMGET', key, 'id', 'tenant', 'function', 'created_at')
+  if job[1] and job[3] and job[4] then
+    local left = redis.call('PTTL', key)
+    local cutoff = left >= 0 and tonumber(job[4]) - left / 1000 or nil
+    reindex_job(job[2] or 'public', current, new, job[3], job[4], job[1], cutoff)
+  end
+end

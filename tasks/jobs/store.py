@@ -42,6 +42,8 @@ PROGRESS_LUA = load_script("tasks.jobs", *_EVENT_LIBRARIES, "progress.lua")
 SUBMIT_LUA = load_script("tasks.jobs", "bucket.lua", "job_index.lua", "submit.lua")
 RATE_LIMIT_LUA = load_script("tasks.jobs", "bucket.lua", "rate_limit.lua")
 RECOVER_LUA = load_script("tasks.jobs", "recover.lua")
+# Lost workers' running jobs back to their queue (tasks/jobs/lost_workers.py).
+WORKER_LOST_LUA = load_script("tasks.jobs", "job_index.lua", "worker_lost.lua")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +85,10 @@ CounterUpdate = tuple[str, str, str, float]
 
 def transition_args(
     status: JobStatus, fields: dict[str, str | bytes], count_attempt: bool,
-    counters: Sequence[CounterUpdate] = (),
+    counters: Sequence[CounterUpdate] = (), fence: str = "",
 ) -> list[str | bytes]:
-    args: list[str | bytes] = [status.value, "1" if count_attempt else "0",
+    """`fence`: the worker run a running job's own report comes from (transition.lua)."""
+    args: list[str | bytes] = [status.value, "1" if count_attempt else "0", fence,
                                str(2 * len(fields))]
     for name, value in fields.items():
         args += [name, value]
@@ -146,12 +149,15 @@ class JobStore:
         fields: dict[str, str | bytes] | None = None,
         count_attempt: bool = False,
         counters: Sequence[CounterUpdate] = (),
+        fence: str = "",
     ) -> Transition:
-        """Apply the transition; `counters` are made in the same call if it applies."""
+        """Apply the transition; `counters` are made in the same call if it applies.
+        `fence`: the worker run reporting on its own running job; refused when the job is
+        no longer that run's (handed back from a lost worker, or taken by another run)."""
         all_fields = {**timestamp_fields(status), **(fields or {})}
         reply = self._transition(
             keys=[job_key(job_id), event_channel(job_id)],
-            args=transition_args(status, all_fields, count_attempt, counters),
+            args=transition_args(status, all_fields, count_attempt, counters, fence),
         )
         return parse_transition(reply)
 

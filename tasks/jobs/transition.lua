@@ -1,8 +1,11 @@
 -- Apply one status transition to a job record, atomically, and publish the new record.
 -- A terminal transition also creates the job's webhook deliveries, here and only here.
 -- KEYS[1] job hash, KEYS[2] event channel
--- ARGV[1] new status, ARGV[2] "1" to count an attempt,
--- ARGV[3] n, then n arguments: field/value pairs to set; then counter updates in fours
+-- ARGV[1] new status, ARGV[2] "1" to count an attempt, ARGV[3] the worker run a running
+-- job's own report comes from ('' for any other transition): refused once another run owns
+-- the job or it was handed back from a lost worker (tasks/jobs/worker_lost.lua),
+-- ARGV[4] n, then n arguments: field/value pairs to set (a `worker_run` field enters the job
+-- in that run's set of running jobs); then counter updates in fours
 -- (hincrby or hincrbyfloat, key, field, amount: tasks/metrics.py), made only when the
 -- transition applies, so a refused late event counts nothing and the worker needs no
 -- second round trip for its metrics
@@ -17,29 +20,35 @@ local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
   return {0, '', 0}
 end
-if current == 'SUCCEEDED' or current == 'FAILED' or current == 'CANCELLED' or current == 'EXPIRED' then
+local owner = redis.call('HGET', KEYS[1], 'worker_run')
+if current == 'SUCCEEDED' or current == 'FAILED' or current == 'CANCELLED' or current == 'EXPIRED'
+    or (ARGV[3] ~= '' and owner and owner ~= ARGV[3]) then
   return {0, current, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')}
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
+-- The listing indexes follow the status (job_index.lua, prepended).
+set_status(KEYS[1], current, ARGV[1])
 if ARGV[1] == 'STARTED' then
   redis.call('HDEL', KEYS[1], 'progress')  -- a new run reports its own (progress.lua)
 end
--- The listing indexes follow the status (job_index.lua, prepended). Every record lives as
--- long from its creation, so entries created before (created_at - its time left) expired.
-local job = redis.call('HMGET', KEYS[1], 'id', 'tenant', 'function', 'created_at')
-if job[1] and job[3] and job[4] then
-  local left = redis.call('PTTL', KEYS[1])
-  local cutoff = left >= 0 and tonumber(job[4]) - left / 1000 or nil
-  reindex_job(job[2] or 'public', current, ARGV[1], job[3], job[4], job[1], cutoff)
+local id = redis.call('HGET', KEYS[1], 'id') or ''
+if current == 'STARTED' and owner then
+  -- No longer running on that worker run.
+  redis.call('SREM', NAME.worker_jobs .. owner, id)
+  redis.call('HDEL', KEYS[1], 'worker_run', 'delivery_tag')
 end
 if current == 'QUEUED' then
   -- Out of the queue: the copy of its message kept for recovery (tasks/jobs/recover.lua) goes.
   redis.call('HDEL', KEYS[1], 'message', 'queue')
-  redis.call('ZREM', NAME.queued, redis.call('HGET', KEYS[1], 'id') or '')
+  redis.call('ZREM', NAME.queued, id)
 end
-local counters_from = 4 + tonumber(ARGV[3])
-for i = 4, counters_from - 1, 2 do
+local counters_from = 5 + tonumber(ARGV[4])
+for i = 5, counters_from - 1, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  if ARGV[i] == 'worker_run' then
+    -- Running on this run now; a run known before its first heartbeat is still watched.
+    redis.call('SADD', NAME.worker_jobs .. ARGV[i + 1], id)
+    redis.call('ZADD', NAME.worker_runs, 'NX', redis.call('TIME')[1], ARGV[i + 1])
+  end
 end
 for i = counters_from, #ARGV, 4 do
   if ARGV[i] == 'hincrby' or ARGV[i] == 'hincrbyfloat' then

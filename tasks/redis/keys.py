@@ -24,6 +24,11 @@ JOB_EVENTS_PREFIX = f"{KEY_PREFIX}job-events:"  # + job id: pub/sub channel of i
 # job channel; nothing is published on it (gateway/services/events.py).
 JOB_EVENTS_ANCHOR = f"{KEY_PREFIX}job-events-hub"
 WORKERS_KEY = f"{KEY_PREFIX}workers"  # sorted set: worker hostname -> last stamp (unix s)
+# A worker run is one start of a worker process ("hostname/pid.token": a worker started
+# again under the same hostname is another run). Its heartbeat stamps the run; the jobs
+# running on it are a set, so a lost run's jobs can be handed back (worker_lost.lua).
+WORKER_RUNS_KEY = f"{KEY_PREFIX}worker-runs"  # sorted set: worker run -> last stamp (unix s)
+WORKER_JOBS_PREFIX = f"{KEY_PREFIX}worker-jobs:"  # + worker run: set of the jobs it runs
 
 
 def job_key(job_id: str) -> str:
@@ -161,6 +166,9 @@ def job_deliveries_key(job_id: str) -> str:
 
 # --- kombu's Redis transport (not ours: its names, read by recovery and metrics) -------------
 KOMBU_UNACKED_KEY = "unacked"  # hash: delivery tag -> message delivered, not yet acknowledged
+KOMBU_UNACKED_INDEX_KEY = "unacked_index"  # sorted set: delivery tag -> delivered at (unix s)
+KOMBU_BINDING_PREFIX = "_kombu.binding."  # + exchange: set of "routing key SEP pattern SEP queue"
+KOMBU_SEP = "\x06\x16"  # kombu's separator in binding members and priority queue names
 
 # The names a Lua script may use, as `NAME.<key>` (tasks/redis/lua.py writes the table).
 LUA_NAMES: dict[str, str] = {
@@ -169,6 +177,9 @@ LUA_NAMES: dict[str, str] = {
     "status_index": STATUS_INDEX_PART,
     "function_index": FUNCTION_INDEX_PART,
     "job": JOB_PREFIX,
+    "job_events": JOB_EVENTS_PREFIX,
+    "worker_runs": WORKER_RUNS_KEY,
+    "worker_jobs": WORKER_JOBS_PREFIX,
     "endpoints": ENDPOINTS_PREFIX,
     "endpoint": ENDPOINT_PREFIX,
     "paused": PAUSED_PREFIX,

@@ -140,13 +140,13 @@ def log_size(name: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def start_ready_worker(launch: Launcher, env: dict[str, str], name: str
-                       ) -> tuple[Service, float]:
+def start_ready_worker(launch: Launcher, env: dict[str, str], name: str,
+                       hostname: str | None = None) -> tuple[Service, float]:
     """A Celery worker once it consumes, and the seconds it took to get there: this
     machine's start-up time now, which limits on recovering from a lost worker scale with
     (a slow, busy machine gets longer limits, never a fixed number of seconds)."""
     offset = log_size(name)
     began = time.monotonic()
-    worker = launch.worker(env, name)
+    worker = launch.worker(env, name, hostname)
     wait_worker_ready(worker, offset, timeout=120)
     return worker, time.monotonic() - began

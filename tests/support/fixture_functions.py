@@ -3,10 +3,13 @@ that the shipped functions never take, and to see from outside how far a run got
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
+import redis
+from celery import current_task
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.jobs.catalog import TransientJobError, job_function, progress
@@ -70,3 +73,32 @@ class BadProgressInput(BaseModel):
 def reports(done: float, total: float) -> str:
     progress(done, total)
     return "reported"
+
+
+class LoggedWaitInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    log_key: str = Field(..., max_length=200)
+    seconds: float = Field(..., ge=0, le=60)
+    first_seconds: float | None = Field(None, ge=0, le=60)
+
+
+@job_function(input_model=LoggedWaitInput, description="Append `start`, sleep, append `end` "
+              "to the Redis list `log_key`, each with the job id, the worker and the time: "
+              "shows where and when every run of a job ran. The job's first run sleeps "
+              "`first_seconds` instead, if given (a run its worker's death will cut short).")
+def logged_wait(log_key: str, seconds: float, first_seconds: float | None) -> float:
+    request = current_task.request
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+
+    def log(event: str) -> None:
+        client.rpush(log_key, json.dumps({"event": event, "job": request.id,
+                                          "worker": request.hostname, "at": time.time()}))
+
+    log("start")
+    starts = sum(json.loads(raw)["job"] == request.id for raw in client.lrange(log_key, 0, -1))
+    sleep = first_seconds if first_seconds is not None and starts == 1 else seconds
+    time.sleep(sleep)
+    log("end")
+    client.close()
+    return sleep

@@ -79,8 +79,8 @@ class Launcher:
         return self.adopt(RedisServer(port, data_dir)).start()
 
     def worker(self, env: dict[str, str], name: str = "worker",
-               options: tuple[str, ...] = ()) -> Service:
-        return self.adopt(start_worker(env, name=name, options=options))
+               options: tuple[str, ...] = (), hostname: str | None = None) -> Service:
+        return self.adopt(start_worker(env, name=name, options=options, hostname=hostname))
 
     def gateway(self, env: dict[str, str], require_workers: bool = True) -> Gateway:
         return self.adopt(Gateway(env)).start(require_workers=require_workers)

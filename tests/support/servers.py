@@ -146,9 +146,10 @@ def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], name: str = "worker",
-                 options: tuple[str, ...] = ()) -> Service:
-    """A worker; `options` are more celery worker options (e.g. another --pool)."""
-    hostname = f"{name}-{free_port()}@%h"
+                 options: tuple[str, ...] = (), hostname: str | None = None) -> Service:
+    """A worker; `options` are more celery worker options (e.g. another --pool);
+    `hostname`: Celery's node name (default: unique per start)."""
+    hostname = hostname or f"{name}-{free_port()}@%h"
     argv = [sys.executable, "-m", "worker", f"--hostname={hostname}", "--without-mingle",
             "--without-gossip", *options]
     return Service(name, argv, env).start()

@@ -18,15 +18,19 @@ from worker.jobs.heartbeat import Heartbeat
 from worker.jobs.hooks import JobHooks
 from worker.jobs.kombu_client_cache import install as install_kombu_client_cache
 from worker.jobs.shutdown import GracefulShutdown
+from worker.jobs.worker_run import WorkerRun
 
 
 def create_worker_app(settings: Settings) -> Celery:
     app = create_celery(settings)
     register_tasks(app, Catalog(settings))
-    hooks = JobHooks(settings)
+    # Running jobs name this run when lost workers' jobs are handed back (Redis broker).
+    run = WorkerRun(tracked=settings.broker_is_redis and settings.worker_lost_after_seconds > 0)
+    run.connect()
+    hooks = JobHooks(settings, run)
     hooks.connect()
     GracefulShutdown(settings.worker_shutdown_grace_seconds, hooks).connect()
-    Heartbeat(settings).connect()
+    Heartbeat(settings, run).connect()
     kombu_compat.install()
     install_kombu_client_cache()
     return app

@@ -10,6 +10,12 @@ task_prerun binds the job's progress reporter, tasks/jobs/progress.py, where the
 runs, and task_postrun unbinds it); task_failure for a lost worker or a hard time
 limit, task_revoked, and given_back (a stopping worker's running job, worker/jobs/shutdown.py)
 run in the worker's main process.
+
+A job's STARTED transition names the worker running it and, for lost-worker recovery, its
+run and the message's delivery tag (tasks/jobs/lost_workers.py). The run's reports on its
+own job (success, failure, retry, giving back) are fenced with the run: once the job was
+handed back from a worker taken for lost, or taken by another run, they are refused, so a
+worker that was only slow cannot overwrite what the job's new run does.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from tasks.settings import Settings
 from worker.jobs import observe
 from worker.jobs.per_process import PerProcess
 from worker.jobs.progress_writer import ProgressWriter
+from worker.jobs.worker_run import WorkerRun
 
 log = logging.getLogger("worker.hooks")
 
@@ -39,8 +46,9 @@ class JobHooks:
     """The receivers of Celery's task signals, for one worker's settings. `connect()`
     connects them (worker/jobs/app.py)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, run: WorkerRun | None = None) -> None:
         self.settings = settings
+        self.run = run or WorkerRun(tracked=False)
         self._store = PerProcess(lambda: JobStore.from_settings(settings))
         self._progress = ProgressWriter(settings)
 
@@ -58,7 +66,7 @@ class JobHooks:
 
     def _transition(self, job_id: str, task: Any, status: JobStatus,
                     fields: dict[str, str | bytes] | None = None, count_attempt: bool = False,
-                    request: Any = None) -> Transition:
+                    request: Any = None, own: bool = True) -> Transition:
         """Apply a transition, counted in the same Redis call when it ends the job, then
         log it (worker/jobs/observe.py)."""
         job_store = self.store()
@@ -69,24 +77,27 @@ class JobHooks:
         request = request if request is not None else getattr(task, "request", None)
         outcome = job_store.transition(
             job_id, status, fields, count_attempt=count_attempt,
-            counters=observe.counters(job_id, function, status, request))
+            counters=observe.counters(job_id, function, status, request),
+            fence=self.run.name if own else "")
         observe.transition(job_id, function, status, outcome, request)
         return outcome
 
     def on_prerun(self, task_id: str, task: Any, **_: Any) -> None:
         setattr(task.request, observe.STARTED_AT, time.monotonic())
-        outcome = self._transition(task_id, task, JobStatus.STARTED, count_attempt=True)
+        outcome = self._transition(task_id, task, JobStatus.STARTED, self._running_fields(task),
+                                   count_attempt=True, own=False)
         if not outcome.applied:
             # Cancelled while queued, already finished, or the record is gone: do not run.
             setattr(task.request, SKIP_FLAG, True)
             log.info("job %s not run: status %s", task_id, outcome.previous)
             return
-        max_attempts = self.settings.job_max_attempts
+        max_attempts = allowed_runs(task, self.settings.job_max_attempts)
         if outcome.attempts > max_attempts:
-            # Redelivered after its worker died too often (e.g. the job kills its worker).
+            # Back after its worker was lost (a whole worker, or a redelivery at the
+            # visibility timeout) with its policy's runs already spent.
             self._transition(task_id, task, JobStatus.FAILED, {
-                "error": error_json("WorkerLostError",
-                                    f"the worker running this job was lost {max_attempts} times"),
+                "error": error_json("WorkerLostError", "the worker running this job was lost "
+                                    f"and its {max_attempts} attempt(s) are spent"),
             })
             setattr(task.request, SKIP_FLAG, True)
             return
@@ -95,6 +106,18 @@ class JobHooks:
 
     def on_postrun(self, **_: Any) -> None:
         progress.unbind()
+
+    def _running_fields(self, task: Any) -> dict[str, str | bytes]:
+        """Who runs the job: the worker, and for lost-worker recovery its run and the
+        message's delivery tag in kombu's unacked hash."""
+        fields: dict[str, str | bytes] = {}
+        if self.run.hostname:
+            fields["worker"] = self.run.hostname
+        properties = getattr(task.request, "properties", None) or {}
+        tag = properties.get("delivery_tag") if isinstance(properties, dict) else None
+        if self.run.name and isinstance(tag, str):
+            fields.update(worker_run=self.run.name, delivery_tag=tag)
+        return fields
 
     def on_success(self, sender: Any, result: Any, **_: Any) -> None:
         self._transition(sender.request.id, sender, JobStatus.SUCCEEDED,
@@ -112,7 +135,8 @@ class JobHooks:
     def on_revoked(self, request: Any, expired: bool = False, sender: Any = None,
                    **_: Any) -> None:
         self._transition(request.id, sender,
-                         JobStatus.EXPIRED if expired else JobStatus.CANCELLED, request=request)
+                         JobStatus.EXPIRED if expired else JobStatus.CANCELLED, request=request,
+                         own=False)
 
     def given_back(self, request: Any) -> None:
         """A running job handed back to the queue by a stopping worker
@@ -121,6 +145,16 @@ class JobHooks:
         # The request's Context, as task.request is in the other hooks (the id is there).
         self._transition(request.id, request.task, JobStatus.QUEUED,
                          request=Context(request.request_dict))
+
+
+def allowed_runs(task: Any, default: int) -> int:
+    """Runs a job may have: its policy's retries (the Celery task's max_retries,
+    tasks/jobs/catalog.py register_tasks) plus the first, as Celery's own
+    retry_on_worker_lost counts them; `default` (JOB_MAX_ATTEMPTS) for a task without."""
+    retries = getattr(task, "max_retries", None)  # FUNCTION_POLICIES may make it a float
+    if isinstance(retries, int | float) and not isinstance(retries, bool):
+        return int(retries) + 1
+    return default
 
 
 def _error_fields(exc: BaseException) -> dict[str, str | bytes]:

@@ -84,10 +84,12 @@ def test_job_that_keeps_losing_its_worker_fails(launch: Launcher,
 
 def test_killed_whole_worker_job_is_redelivered(launch: Launcher,
                                                 fresh_redis: RedisServer) -> None:
-    # A Redis broker redelivers an unacknowledged message after the visibility timeout;
-    # keep it short here (it must still exceed the longest job: WAIT_MAX_SECONDS + 10).
+    # The last resort, for workers without heartbeats (lost-worker recovery off here; see
+    # test_lost_workers.py): a Redis broker redelivers an unacknowledged message after the
+    # visibility timeout; keep it short here (it must still exceed the longest job:
+    # WAIT_MAX_SECONDS + 10).
     env = stack_env(fresh_redis.url, WORKER_CONCURRENCY="1", WAIT_MAX_SECONDS="3",
-                    CELERY_VISIBILITY_TIMEOUT="14")
+                    CELERY_VISIBILITY_TIMEOUT="14", WORKER_LOST_AFTER_SECONDS="0")
     settings = Settings(_env_file=None, redis_url=fresh_redis.url, wait_max_seconds=3,
                         celery_visibility_timeout=14)
     transport = create_celery(settings).conf.broker_transport_options

@@ -22,6 +22,27 @@ def test_settings_refuse_visibility_below_longest_job() -> None:
         Settings(wait_max_seconds=100, celery_visibility_timeout=50)
 
 
+def test_worker_lost_after_defaults_and_bounds() -> None:
+    assert Settings(_env_file=None).worker_lost_after_seconds == 30
+    assert settings(worker_lost_after_seconds="0").worker_lost_after_seconds == 0  # off
+    assert settings(worker_lost_after_seconds="4").worker_lost_after_seconds == 4
+    assert settings(worker_lost_after_seconds="1",
+                    redis_timeout_seconds="0.5").worker_lost_after_seconds == 1
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"worker_lost_after_seconds": "3"}, "WORKER_LOST_AFTER_SECONDS must be 0 \\(off\\) or at "
+     "least 4 \\(2 x REDIS_TIMEOUT_SECONDS\\).*got 3"),
+    ({"worker_lost_after_seconds": "20", "redis_timeout_seconds": "15"}, "at least 30"),
+    ({"worker_lost_after_seconds": "-1"}, "greater than or equal to 0"),
+    ({"worker_lost_after_seconds": "86401"}, "less than or equal to 86400"),
+    ({"worker_lost_after_seconds": "soon"}, "valid number"),
+])
+def test_bad_worker_lost_after_is_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        settings(**env)
+
+
 def test_settings_urls() -> None:
     s = Settings(redis_port=7000, redis_url="")
     assert s.effective_redis_url == "redis://127.0.0.1:7000/0"
