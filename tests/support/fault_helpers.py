@@ -147,6 +147,6 @@ def start_ready_worker(launch: Launcher, env: dict[str, str], name: str,
     (a slow, busy machine gets longer limits, never a fixed number of seconds)."""
     offset = log_size(name)
     began = time.monotonic()
-    worker = launch.worker(env, name, hostname)
+    worker = launch.worker(env, name, hostname=hostname)
     wait_worker_ready(worker, offset, timeout=120)
     return worker, time.monotonic() - began
