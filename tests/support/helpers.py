@@ -58,6 +58,14 @@ def submit_wait(client: httpx.Client, seconds: float) -> str:
     return job_id
 
 
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text page (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
+    match = re.search(r"^" + pattern + r"$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
 def fresh_path() -> str:
     """A fresh receiver path per test, so each test sees only its own requests."""
     return f"/{uuid.uuid4().hex[:12]}"
