@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import Metric
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway.services.metrics_flush import MetricsFlusher
 from tasks import metrics
+from tests.support.helpers import prometheus_text
 from tests.support.launcher import Launcher
 from tests.support.servers import RedisServer
 
@@ -32,16 +32,8 @@ class Process:
 
 def shown(client: redis.Redis) -> str:
     """/metrics' text of the two metrics, rendered from Redis as the route renders it."""
-    families = [SUBMITTED.family(client.hgetall(SUBMITTED.key)),
-                SECONDS.family(client.hgetall(SECONDS.key))]
-
-    class Snapshot:
-        def collect(self) -> list[Metric]:
-            return families
-
-    registry = CollectorRegistry()
-    registry.register(Snapshot())
-    return generate_latest(registry).decode()
+    return prometheus_text([SUBMITTED.family(client.hgetall(SUBMITTED.key)),
+                            SECONDS.family(client.hgetall(SECONDS.key))])
 
 
 async def test_two_processes_counts_add_up_once_each(own_redis: RedisServer) -> None:
