@@ -24,6 +24,8 @@ from types import FrameType, TracebackType
 import psutil
 import redis
 
+from infra import nginx_conf
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -191,6 +193,39 @@ class Processes:
         proc = self.spawn(name, argv, env)
         server = HttpServer(proc, port, workers)
         server.wait_ready(probe_path)
+        return server
+
+    def nginx_in_front(self, name: str, gateways: list[HttpServer],
+                       probe_path: str = "/") -> HttpServer:
+        """NGINX as `make up` runs it (nginx/gateway.conf.template, rendered by
+        infra/nginx_conf.py) in front of these one-process gateways: the way `make up` runs
+        GATEWAY_PROCESSES of them. Its access log is formatted but goes to /dev/null."""
+        port = free_port()
+        runtime = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+        self.temp_dirs.append(str(runtime))
+        nowhere = f"127.0.0.1:{free_port()}"  # Flower and Locust: never asked here
+        nginx_conf.write_local(runtime, {
+            "GATEWAY_SERVERS": nginx_conf.gateway_servers(
+                [f"127.0.0.1:{g.port}" for g in gateways]),
+            "FLOWER_UPSTREAM": nowhere, "LOCUST_UPSTREAM": nowhere,
+            "NGINX_LISTEN": f"127.0.0.1:{port}", "NGINX_MAX_BODY_BYTES": "65536",
+            "NGINX_ACCESS_LOG": "/dev/null"}, "bench:unused")
+        proc = self.spawn(name, ["/bin/sh", "-c", "exec " + nginx_conf.command(runtime)],
+                          dict(os.environ))
+        server = HttpServer(proc, port, sum(g.workers for g in gateways))
+
+        def answers() -> bool:
+            import httpx
+
+            if not proc.alive():
+                raise proc.fail("exited while starting")
+            try:
+                return httpx.get(server.url + probe_path, timeout=2).status_code < 500
+            except httpx.HTTPError:
+                return False
+
+        if not wait_until(answers, 30, interval=0.1):
+            raise proc.fail(f"{server.url}{probe_path} did not answer within 30 s")
         return server
 
     def celery_worker(self, name: str, argv: list[str], env: dict[str, str],

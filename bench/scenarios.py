@@ -152,11 +152,15 @@ class HttpScenario:
 
 
 # Side-by-side comparisons kept as data (per-round ratios): what a second process adds,
-# and what the production configuration costs.
+# what the production configuration costs, and what NGINX in front costs. The gateway's
+# 2-process rows run as `make up` runs GATEWAY_PROCESSES=2, two uvicorns behind NGINX: what
+# the second process adds is measured against one process behind the same NGINX.
 COMPARISONS = [(f"{p}_2p", f"{p}_1p")
                for p in ("hello", "reference_submit", "rest_submit", "graphql_submit")] + [
     (f"{p}_prod_1p", f"{p}_1p") for p in ("rest_submit", "rest_poll", "graphql_submit")] + [
-    (f"{p}_2p", "reference_submit_2p") for p in ("rest_submit", "graphql_submit")]
+    (f"{p}_2p", "reference_submit_2p") for p in ("rest_submit", "graphql_submit")] + [
+    pair for p in ("rest_submit", "graphql_submit")
+    for pair in ((f"{p}_2p", f"{p}_nginx_1p"), (f"{p}_nginx_1p", f"{p}_1p"))]
 
 
 def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
@@ -167,7 +171,11 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
              for n in (1, 2)}
     ref = {n: procs.uvicorn(f"reference-{n}", "bench.reference_producer:app", n,
                             bare_env(ref_redis[n].url)) for n in (1, 2)}
-    gw = {n: start_gateway(procs, f"gateway-{n}", redis[n], n) for n in (1, 2)}
+    # The gateway's processes as `make up` runs them: one uvicorn each, NGINX in front.
+    gw = {1: start_gateway(procs, "gateway-1", redis[1], 1)}
+    gw[2] = procs.nginx_in_front("nginx-2p", [
+        start_gateway(procs, f"gateway-2-{i}", redis[2], 1) for i in (1, 2)], f"{API}/")
+    gw_nginx = procs.nginx_in_front("nginx-1p", [gw[1]], f"{API}/")  # the same process
     production = Production(secrets.token_urlsafe(24))
     prod_redis = procs.redis("gw-prod")
     gw_prod = start_gateway(procs, "gateway-prod", prod_redis, 1, **production.settings)
@@ -193,18 +201,26 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
             raise RuntimeError(f"GraphQL with an API key failed: {with_key.reason}")
     body = '{"number": 1}'
     scenarios: list[HttpScenario] = []
+    ours = {1: ("", gw[1]), 2: (" behind NGINX", gw[2])}
     for n in (1, 2):
+        way, server = ours[n]
         scenarios += [
             HttpScenario(f"hello_{n}p", f"bare FastAPI hello, {n} proc", hello[n], "/"),
             HttpScenario(f"reference_submit_{n}p", f"reference submit, {n} proc", ref[n],
                          "/sum", "POST", body, ref_redis[n]),
-            HttpScenario(f"rest_submit_{n}p", f"REST submit, {n} proc", gw[n], f"{API}/sum",
-                         "POST", body, redis[n]),
+            HttpScenario(f"rest_submit_{n}p", f"REST submit, {n} proc{way}", server,
+                         f"{API}/sum", "POST", body, redis[n]),
         ]
         if graphql.available:
             scenarios.append(HttpScenario(
-                f"graphql_submit_{n}p", f"GraphQL submitSum, {n} proc", gw[n], "/graphql",
-                "POST", graphql.body, redis[n]))
+                f"graphql_submit_{n}p", f"GraphQL submitSum, {n} proc{way}", server,
+                "/graphql", "POST", graphql.body, redis[n]))
+    scenarios.append(HttpScenario("rest_submit_nginx_1p", "REST submit, 1 proc behind NGINX",
+                                  gw_nginx, f"{API}/sum", "POST", body, redis[1]))
+    if graphql.available:
+        scenarios.append(HttpScenario(
+            "graphql_submit_nginx_1p", "GraphQL submitSum, 1 proc behind NGINX", gw_nginx,
+            "/graphql", "POST", graphql.body, redis[1]))
     scenarios += [
         HttpScenario("reference_poll_1p", "reference poll (finished), 1 proc", ref[1],
                      f"/sum/{ref_id}"),

@@ -33,6 +33,8 @@ from gateway.rest.routes import health, jobs, metrics, producer, webhooks
 from gateway.services.auth import Authenticator
 from gateway.services.events import JobEventHub
 from gateway.services.jobs import JobService
+from gateway.services.metrics import MIRRORED
+from gateway.services.metrics_flush import MetricsFlusher
 from gateway.services.webhooks import WebhookService
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog
@@ -67,6 +69,8 @@ def build_api(settings: Settings) -> FastAPI:
         app.state.authenticator = Authenticator(settings.api_keys, client)
         app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
         app.state.webhooks = WebhookService(app.state.service)
+        app.state.metrics = MetricsFlusher(client, MIRRORED)
+        app.state.metrics.start()
         if not settings.api_keys:
             log.warning("no API_KEYS configured: unless keys are stored in Redis "
                         "(python -m gateway.keys), the API is open to anyone who can reach it")
@@ -75,6 +79,7 @@ def build_api(settings: Settings) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        await app.state.metrics.aclose()
         await app.state.job_events.aclose()
         await client.aclose(close_connection_pool=True)
 

@@ -12,7 +12,6 @@ import csv
 import importlib.util
 import os
 import shutil
-import socket
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,19 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from infra import stack  # noqa: E402
+from infra.ports import stack_ports  # noqa: E402
 from infra.supervisor import OrderedManager  # noqa: E402
 from tasks.settings import Settings, get_settings  # noqa: E402
 
 REPORTS = ROOT / "reports" / "load"
 ALL_USERS = ("ReferenceUser", "GraphQLUser", "WebhookUser")
 STOP_TIMEOUT = "30s"  # users finish the job they are polling before the run ends
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def user_classes(settings: Settings) -> list[str]:
@@ -90,8 +83,8 @@ def main() -> int:
     # unless set), so a load run neither disturbs nor is disturbed by `make up`.
     for name in ("REDIS_URL", "CELERY_BROKER_URL"):
         os.environ[name] = ""
-    for name in ("REDIS_PORT", "GATEWAY_PORT", "NGINX_PORT", "LOCUST_PORT"):
-        os.environ[name] = str(free_port())
+    for name, port in stack_ports(get_settings().gateway_processes).items():
+        os.environ[name] = str(port)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["GATEWAY_HOST"] = "127.0.0.1"
     # WebhookUser's receiver runs in the Locust process, on this machine: let the

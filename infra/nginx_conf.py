@@ -16,14 +16,14 @@ import re
 import shlex
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from infra import htpasswd
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "nginx" / "gateway.conf.template"
-TEMPLATE_VARIABLES = ("GATEWAY_UPSTREAM", "FLOWER_UPSTREAM", "LOCUST_UPSTREAM",
+TEMPLATE_VARIABLES = ("GATEWAY_SERVERS", "FLOWER_UPSTREAM", "LOCUST_UPSTREAM",
                       "NGINX_LISTEN", "NGINX_MAX_BODY_BYTES", "NGINX_ACCESS_LOG")
 ENVSUBST_FILTER = "^(" + "|".join(TEMPLATE_VARIABLES) + ")$"
 AUTH_FILE = "auth/htpasswd"  # relative to nginx's configuration directory, as in the template
@@ -63,6 +63,14 @@ def render(template: str, env: Mapping[str, str], name_filter: str = ENVSUBST_FI
         return env[name] if name in defined else match.group(0)
 
     return _REFERENCE.sub(substitute, template)
+
+
+def gateway_servers(addresses: Sequence[str]) -> str:
+    """GATEWAY_SERVERS for gateway processes at these `host:port` (or `unix:path`)
+    addresses: one `server` line each, in the upstream that spreads requests over them."""
+    if not addresses:
+        raise ValueError("the gateway upstream needs at least one address")
+    return "\n    ".join(f"server {address};" for address in addresses)
 
 
 def check_rendered(text: str) -> None:

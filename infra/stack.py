@@ -1,23 +1,30 @@
 """The local stack behind `make up`: every process in the foreground under honcho.
 
-Redis, a Celery worker, the webhook dispatcher, the gateway, Flower, Locust's web UI, and
-NGINX in front of them on NGINX_PORT. Settings come from the same pydantic-settings class
-as the services: environment, then `.env`, then defaults.
+Redis, a Celery worker, the webhook dispatcher, the gateway (GATEWAY_PROCESSES of them, one
+uvicorn each on GATEWAY_PORT and the ports after it), Flower, Locust's web UI, and NGINX in
+front of them on NGINX_PORT, spreading requests over the gateways. Settings come from the
+same pydantic-settings class as the services: environment, then `.env`, then defaults.
 
 Closed by default. The run directory (STACK_RUN_DIR, `run/`: Redis's data, logs, the
 sockets, generated configs) is its owner's only, and what the stack writes in it too
 (umask 077). Redis needs a password made up for each run: it is in the owner-only
 run/redis/ (redis.conf, and the URL in `url`), never on a command line. Flower listens
 only on a unix socket in the run directory, which NGINX proxies to; Locust's web UI and
-the gateway's /metrics check the dashboard credentials themselves. The gateway's REST API
-and GraphQL stay on GATEWAY_PORT for API-key clients.
+the gateway's /metrics check the dashboard credentials themselves. The gateways' REST API
+and GraphQL stay on their own ports for API-key clients.
+
+Several gateway processes are separate uvicorns on separate ports, not `uvicorn --workers`:
+NGINX then picks a process per request (least_conn, over kept-alive connections) instead of
+the kernel per connection, notices one that stops answering, and names the one that
+answered in its access log; the supervisor below starts, watches and stops each by name.
+That is also how compose's replicas and other machines' gateways sit behind NGINX.
 
 Endpoint signing secrets are stored encrypted: without WEBHOOK_ENCRYPTION_KEY the stack
 uses a key it made on its first run, in the owner-only run/webhook-encryption-key, kept
 across runs like Redis's data.
 
 Ctrl-C or SIGTERM stops the processes in order (`stop_order`, infra/supervisor.py): NGINX,
-the gateway, Flower and Locust; then the worker, which lets its running jobs finish for
+every gateway, Flower and Locust; then the worker, which lets its running jobs finish for
 WORKER_SHUTDOWN_GRACE_SECONDS and gives the others back to the queue (worker/jobs/shutdown.py);
 then the webhook dispatcher; Redis last, so the worker can still hand its jobs back.
 """
@@ -46,7 +53,8 @@ from worker.webhooks.dispatcher import (  # noqa: E402
 )
 
 PY = shlex.quote(sys.executable)
-FRONT = ("nginx", "gateway", "flower", "locust")  # the first to stop: no new work comes in
+GATEWAY = "gateway"
+FRONT = ("nginx", GATEWAY, "flower", "locust")  # the first to stop: no new work comes in
 STOP_SECONDS = 10.0  # for a process to exit after SIGTERM, beyond its own grace period
 # Longest path of a unix socket (sun_path is 108 bytes with its terminating NUL).
 MAX_SOCKET_PATH = 107
@@ -128,21 +136,34 @@ def flower_socket(runtime: Path) -> Path:
     return runtime / "flower.sock"
 
 
+def gateway_names(settings: Settings) -> list[str]:
+    """The gateway processes' names: `gateway` alone, or `gateway-1` ... `gateway-N`."""
+    count = settings.gateway_processes
+    return [GATEWAY] if count == 1 else [f"{GATEWAY}-{i}" for i in range(1, count + 1)]
+
+
+def front(settings: Settings) -> tuple[str, ...]:
+    """FRONT with every gateway process by name."""
+    return tuple(n for role in FRONT for n in (gateway_names(settings) if role == GATEWAY
+                                               else [role]))
+
+
 def processes(
     settings: Settings, runtime: Path, include: set[str] | None = None
 ) -> dict[str, str]:
-    """The stack's commands by name (`include`: only these), each `exec`ed by its shell so
-    that signals reach the program. Call `prepare_redis()` (unless REDIS_URL names another
-    Redis) and `prepare_edge()` first: they write the configurations."""
+    """The stack's commands by name (`include`: only these; `gateway` stands for every
+    gateway process), each `exec`ed by its shell so that signals reach the program. Call
+    `prepare_redis()` (unless REDIS_URL names another Redis) and `prepare_edge()` first:
+    they write the configurations."""
     procs: dict[str, str] = {}
     if not settings.redis_url:
         procs["redis"] = f"redis-server {shlex.quote(str(redis_config(runtime)))}"
     procs["worker"] = f"{PY} -m worker"
     procs["dispatcher"] = f"{PY} -m worker.dispatcher"  # webhook delivery
-    procs["gateway"] = (
-        f"{PY} -m uvicorn gateway.app:app --host {settings.gateway_host} "
-        f"--port {settings.gateway_port} --no-access-log"
-    )
+    gateways = dict(zip(gateway_names(settings), settings.gateway_ports, strict=True))
+    for name, port in gateways.items():
+        procs[name] = (f"{PY} -m uvicorn gateway.app:app --host {settings.gateway_host} "
+                       f"--port {port} --no-access-log")
     # Flower reads FLOWER_BASIC_AUTH from the environment itself (kept off the command line),
     # but its /dashboard/metrics and /dashboard/healthcheck skip it: a unix socket in the
     # owner-only run directory is all it listens on.
@@ -157,14 +178,14 @@ def processes(
     )
     procs["nginx"] = nginx_conf.command(runtime / "nginx")
     return {name: f"exec {cmd}" for name, cmd in procs.items()
-            if include is None or name in include}
+            if include is None or (GATEWAY if name in gateways else name) in include}
 
 
 def stop_order(settings: Settings) -> list[Stage]:
     """Front first (nothing new comes in), then the worker (its grace period, then a cold
     shutdown that hands jobs back), the dispatcher (its in-flight webhooks), Redis last."""
     return [
-        Stage(FRONT, STOP_SECONDS),
+        Stage(front(settings), STOP_SECONDS),
         Stage(("worker",), settings.worker_shutdown_grace_seconds + STOP_SECONDS),
         Stage(("dispatcher",), DISPATCHER_GRACE_SECONDS + STOP_SECONDS),
         Stage(("redis",), STOP_SECONDS),
@@ -192,16 +213,21 @@ def prepare_edge(settings: Settings, basic_auth: str, runtime: Path) -> None:
     if len(str(socket)) > MAX_SOCKET_PATH:
         raise SystemExit(f"{socket} is too long a path for a unix socket: set STACK_RUN_DIR "
                          "to a shorter directory")
-    upstream_host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else (
-        settings.gateway_host)
     nginx_conf.write_local(runtime / "nginx", {
-        "GATEWAY_UPSTREAM": f"{upstream_host}:{settings.gateway_port}",
+        "GATEWAY_SERVERS": nginx_conf.gateway_servers(gateway_addresses(settings)),
         "FLOWER_UPSTREAM": f"unix:{socket}",
         "LOCUST_UPSTREAM": f"127.0.0.1:{settings.locust_port}",
         "NGINX_LISTEN": f"127.0.0.1:{settings.nginx_port}",
         "NGINX_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "NGINX_ACCESS_LOG": "logs/access.log",
     }, basic_auth)
+
+
+def gateway_addresses(settings: Settings) -> list[str]:
+    """`host:port` of each gateway process, as NGINX and the ready check reach them."""
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::") else settings.gateway_host
+    host = f"[{host}]" if ":" in host else host
+    return [f"{host}:{port}" for port in settings.gateway_ports]
 
 
 def urls(settings: Settings) -> dict[str, str]:
@@ -218,12 +244,15 @@ def urls(settings: Settings) -> dict[str, str]:
 
 
 def ready(settings: Settings, basic_auth: str) -> bool:
-    """Every route answers through NGINX: the gateway (with Redis and a worker), Flower and
-    Locust."""
+    """Every gateway process answers its health check on its own port (NGINX would answer
+    from any one of them), and every route through NGINX: the gateways (with Redis and a
+    worker), Flower and Locust."""
     login = pairs(basic_auth)[0]
     links = urls(settings)
     try:
-        return (httpx.get(links["health"], timeout=2).status_code == 200
+        return (all(httpx.get(f"http://{address}/healthz", timeout=2).status_code == 200
+                    for address in gateway_addresses(settings))
+                and httpx.get(links["health"], timeout=2).status_code == 200
                 and all(httpx.get(links[name], auth=login, timeout=2).status_code
                         == 200 for name in ("dashboard", "load test", "metrics")))
     except httpx.HTTPError:
@@ -240,14 +269,18 @@ def announce_when_ready(settings: Settings, manager: OrderedManager, basic_auth:
             login = (f"user {user}, password {password} (made up for this run; set "
                      "FLOWER_BASIC_AUTH=user:password to choose)" if made_up else
                      f"user {user}, password from FLOWER_BASIC_AUTH")
-            redis = ("" if settings.redis_url else
+            notes = ("" if settings.redis_url else
                      f"Redis: 127.0.0.1:{settings.redis_port}, with a password made up for "
                      f"this run (the URL is in {run_dir(settings) / 'redis' / 'url'})\n")
             if settings.webhook_encryption_is_development:
                 key = run_dir(settings) / "webhook-encryption-key"
-                redis += f"Endpoint secrets in Redis: encrypted with the key in {key}\n"
+                notes += f"Endpoint secrets in Redis: encrypted with the key in {key}\n"
+            addresses = gateway_addresses(settings)
+            if len(addresses) > 1:
+                notes += (f"{len(addresses)} gateway processes behind NGINX: "
+                          f"{', '.join(addresses)}\n")
             print(f"\nThe job gateway is ready:\n{lines}\n"
-                  f"dashboard, load test and metrics: {login}\n{redis}"
+                  f"dashboard, load test and metrics: {login}\n{notes}"
                   "Ctrl-C stops everything.\n", flush=True)
             return
         time.sleep(0.5)

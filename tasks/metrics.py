@@ -1,11 +1,13 @@
-"""Metrics that processes other than the gateway count: kept in Redis, shown by the gateway.
+"""Metrics kept in Redis, so that they add up over processes: shown by the gateway.
 
 Workers (prefork children, in other containers) and the webhook dispatcher cannot share a
 prometheus-client registry with the gateway, so they count in Redis hashes, one per metric
 (HINCRBY / HINCRBYFLOAT: atomic, one pipelined round trip per event). The gateway's
 /metrics reads the hashes at scrape time and renders them as Prometheus counters and
 histograms (`families()`). Counts survive worker restarts and add up over any number of
-workers.
+workers. The gateway processes count their own in memory and add them here about once a
+second (`totals()` of their local families; gateway/services/metrics_flush.py), so the
+gateway's counts too are the same through any of its processes.
 
 Counting an event, from any process with a Redis client:
 
@@ -77,6 +79,12 @@ class RedisCounter:
             raise ValueError(f"{self.name} takes labels {self.labels}")
         return [("hincrby", self.key, _field(labelvalues), amount)]
 
+    def totals(self, local: Metric) -> list[Command]:
+        """A prometheus-client counter family of the same labels, as the counts it holds."""
+        return [("hincrby", self.key, _field([sample.labels[n] for n in self.labels]),
+                 int(sample.value))
+                for sample in local.samples if sample.name == self.name + "_total"]
+
     def family(self, fields: dict[Any, Any]) -> Metric:
         family = CounterMetricFamily(self.name, self.documentation, labels=list(self.labels))
         for raw_field, raw_value in sorted(fields.items()):
@@ -109,6 +117,23 @@ class RedisHistogram:
         # The bucket count is stored per bucket (not cumulated): one HINCRBY per event.
         return [("hincrby", self.key, _field(labelvalues, "le=" + _le(bound)), 1),
                 ("hincrbyfloat", self.key, _field(labelvalues, "sum"), float(value))]
+
+    def totals(self, local: Metric) -> list[Command]:
+        """A prometheus-client histogram family of the same labels and buckets, as its
+        counts per bucket (it holds them cumulated) and sums."""
+        out: list[Command] = []
+        below: dict[str, float] = {}  # per series, the cumulated count of the bucket below
+        for sample in local.samples:
+            values = [sample.labels[n] for n in self.labels]
+            series = _field(values)
+            if sample.name == self.name + "_bucket":
+                le = _le(float(sample.labels["le"]))
+                out.append(("hincrby", self.key, _field(values, "le=" + le),
+                            int(sample.value - below.get(series, 0.0))))
+                below[series] = sample.value
+            elif sample.name == self.name + "_sum":
+                out.append(("hincrbyfloat", self.key, _field(values, "sum"), sample.value))
+        return out
 
     def family(self, fields: dict[Any, Any]) -> Metric:
         family = HistogramMetricFamily(self.name, self.documentation,
@@ -155,9 +180,25 @@ WEBHOOK_BREAKER_TRANSITIONS = RedisCounter(
     "gateway_webhook_breaker_transitions",
     "Transitions of webhook destinations' circuit breakers, by the state entered.", ("to",))
 
+# The gateway processes' own, counted in memory by each (gateway/services/metrics.py).
+GATEWAY_JOBS_SUBMITTED = RedisCounter(
+    "gateway_jobs_submitted", "Jobs accepted, by function.", ("function",))
+GATEWAY_HTTP_REQUESTS = RedisCounter(
+    "gateway_http_requests", "HTTP requests, by method and status.", ("method", "status"))
+GATEWAY_HTTP_SECONDS = RedisHistogram(
+    "gateway_http_request_duration_seconds", "Time to answer an HTTP request.", (),
+    (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+# What share of the hot routes takes the fast path; the rest (invalid input, another
+# content type, a cross-origin call) is answered by the FastAPI app, at more CPU a request.
+GATEWAY_EXPRESS_LANE_REQUESTS = RedisCounter(
+    "gateway_express_lane_requests",
+    "Requests the express lane answered past FastAPI's routing, by route (submit, poll, "
+    "graphql).", ("route",))
+
 SHARED_METRICS: tuple[RedisCounter | RedisHistogram, ...] = (
     JOBS_FINISHED, JOB_RUN_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_SECONDS,
-    WEBHOOK_BREAKER_TRANSITIONS, JOBS_RECOVERED,
+    WEBHOOK_BREAKER_TRANSITIONS, JOBS_RECOVERED, GATEWAY_JOBS_SUBMITTED, GATEWAY_HTTP_REQUESTS,
+    GATEWAY_HTTP_SECONDS, GATEWAY_EXPRESS_LANE_REQUESTS,
 )
 
 

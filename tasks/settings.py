@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # HTTP.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(8000, ge=1, le=65535)
+    # `make up`: gateway processes behind NGINX, one uvicorn each, on GATEWAY_PORT and the
+    # ports after it (docker compose scales the gateway service instead).
+    gateway_processes: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(64 * 1024, ge=256)
 
     # GraphQL: introspection (GraphiQL's docs need it) and the cost limits of one document.
@@ -264,6 +267,31 @@ class Settings(BaseSettings):
     def _list_format(cls, value: str, info: ValidationInfo) -> str:
         LIST_SETTINGS[str(info.field_name)](value)  # raises ValueError when malformed
         return value
+
+    @property
+    def gateway_ports(self) -> range:
+        """The ports of `make up`'s gateway processes, one each."""
+        return range(self.gateway_port, self.gateway_port + self.gateway_processes)
+
+    @model_validator(mode="after")
+    def _gateway_ports_free_of_others(self) -> Settings:
+        ports = self.gateway_ports
+        if ports.stop - 1 > 65535:
+            raise ValueError(
+                f"GATEWAY_PORT + GATEWAY_PROCESSES - 1 must be at most 65535: the processes "
+                f"listen on GATEWAY_PORT and the ports after it (got {ports.start}-"
+                f"{ports.stop - 1})")
+        others = {"NGINX_PORT": self.nginx_port, "LOCUST_PORT": self.locust_port}
+        if not self.redis_url:
+            others["REDIS_PORT"] = self.redis_port
+        taken = [f"{name} {port}" for name, port in others.items()
+                 if port in ports and len(ports) > 1]
+        if taken:
+            raise ValueError(
+                f"GATEWAY_PROCESSES={len(ports)} listen on ports {ports.start}-"
+                f"{ports.stop - 1}, which holds {', '.join(taken)}: move GATEWAY_PORT or "
+                "that port")
+        return self
 
     @model_validator(mode="after")
     def _destination_cap_within_pool(self) -> Settings:

@@ -2,9 +2,11 @@
 jobs submitted by function, HTTP requests by method and status, request duration, and the
 requests the express lane answered itself (gateway/rest/express.py).
 
-GET /metrics (gateway/rest/routes/metrics.py) shows them with those counted in Redis by other
-processes. The gateway runs as one process per container; with `uvicorn --workers N` each
-process would report its own local counters.
+Each is the in-memory side of a metric kept in Redis (tasks/metrics.py: name, help and
+labels come from there): gateway/services/metrics_flush.py adds what this process counted
+to Redis about once a second, so GET /metrics (gateway/rest/routes/metrics.py) shows the
+totals of every gateway process, whichever one answers. Only `process_*` (PROCESS) is
+this process's own.
 """
 
 from __future__ import annotations
@@ -17,24 +19,31 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series (noise)
-REGISTRY = CollectorRegistry()
-ProcessCollector(registry=REGISTRY)
+from tasks import metrics as shared
 
-JOBS_SUBMITTED = Counter("gateway_jobs_submitted", "Jobs accepted, by function.",
-                         ["function"], registry=REGISTRY)
-HTTP_REQUESTS = Counter("gateway_http_requests", "HTTP requests, by method and status.",
-                        ["method", "status"], registry=REGISTRY)
-HTTP_SECONDS = Histogram("gateway_http_request_duration_seconds",
-                         "Time to answer an HTTP request.", registry=REGISTRY,
-                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                  0.5, 1, 2.5, 5, 10))
-# What share of the hot routes takes the fast path; the rest (invalid input, another
-# content type, a cross-origin call) is answered by the FastAPI app, at more CPU a request.
-EXPRESS_LANE_REQUESTS = Counter(
-    "gateway_express_lane_requests",
-    "Requests the express lane answered past FastAPI's routing, by route (submit, poll, "
-    "graphql).", ["route"], registry=REGISTRY)
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series (noise)
+REGISTRY = CollectorRegistry()  # this process's counts, not shown as they are
+PROCESS = CollectorRegistry()  # CPU, memory, open files of the process that answers
+ProcessCollector(registry=PROCESS)
+
+
+def _counter(twin: shared.RedisCounter) -> Counter:
+    return Counter(twin.name, twin.documentation, twin.labels, registry=REGISTRY)
+
+
+JOBS_SUBMITTED = _counter(shared.GATEWAY_JOBS_SUBMITTED)
+HTTP_REQUESTS = _counter(shared.GATEWAY_HTTP_REQUESTS)
+HTTP_SECONDS = Histogram(shared.GATEWAY_HTTP_SECONDS.name,
+                         shared.GATEWAY_HTTP_SECONDS.documentation, registry=REGISTRY,
+                         buckets=shared.GATEWAY_HTTP_SECONDS.buckets)
+EXPRESS_LANE_REQUESTS = _counter(shared.GATEWAY_EXPRESS_LANE_REQUESTS)
+# Each local metric with the Redis metric its counts are added to.
+MIRRORED: tuple[tuple[Counter | Histogram, shared.RedisCounter | shared.RedisHistogram], ...] = (
+    (JOBS_SUBMITTED, shared.GATEWAY_JOBS_SUBMITTED),
+    (HTTP_REQUESTS, shared.GATEWAY_HTTP_REQUESTS),
+    (HTTP_SECONDS, shared.GATEWAY_HTTP_SECONDS),
+    (EXPRESS_LANE_REQUESTS, shared.GATEWAY_EXPRESS_LANE_REQUESTS),
+)
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "WS"})
 
 

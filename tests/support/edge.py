@@ -18,6 +18,7 @@ import httpx
 import redis
 
 from infra import stack
+from infra.ports import stack_ports
 from tasks.settings import Settings
 from tests.support.servers import ARTIFACTS, Service, free_port, stack_env, wait_until
 
@@ -57,8 +58,7 @@ class EdgeStack:
         return self.runtime / "nginx" / "logs" / "access.log"
 
     def start(self) -> EdgeStack:
-        ports = {name: free_port() for name in
-                 ("REDIS_PORT", "GATEWAY_PORT", "LOCUST_PORT", "NGINX_PORT")}
+        ports = stack_ports(1)
         self.settings = Settings(_env_file=None, stack_run_dir=str(self.runtime),
                                  **{k.lower(): v for k, v in ports.items()})
         stack.prepare_run_dir(self.runtime)

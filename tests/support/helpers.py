@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -56,6 +58,27 @@ def submit_wait(client: httpx.Client, seconds: float) -> str:
     assert r.status_code == 200, r.text
     job_id: str = r.json()["job_id"]
     return job_id
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text page (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
+    match = re.search(r"^" + pattern + r"$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def prometheus_text(families: Iterable[Metric]) -> str:
+    """Prometheus text of these families, as /metrics renders what it read from Redis."""
+    snapshot = list(families)
+
+    class Snapshot:
+        def collect(self) -> list[Metric]:
+            return snapshot
+
+    registry = CollectorRegistry()
+    registry.register(Snapshot())
+    return generate_latest(registry).decode()
 
 
 def fresh_path() -> str:

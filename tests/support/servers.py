@@ -9,7 +9,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,19 +20,13 @@ import httpx
 import psutil
 import redis
 
+from infra.ports import free_port as free_port  # the tests import it from here
 from tasks.redis.keys import WAKE_CHANNEL
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 # The job functions only the tests load: the one place their import path is spelled.
 FIXTURE_FUNCTIONS = "tests.support.fixture_functions"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(

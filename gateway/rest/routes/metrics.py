@@ -1,6 +1,8 @@
-"""GET /metrics: Prometheus text of the gateway's own metrics and of those counted in Redis.
+"""GET /metrics: Prometheus text of the metrics counted in Redis, and of this process.
 
-Read from Redis at scrape time, in one pipelined round trip: jobs finished by function and
+Read from Redis at scrape time, in one pipelined round trip: the gateway processes' own
+counts (submits, requests, the express lane: added up over every gateway process, this
+one's flushed first, see gateway/services/metrics_flush.py), jobs finished by function and
 status, job run time, webhook attempts and delivery latency (counted by workers and the
 dispatcher, see tasks/metrics.py), the breakers' transitions and the destinations whose
 breaker is open or half-open now, the queue depth, jobs taken by workers but not yet
@@ -11,6 +13,7 @@ them itself, so the gateway's own port shows no metrics without them either.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -22,7 +25,7 @@ from redis.exceptions import RedisError
 
 from gateway.asgi.errors import error_body
 from gateway.rest.deps import Service
-from gateway.services.metrics import REGISTRY
+from gateway.services.metrics import PROCESS
 from tasks import dashboard_auth
 from tasks import metrics as shared
 from tasks.heartbeat import ALIVE_WINDOW_SECONDS
@@ -90,7 +93,9 @@ async def metrics(request: Request, service: Service) -> Response:
         return Response(error_body("UNAUTHENTICATED", message), status_code=401,
                         media_type="application/json",
                         headers={"WWW-Authenticate": dashboard_auth.CHALLENGE})
+    with contextlib.suppress(RedisError):  # kept for the next; the read reports Redis down
+        await request.app.state.metrics.flush()
     scrape = CollectorRegistry()
     scrape.register(_Snapshot(await shared_metrics(service)))
-    body = generate_latest(REGISTRY) + generate_latest(scrape)
+    body = generate_latest(PROCESS) + generate_latest(scrape)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

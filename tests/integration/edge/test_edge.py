@@ -21,7 +21,7 @@ from websockets.typing import Subprotocol
 
 from tasks import metrics
 from tests.support.edge import DASHBOARD_PASSWORD, EdgeStack
-from tests.support.helpers import wait_for_status
+from tests.support.helpers import metric, wait_for_status
 from tests.support.launcher import Launcher
 from tests.support.servers import ROOT, wait_until
 
@@ -178,14 +178,6 @@ def test_missing_or_odd_request_ids_are_replaced(
     assert first != second
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of a Prometheus text page (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)"
-    match = re.search(r"^" + pattern + r"$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
-
-
 def test_metrics_count_jobs_by_function_and_status(edge: EdgeStack) -> None:
     with edge.client() as client:
         before = client.get("/metrics", auth=edge.auth).text
@@ -304,7 +296,7 @@ def test_nginx_error_is_json_503_when_an_upstream_is_down(launch: Launcher) -> N
     runtime = ARTIFACTS / "nginx-down"
     port = free_port()
     nginx_conf.write_local(runtime, {
-        "GATEWAY_UPSTREAM": f"127.0.0.1:{free_port()}",
+        "GATEWAY_SERVERS": nginx_conf.gateway_servers([f"127.0.0.1:{free_port()}"]),
         "FLOWER_UPSTREAM": f"127.0.0.1:{free_port()}",
         "LOCUST_UPSTREAM": f"127.0.0.1:{free_port()}",
         "NGINX_LISTEN": f"127.0.0.1:{port}", "NGINX_MAX_BODY_BYTES": "1024",

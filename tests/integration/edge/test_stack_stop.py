@@ -16,106 +16,31 @@ password.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
 import stat
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 import redis
 
 from infra import stack
 from tasks.settings import Settings
 from tests.support.helpers import TERMINAL, job
-from tests.support.servers import ROOT, free_port, wait_until
+from tests.support.make_up import (
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    MakeUp,
+    stack_environment,
+    stopped_in_order,
+)
+from tests.support.servers import wait_until
 
 SHORT_SECONDS = 4.0  # outlasts the front's stop: still running when the worker is told
 GRACE_SECONDS = 6.0  # WORKER_SHUTDOWN_GRACE_SECONDS of this stack
 LONG_SECONDS = 14.0  # outlasts the grace period by far
-READY_TIMEOUT = 180.0
-STOP_TIMEOUT = 90.0  # bounds a hung stop; the stack's own stage limits add up to about 50 s
-LINE = re.compile(r"^\d\d:\d\d:\d\d (?P<name>\S+)\s*\| (?P<text>.*)$")
-
-
-class MakeUp:
-    """`make up` in the foreground of a process group of its own, its output in a file."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env, self.log_path = env, log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.offset = 0  # where this run's output starts in the log
-
-    def start(self) -> MakeUp:
-        self.offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(["make", "up"], cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"make up exited early:\n{self.output()[-4000:]}")
-            return "The job gateway is ready" in self.output()
-
-        wait_until(ready, READY_TIMEOUT, "make up to be ready", interval=0.5)
-        return self
-
-    def output(self) -> str:
-        with self.log_path.open("rb") as log:
-            log.seek(self.offset)
-            return log.read().decode(errors="replace")
-
-    def lines(self) -> list[tuple[str, str]]:
-        """(process name, text) of each line honcho printed."""
-        return [(m["name"], m["text"]) for m in map(LINE.match, self.output().splitlines())
-                if m]
-
-    def ctrl_c(self) -> float:
-        """SIGINT as a terminal sends it; the seconds until `make up` has exited."""
-        assert self.proc is not None
-        started = time.monotonic()
-        os.killpg(self.proc.pid, signal.SIGINT)
-        self.proc.wait(STOP_TIMEOUT)
-        return time.monotonic() - started
-
-    def kill(self) -> None:
-        """After a failed test: nothing may be left running (the services have sessions
-        of their own, so their group is not make's)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(psutil.NoSuchProcess):
-            family = psutil.Process(self.proc.pid).children(recursive=True)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        for process in family:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        self.proc.wait(10)
-
-
-def stack_environment(run_dir: Path) -> tuple[dict[str, str], Settings]:
-    """The developer's environment without any setting of the project, then ours."""
-    names = {name.upper() for name in Settings.model_fields}
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    ours = {
-        "GATEWAY_ENV_FILE": "/dev/null",  # a developer's .env must not leak in
-        "STACK_RUN_DIR": str(run_dir),
-        "REDIS_PORT": str(free_port()), "GATEWAY_PORT": str(free_port()),
-        "NGINX_PORT": str(free_port()), "LOCUST_PORT": str(free_port()),
-        "WORKER_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-        "FLOWER_BASIC_AUTH": "ops:stop-test-password",
-    }
-    settings = Settings(_env_file=None, **{k.lower(): v for k, v in ours.items()
-                                           if k.lower() in Settings.model_fields})
-    return {**env, **ours}, settings
 
 
 def transitions(run: MakeUp) -> list[tuple[int, dict[str, Any]]]:
@@ -127,17 +52,6 @@ def transitions(run: MakeUp) -> list[tuple[int, dict[str, Any]]]:
             if line.get("event") == "job.transition":
                 out.append((index, line))
     return out
-
-
-def check_stop_order(run: MakeUp) -> None:
-    lines = run.lines()
-    stopped = [m[1] for name, text in lines if name == "system"
-               and (m := re.fullmatch(r"(\S+) stopped \(rc=-?\d+\)", text))]
-    assert sorted(stopped) == sorted([*stack.FRONT, "worker", "dispatcher", "redis"]), stopped
-    assert set(stopped[:len(stack.FRONT)]) == set(stack.FRONT), stopped
-    assert stopped[len(stack.FRONT):] == ["worker", "dispatcher", "redis"], stopped
-    texts = [text for _, text in lines]
-    assert not [t for t in texts if "SIGKILL" in t or "Couldn't" in t or "ConnectionError" in t]
 
 
 def line_index(run: MakeUp, name: str, pattern: str) -> int:
@@ -165,7 +79,9 @@ def check_closed(run_dir: Path, settings: Settings) -> None:
 
 @pytest.mark.timeout(READY_TIMEOUT * 2 + STOP_TIMEOUT * 2 + LONG_SECONDS + 120)
 def test_ctrl_c_stops_in_order_and_leaves_no_job_started(tmp_path: Path) -> None:
-    env, settings = stack_environment(tmp_path / "run")
+    env, settings = stack_environment(
+        tmp_path / "run", WORKER_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
+        FLOWER_BASIC_AUTH="ops:stop-test-password")
     log_path = tmp_path / "make-up.log"
     base = stack.nginx_url(settings)
     run = MakeUp(env, log_path)
@@ -181,7 +97,7 @@ def test_ctrl_c_stops_in_order_and_leaves_no_job_started(tmp_path: Path) -> None
         first_stop = run.ctrl_c()
         print(f"\nCtrl-C with a {LONG_SECONDS:.0f} s job running "
               f"(grace {GRACE_SECONDS:.0f} s): make up exited after {first_stop:.1f} s")
-        check_stop_order(run)
+        stopped_in_order(run, settings)
         worker_told = line_index(run, "system", r"^stopping worker ")
         moves = {(t["job_id"], t["status"]): index for index, t in transitions(run)}
         # The short job ended in the grace period, after the worker was told to stop.
@@ -206,6 +122,6 @@ def test_ctrl_c_stops_in_order_and_leaves_no_job_started(tmp_path: Path) -> None
 
         idle_stop = run.ctrl_c()
         print(f"Ctrl-C of an idle stack: make up exited after {idle_stop:.1f} s")
-        check_stop_order(run)
+        stopped_in_order(run, settings)
     finally:
         run.kill()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
-
 from tasks import metrics
+from tests.support.helpers import prometheus_text
 from tests.support.servers import RedisServer
 
 
@@ -17,15 +16,8 @@ def test_shared_metrics_round_trip_through_real_redis(redis_server: RedisServer)
                    metrics.JOB_RUN_SECONDS.observe(0.3, "f|x"),
                    metrics.JOB_RUN_SECONDS.observe(7, "f|x"),
                    metrics.JOB_RUN_SECONDS.observe(10_000, "f|x"))
-    snapshot = [client.hgetall(m.key) for m in metrics.SHARED_METRICS]
-    registry = CollectorRegistry()
-
-    class Snapshot:
-        def collect(self):
-            return metrics.families(snapshot)
-
-    registry.register(Snapshot())
-    text = generate_latest(registry).decode()
+    text = prometheus_text(metrics.families([client.hgetall(m.key)
+                                             for m in metrics.SHARED_METRICS]))
     assert 'gateway_jobs_finished_total{function="f_x",status="SUCCEEDED"} 2.0' in text
     assert 'gateway_job_run_seconds_bucket{function="f_x",le="0.25"} 0.0' in text
     assert 'gateway_job_run_seconds_bucket{function="f_x",le="0.5"} 1.0' in text

@@ -15,12 +15,12 @@ from infra import nginx_conf
 
 
 def test_render_substitutes_only_defined_filtered_variables() -> None:
-    template = "a ${GATEWAY_UPSTREAM} b $GATEWAY_UPSTREAM c ${FLOWER_UPSTREAM} d $host " \
-               "e ${HOME} f $GATEWAY_UPSTREAMS g ${request_id}"
-    env = {"GATEWAY_UPSTREAM": "gw:1", "HOME": "/root", "host": "nope"}
+    template = "a ${LOCUST_UPSTREAM} b $LOCUST_UPSTREAM c ${FLOWER_UPSTREAM} d $host " \
+               "e ${HOME} f $LOCUST_UPSTREAMS g ${request_id}"
+    env = {"LOCUST_UPSTREAM": "gw:1", "HOME": "/root", "host": "nope"}
     out = nginx_conf.render(template, env)
     assert out == ("a gw:1 b gw:1 c ${FLOWER_UPSTREAM} d $host e ${HOME} "
-                   "f $GATEWAY_UPSTREAMS g ${request_id}")
+                   "f $LOCUST_UPSTREAMS g ${request_id}")
     with pytest.raises(ValueError, match="FLOWER_UPSTREAM"):
         nginx_conf.check_rendered(out)
     # Without a filter every defined variable counts, as in the image by default.
@@ -33,11 +33,41 @@ def test_the_template_uses_exactly_the_documented_variables() -> None:
     assert set(nginx_conf._PLACEHOLDER.findall(body)) == set(nginx_conf.TEMPLATE_VARIABLES)
 
 
+def local_variables(gateways: list[str]) -> dict[str, str]:
+    return {name: "127.0.0.1:1" for name in ("FLOWER_UPSTREAM", "LOCUST_UPSTREAM",
+                                              "NGINX_LISTEN")} | {
+        "GATEWAY_SERVERS": nginx_conf.gateway_servers(gateways),
+        "NGINX_MAX_BODY_BYTES": "1000", "NGINX_ACCESS_LOG": "logs/access.log"}
+
+
+def test_gateway_servers_one_line_each() -> None:
+    assert nginx_conf.gateway_servers(["127.0.0.1:8000"]) == "server 127.0.0.1:8000;"
+    assert nginx_conf.gateway_servers(["127.0.0.1:8000", "unix:/run/g.sock"]) == (
+        "server 127.0.0.1:8000;\n    server unix:/run/g.sock;")
+    with pytest.raises(ValueError, match="at least one"):
+        nginx_conf.gateway_servers([])
+
+
+def test_several_gateways_render_into_one_upstream_nginx_accepts(tmp_path: Path) -> None:
+    """The rendered configuration of three gateway processes, checked by nginx itself
+    (`nginx -t`): one server line each in the least_conn upstream."""
+    runtime = tmp_path / "nginx"
+    gateways = [f"127.0.0.1:{port}" for port in (8000, 8001, 8002)]
+    main = nginx_conf.write_local(runtime, local_variables(gateways), "u:p")
+    routes = (runtime / "gateway.conf").read_text()
+    upstream = routes[routes.index("upstream gw_gateway {"):]
+    upstream = upstream[:upstream.index("\n}")]
+    assert [line.strip() for line in upstream.splitlines() if "server " in line] == [
+        f"server {address};" for address in gateways]
+    assert "least_conn;" in upstream and "keepalive 32;" in upstream
+    check = subprocess.run([nginx_conf.nginx_binary(), "-t", "-p", f"{runtime}/", "-c",
+                            main.name, "-e", "stderr"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
 def test_local_nginx_config_is_private_to_nginx(tmp_path: Path) -> None:
     runtime = tmp_path / "nginx"
-    nginx_conf.write_local(runtime, {name: "127.0.0.1:1" for name in (
-        "GATEWAY_UPSTREAM", "FLOWER_UPSTREAM", "LOCUST_UPSTREAM", "NGINX_LISTEN")} | {
-        "NGINX_MAX_BODY_BYTES": "1000", "NGINX_ACCESS_LOG": "logs/access.log"}, "u:p")
+    nginx_conf.write_local(runtime, local_variables(["127.0.0.1:1"]), "u:p")
     mode = stat.S_IMODE((runtime / nginx_conf.AUTH_FILE).stat().st_mode)
     assert mode in (0o600, 0o640)  # 0o640 with nginx's worker group when run as root
     assert mode & 0o007 == 0
@@ -53,7 +83,8 @@ def test_render_equals_the_official_images_envsubst_step() -> None:
     if shutil.which("envsubst") is None:
         pytest.skip("envsubst (Debian's gettext-base) is not installed; `make test` installs "
                     "it where it can")
-    env = {"GATEWAY_UPSTREAM": "gateway:8000", "FLOWER_UPSTREAM": "flower:5555",
+    env = {"GATEWAY_SERVERS": "resolver 127.0.0.11 valid=5s; server gateway:8000 resolve;",
+           "FLOWER_UPSTREAM": "flower:5555",
            "LOCUST_UPSTREAM": "locust:8089", "NGINX_LISTEN": "80",
            "NGINX_MAX_BODY_BYTES": "65536", "NGINX_ACCESS_LOG": "/dev/stdout",
            "HOME": "/root", "NGINX_ENVSUBST_FILTER": nginx_conf.ENVSUBST_FILTER}

@@ -1,6 +1,7 @@
 """docker-compose.yml, checked without a Docker engine: every command names something that
 exists, every variable is documented, ports and upstreams agree with the NGINX template,
-only nginx is published, and start-up order rests on healthchecks."""
+only nginx is published, start-up order rests on healthchecks, and the gateway, the worker
+and the dispatcher scale (`--scale`) with nginx following the gateway's replicas."""
 
 from __future__ import annotations
 
@@ -17,8 +18,23 @@ import yaml
 from infra import nginx_conf
 from tests.support.servers import ROOT
 
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """Refuses a key given twice in one mapping, as docker compose does (PyYAML would keep
+    the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value
+                if key.tag != "tag:yaml.org,2002:merge"]  # `<<: *app` may be overridden
+        twice = sorted({str(key) for key in keys if keys.count(key) > 1})
+        if twice:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"keys given twice: {', '.join(twice)}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
-COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
+COMPOSE: dict[str, Any] = yaml.load(COMPOSE_TEXT, Loader=UniqueKeyLoader)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 VENV_BIN = Path(sys.executable).parent
 APP_SERVICES = ["gateway", "worker", "dispatcher", "flower", "locust", "locust-worker",
@@ -40,9 +56,32 @@ def test_only_nginx_publishes_a_port_and_it_is_80() -> None:
     assert SERVICES["nginx"]["environment"]["NGINX_LISTEN"] == "80"
 
 
-def test_workers_scale() -> None:
-    worker = SERVICES["worker"]
-    assert "container_name" not in worker and "ports" not in worker
+@pytest.mark.parametrize("name", ["gateway", "worker", "dispatcher"])
+def test_scalable_services_have_nothing_of_one_replica(name: str) -> None:
+    """`--scale NAME=3` needs no fixed container name, published port or host name (a
+    Celery worker's node name comes from its host name)."""
+    assert not {"container_name", "ports", "hostname"} & set(SERVICES[name]), name
+
+
+def test_a_key_given_twice_is_refused() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError, match="twice: dispatcher"):
+        yaml.load("services:\n  dispatcher: {}\n  dispatcher: {}\n", Loader=UniqueKeyLoader)
+
+
+def test_nginx_follows_every_gateway_replica() -> None:
+    """The service name resolves to every replica's address (Docker's DNS); `resolve`
+    (NGINX 1.27.3 and later, in a shared-memory zone) asks again while NGINX runs."""
+    servers = SERVICES["nginx"]["environment"]["GATEWAY_SERVERS"]
+    assert re.fullmatch(r"resolver 127\.0\.0\.11 valid=\d+s; server gateway:(\d+) resolve;",
+                        servers)
+    assert servers.split("gateway:")[1].split()[0] == port_of(SERVICES["gateway"]["command"])
+    version = tuple(int(n) for n in SERVICES["nginx"]["image"].split(":")[1].split("."))
+    assert version >= (1, 27, 3) or version[:2] >= (1, 28), version
+    upstream = re.search(r"upstream gw_gateway \{(.*?)\n\}", nginx_conf.TEMPLATE.read_text(),
+                         re.DOTALL)
+    assert upstream is not None
+    assert {"least_conn;", "zone gw_gateway 64k;", "${GATEWAY_SERVERS}", "keepalive 32;"} <= {
+        line.strip() for line in upstream.group(1).splitlines()}
 
 
 def test_app_services_share_one_image_and_read_env() -> None:
@@ -141,8 +180,7 @@ def port_of(command: list[str]) -> str:
 
 def test_upstreams_match_the_services_and_the_template() -> None:
     env = SERVICES["nginx"]["environment"]
-    for variable, service in [("GATEWAY_UPSTREAM", "gateway"), ("FLOWER_UPSTREAM", "flower"),
-                              ("LOCUST_UPSTREAM", "locust")]:
+    for variable, service in [("FLOWER_UPSTREAM", "flower"), ("LOCUST_UPSTREAM", "locust")]:
         host, port = env[variable].split(":")
         assert host == service and port == port_of(SERVICES[service]["command"]), variable
     assert unescape(env["NGINX_ENVSUBST_FILTER"]) == nginx_conf.ENVSUBST_FILTER
@@ -154,7 +192,7 @@ def test_upstreams_match_the_services_and_the_template() -> None:
     rendered = nginx_conf.render(nginx_conf.TEMPLATE.read_text(), image_env,
                                  unescape(env["NGINX_ENVSUBST_FILTER"]))
     nginx_conf.check_rendered(rendered)
-    assert "server gateway:8000;" in rendered and "listen 80;" in rendered
+    assert "server gateway:8000 resolve;" in rendered and "listen 80;" in rendered
     assert "$http_upgrade" in rendered  # nginx's own variables untouched
 
 

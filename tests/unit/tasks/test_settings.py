@@ -200,3 +200,31 @@ def test_flow_control_defaults() -> None:
 def test_bad_flow_control_settings_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         settings(**env)
+
+
+def test_gateway_processes_take_consecutive_ports() -> None:
+    settings = Settings(_env_file=None, gateway_port=9000, gateway_processes=3)
+    assert list(settings.gateway_ports) == [9000, 9001, 9002]
+    assert list(Settings(_env_file=None).gateway_ports) == [8000]  # the default: one
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"gateway_processes": "0"}, "greater than or equal to 1"),
+    ({"gateway_processes": "65"}, "less than or equal to 64"),
+    ({"gateway_processes": "two"}, "valid integer"),
+    ({"gateway_processes": "2.5"}, "valid integer"),
+    ({"gateway_processes": "4", "gateway_port": "65534"},
+     "GATEWAY_PORT \\+ GATEWAY_PROCESSES - 1 must be at most 65535"),
+    ({"gateway_processes": "3", "gateway_port": "8079"},
+     "ports 8079-8081, which holds NGINX_PORT 8080: move GATEWAY_PORT"),
+    ({"gateway_processes": "3", "gateway_port": "6378"}, "holds REDIS_PORT 6380"),
+])
+def test_bad_gateway_processes_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        settings(**env)
+
+
+def test_an_external_redis_frees_redis_port_for_gateways() -> None:
+    settings = Settings(_env_file=None, gateway_processes=3, gateway_port=6378,
+                        redis_url="redis://elsewhere:6379/0")
+    assert 6380 in settings.gateway_ports
