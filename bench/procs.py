@@ -160,15 +160,18 @@ class Processes:
 
     # --- the servers ---------------------------------------------------------------
 
-    def redis(self, name: str) -> RedisHandle:
-        """A private redis-server on a free loopback port (never 6379), no persistence."""
+    def redis(self, name: str, replica_of: RedisHandle | None = None) -> RedisHandle:
+        """A private redis-server on a free loopback port (never 6379), no persistence;
+        `replica_of`: a replica of that one, returned once it is in sync."""
         port = free_port()
         data_dir = tempfile.mkdtemp(prefix="bench-redis-")
         self.temp_dirs.append(data_dir)
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        replication = [] if replica_of is None else [
+            "--replicaof", "127.0.0.1", str(replica_of.port), "--repl-diskless-sync-delay", "0"]
         proc = self.spawn(f"redis-{name}", [
             binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", data_dir,
-            "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+            "--save", "", "--appendonly", "no", "--protected-mode", "yes", *replication,
         ], dict(os.environ))
         handle = RedisHandle(proc, port)
 
@@ -176,12 +179,14 @@ class Processes:
             if not proc.alive():
                 raise proc.fail("exited while starting")
             try:
-                return bool(handle.client().ping())
+                client = handle.client()
+                return bool(client.ping()) and (replica_of is None or client.info(
+                    "replication")["master_link_status"] == "up")
             except redis.ConnectionError:
                 return False
 
         if not wait_until(answers, 15):
-            raise proc.fail("did not answer PING within 15 s")
+            raise proc.fail("did not answer PING (or sync with its primary) within 15 s")
         return handle
 
     def uvicorn(self, name: str, app: str, workers: int, env: dict[str, str],

@@ -290,6 +290,16 @@ def _http(results: Results, w: Callable[[str], None]) -> None:
             if p:
                 w(f"- {label}: {fmt.ratio(p)}")
         w("")
+    acks = ratios.get("rest_submit_acks_1p/rest_submit_replicated_1p")
+    if acks:
+        w("### Replica acknowledgements")
+        w("")
+        w("The row *REDIS_MIN_REPLICA_ACKS=1* ran against a primary with one replica on "
+          "loopback: each submit (each batch of concurrent ones) is answered once Redis "
+          "`WAIT` says the replica has it. Against the same primary without acks: "
+          f"{fmt.ratio(acks)}; against the plain REST row (no replica): "
+          f"{fmt.ratio(ratios.get('rest_submit_acks_1p/rest_submit_1p'))}.")
+        w("")
     w("### From 1 to 2 gateway processes")
     w("")
     for prefix, label in SCALING_ROWS:

@@ -160,8 +160,9 @@ COMPARISONS = [(f"{p}_2p", f"{p}_1p")
     (f"{p}_prod_1p", f"{p}_1p") for p in ("rest_submit", "rest_poll", "graphql_submit")] + [
     (f"{p}_2p", "reference_submit_2p") for p in ("rest_submit", "graphql_submit")] + [
     pair for p in ("rest_submit", "graphql_submit")
-    for pair in ((f"{p}_2p", f"{p}_nginx_1p"), (f"{p}_nginx_1p", f"{p}_1p"))]
-
+    for pair in ((f"{p}_2p", f"{p}_nginx_1p"), (f"{p}_nginx_1p", f"{p}_1p"))] + [
+    ("rest_submit_acks_1p", "rest_submit_replicated_1p"),
+    ("rest_submit_acks_1p", "rest_submit_1p")]
 
 def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
     log("phase A: HTTP throughput: starting servers")
@@ -179,6 +180,12 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
     production = Production(secrets.token_urlsafe(24))
     prod_redis = procs.redis("gw-prod")
     gw_prod = start_gateway(procs, "gateway-prod", prod_redis, 1, **production.settings)
+    # REDIS_MIN_REPLICA_ACKS=1: a primary with one replica, and a gateway without acks on it
+    # too, so the rows tell Redis WAIT's cost from replication's.
+    replicated = procs.redis("gw-replicated")
+    procs.redis("gw-replica", replica_of=replicated)
+    gw_replicated = start_gateway(procs, "gateway-replicated", replicated, 1)
+    gw_acks = start_gateway(procs, "gateway-acks", replicated, 1, REDIS_MIN_REPLICA_ACKS="1")
 
     # One finished job on each side, for the poll figures (workers stop again, so that
     # no worker competes for the CPU during the submit runs).
@@ -231,6 +238,7 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                      gw_prod, f"{API}/sum", "POST", body, prod_redis, production.headers),
         HttpScenario("rest_poll_prod_1p", "REST poll (finished), API key + rate limit, "
                      "1 proc", gw_prod, f"{API}/sum/{prod_id}", headers=production.headers),
+        *replica_scenarios(gw_replicated, gw_acks, replicated, body),
     ]
     if graphql.available:
         scenarios.append(HttpScenario(
@@ -280,6 +288,18 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         for num, den in COMPARISONS if num in runs and den in runs}
     results["profiles"] = _profile_gateway(gw[1], graphql, ours_id, cfg)
     return results
+
+
+def replica_scenarios(replicated: HttpServer, acks: HttpServer, redis: RedisHandle,
+                      body: str) -> list[HttpScenario]:
+    """REST submits to a primary with one replica, without and with REDIS_MIN_REPLICA_ACKS=1
+    (each answered once the replica has the job: Redis WAIT)."""
+    return [
+        HttpScenario("rest_submit_replicated_1p", "REST submit, Redis with a replica, 1 proc",
+                     replicated, f"{API}/sum", "POST", body, redis),
+        HttpScenario("rest_submit_acks_1p", "REST submit, REDIS_MIN_REPLICA_ACKS=1, 1 proc",
+                     acks, f"{API}/sum", "POST", body, redis),
+    ]
 
 
 def _rest_submit(http: httpx.Client) -> str:

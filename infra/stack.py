@@ -153,10 +153,10 @@ def processes(
 ) -> dict[str, str]:
     """The stack's commands by name (`include`: only these; `gateway` stands for every
     gateway process), each `exec`ed by its shell so that signals reach the program. Call
-    `prepare_redis()` (unless REDIS_URL names another Redis) and `prepare_edge()` first:
-    they write the configurations."""
+    `prepare_redis()` (unless REDIS_URL or REDIS_SENTINELS name another Redis) and
+    `prepare_edge()` first: they write the configurations."""
     procs: dict[str, str] = {}
-    if not settings.redis_url:
+    if settings.uses_local_redis:
         procs["redis"] = f"redis-server {shlex.quote(str(redis_config(runtime)))}"
     procs["worker"] = f"{PY} -m worker"
     procs["dispatcher"] = f"{PY} -m worker.dispatcher"  # webhook delivery
@@ -269,7 +269,7 @@ def announce_when_ready(settings: Settings, manager: OrderedManager, basic_auth:
             login = (f"user {user}, password {password} (made up for this run; set "
                      "FLOWER_BASIC_AUTH=user:password to choose)" if made_up else
                      f"user {user}, password from FLOWER_BASIC_AUTH")
-            notes = ("" if settings.redis_url else
+            notes = ("" if not settings.uses_local_redis else
                      f"Redis: 127.0.0.1:{settings.redis_port}, with a password made up for "
                      f"this run (the URL is in {run_dir(settings) / 'redis' / 'url'})\n")
             if settings.webhook_encryption_is_development:
@@ -294,7 +294,7 @@ def main() -> int:
     settings = get_settings()
     runtime = run_dir(settings)
     prepare_run_dir(runtime)
-    if not settings.redis_url:
+    if settings.uses_local_redis:
         os.environ["REDIS_URL"] = prepare_redis(settings, runtime)  # every process agrees
     basic_auth, made_up = ensure_credentials(settings)
     ensure_encryption_key(settings, runtime)

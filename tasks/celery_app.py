@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from celery import Celery
 
+from tasks.redis.sentinel import transport_options
 from tasks.settings import Settings
 
 
 def create_celery(settings: Settings) -> Celery:
     # The tasks are the catalog's (tasks/jobs/catalog.py register_tasks), not `include`.
     app = Celery("gateway", broker=settings.effective_broker_url)
+    # Behind Sentinel the broker URL is kombu's sentinel:// list (tasks/settings.py), and the
+    # transport asks for the primary by name: again after a failover, when Celery reconnects.
+    broker_sentinel = (transport_options(settings)
+                       if settings.effective_broker_url.startswith("sentinel://") else {})
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -37,7 +42,11 @@ def create_celery(settings: Settings) -> Celery:
             "unacked_restore_throttle": 1,
             "socket_timeout": settings.redis_timeout_seconds * 5,
             "socket_connect_timeout": settings.redis_timeout_seconds,
+            **broker_sentinel,
         },
+        result_backend_transport_options=(
+            transport_options(settings)
+            if settings.celery_result_backend.startswith("sentinel://") else {}),
         broker_heartbeat=0,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,

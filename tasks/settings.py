@@ -14,6 +14,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tasks.redis.config import (
+    check_data_url,
+    check_master_name,
+    parse_sentinels,
+    sentinel_broker_url,
+)
 from tasks.webhooks.config import (
     DEVELOPMENT_ENCRYPTION_KEY,
     DEVELOPMENT_WEBHOOK_SECRET,
@@ -51,6 +57,17 @@ class Settings(BaseSettings):
     redis_port: int = Field(6380, ge=1, le=65535)
     redis_url: str = ""  # empty: the local stack's private redis-server on REDIS_PORT
     redis_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    # Redis behind Sentinel: every client (job store, pub/sub, dispatcher, Celery's broker)
+    # asks these Sentinels (`host:port,host:port`) for the primary of REDIS_SENTINEL_MASTER,
+    # and again after a failover. REDIS_URL then gives only the data connections' password
+    # and database: redis://:PASSWORD@MASTER_NAME/0.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = ""
+    redis_sentinel_password: SecretStr = SecretStr("")  # the Sentinels' own (requirepass)
+    # A submit is answered only once this many replicas have its record and message (Redis
+    # WAIT, up to half of REDIS_TIMEOUT_SECONDS; else 503): an accepted job then survives
+    # the loss of the primary. 0: answered once the primary has it.
+    redis_min_replica_acks: int = Field(0, ge=0, le=16)
 
     # Celery. The broker defaults to REDIS_URL; amqp:// (RabbitMQ) works too.
     celery_broker_url: str = ""
@@ -190,11 +207,65 @@ class Settings(BaseSettings):
 
     @property
     def effective_broker_url(self) -> str:
-        return self.celery_broker_url or self.effective_redis_url
+        if self.celery_broker_url or not self.sentinels:
+            return self.celery_broker_url or self.effective_redis_url
+        return sentinel_broker_url(self.sentinels, self.redis_url)
 
     @property
     def broker_is_redis(self) -> bool:
-        return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+        return self.effective_broker_url.startswith(
+            ("redis://", "rediss://", "unix://", "sentinel://"))
+
+    @property
+    def broker_is_job_store(self) -> bool:
+        """The broker's queues live in the job store's Redis (so one call writes both)."""
+        return self.broker_is_redis and (
+            not self.celery_broker_url or self.celery_broker_url == self.effective_redis_url)
+
+    @property
+    def sentinels(self) -> tuple[tuple[str, int], ...]:
+        """The Sentinels' addresses; empty: one Redis at REDIS_URL."""
+        return parse_sentinels(self.redis_sentinels)
+
+    @property
+    def uses_local_redis(self) -> bool:
+        """`make up` starts its own redis-server (no REDIS_URL, no Sentinels)."""
+        return not (self.redis_url or self.redis_sentinels)
+
+    @property
+    def replica_ack_timeout_ms(self) -> int:
+        """How long a submit waits for REDIS_MIN_REPLICA_ACKS (Redis WAIT): half the Redis
+        timeout, so the answer, 503 included, comes within it."""
+        return max(1, int(self.redis_timeout_seconds * 500))
+
+    @model_validator(mode="after")
+    def _sentinel_set_complete(self) -> Settings:
+        sentinels = parse_sentinels(self.redis_sentinels)  # ValueError names a bad entry
+        master = self.redis_sentinel_master
+        if self.celery_result_backend.startswith("sentinel://") and not master:
+            raise ValueError("a sentinel:// CELERY_RESULT_BACKEND needs REDIS_SENTINELS and "
+                             "REDIS_SENTINEL_MASTER (the name of its primary)")
+        if not sentinels:
+            for name, value in (("REDIS_SENTINEL_MASTER", master),
+                                ("REDIS_SENTINEL_PASSWORD",
+                                 self.redis_sentinel_password.get_secret_value())):
+                if value:
+                    raise ValueError(f"{name} is set but REDIS_SENTINELS is empty: list the "
+                                     "Sentinels as host:port,host:port")
+            return self
+        if not master:
+            raise ValueError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER: the name the "
+                             "Sentinels monitor the primary under (e.g. mymaster)")
+        check_master_name(master)
+        check_data_url(self.redis_url, master)
+        if self.celery_broker_url.startswith(
+                ("redis://", "rediss://", "unix://", "sentinel://")):
+            raise ValueError(
+                "with REDIS_SENTINELS, leave CELERY_BROKER_URL empty: the broker is the job "
+                "store's primary, found through the same Sentinels (a submit writes the job "
+                "and its message in one call); only another kind of broker (amqp://) may be "
+                "named")
+        return self
 
     @field_validator("flower_basic_auth")
     @classmethod
@@ -282,7 +353,7 @@ class Settings(BaseSettings):
                 f"listen on GATEWAY_PORT and the ports after it (got {ports.start}-"
                 f"{ports.stop - 1})")
         others = {"NGINX_PORT": self.nginx_port, "LOCUST_PORT": self.locust_port}
-        if not self.redis_url:
+        if self.uses_local_redis:
             others["REDIS_PORT"] = self.redis_port
         taken = [f"{name} {port}" for name, port in others.items()
                  if port in ports and len(ports) > 1]

@@ -8,7 +8,8 @@
 |                             | webhook URL registered twice (extensions.existingId)        |
 | UNAUTHENTICATED             | (subscriptions) no valid API key; HTTP answers 401 first    |
 | RATE_LIMITED                | the API key's rate limit is spent; retry later              |
-| UNAVAILABLE                 | Redis (or the broker) is unreachable, or the queue is full  |
+| UNAVAILABLE                 | Redis (or the broker) is unreachable, the queue is full, or |
+|                             | too few replicas confirmed a submit (extensions.jobId)      |
 | GRAPHQL_PARSE_FAILED        | the document is not GraphQL (or has too many tokens)        |
 | GRAPHQL_VALIDATION_FAILED   | unknown field, too deep, too many aliases, introspection off |
 | BAD_REQUEST                 | an operation the transport refuses (HTTP answers 400 first) |

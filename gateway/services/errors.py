@@ -78,3 +78,14 @@ class QueueFull(Unavailable):
     """Backpressure: more jobs wait than MAX_QUEUE_DEPTH."""
 
     retry_after_seconds = 2
+
+
+class NotReplicated(Unavailable):
+    """REDIS_MIN_REPLICA_ACKS: the primary has the job, too few replicas confirmed it in time.
+    The job may run, or be lost if the primary fails now: `job_id` names it."""
+
+    retry_after_seconds = 2
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.fields = {"job_id": job_id}

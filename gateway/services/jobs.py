@@ -26,6 +26,7 @@ from gateway.services.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    NotReplicated,
     QueueFull,
     RateLimited,
     Unavailable,
@@ -121,7 +122,8 @@ class JobService:
     def __init__(self, settings: Settings, redis: aioredis.Redis, celery: Celery,
                  functions: Catalog) -> None:
         self.settings = settings
-        self.store = AsyncJobStore(redis)
+        self.store = AsyncJobStore(redis, settings.redis_min_replica_acks,
+                                   settings.replica_ack_timeout_ms)
         self.celery = celery
         self.functions = functions
         self._fast_publish = settings.broker_is_redis
@@ -200,6 +202,12 @@ class JobService:
                                                      admission, message)
             if outcome is SubmitOutcome.REPLAY:
                 return await self.get(caller, value)
+            if outcome is SubmitOutcome.NOT_REPLICATED:
+                withdrawn = message is None and value == job_id  # created, not yet published
+                if withdrawn:  # never a record without its message
+                    await self.store.delete(job_id, admission.tenant, spec.name,
+                                            admission.idempotency_key)
+                raise self._not_replicated(value, withdrawn)
             self._refuse(outcome, value)
             if message is None:
                 await self._publish_generic(spec.name, job_id, kwargs, expires, admission)
@@ -218,6 +226,17 @@ class JobService:
             fingerprint=request_fingerprint,
             idempotency_ttl=s.idempotency_ttl_seconds,
         )
+
+    def _not_replicated(self, job_id: str, withdrawn: bool) -> NotReplicated:
+        wanted = self.settings.redis_min_replica_acks
+        fate = ("it was withdrawn and will not run" if withdrawn else
+                "it may run, or be lost if the primary fails now")
+        return NotReplicated(
+            f"job {job_id} was written to the primary, but fewer than {wanted} replica(s) "
+            f"confirmed it within {self.settings.replica_ack_timeout_ms} ms: {fate}. Retry "
+            "with the same Idempotency-Key (safe: it answers with this job once replicas "
+            "have it); without one, look the job up by its id before submitting again",
+            job_id)
 
     def _refuse(self, outcome: SubmitOutcome, value: str) -> None:
         if outcome is SubmitOutcome.CONFLICT:

@@ -30,6 +30,7 @@ from tasks.redis.keys import (
     tenant_index_key,
 )
 from tasks.redis.lua import load_script
+from tasks.redis.replicas import run_and_wait
 from tasks.redis.replies import as_text
 from tasks.settings import Settings
 
@@ -65,6 +66,12 @@ class SubmitOutcome(enum.StrEnum):
     CONFLICT = "conflict"  # same idempotency key, another request: value is that job id
     RATE_LIMITED = "rate_limited"  # value: whole seconds until a token is free
     QUEUE_FULL = "queue_full"  # value: the queue depth
+    # Created (or replayed) on the primary, but fewer replicas than required confirmed it
+    # in time: value is the job id (the job may run, or be lost in a failover).
+    NOT_REPLICATED = "not_replicated"
+
+
+CONFIRMED_BY_REPLICAS = (SubmitOutcome.CREATED, SubmitOutcome.REPLAY)
 # Most jobs one submit.lua call writes (bounds how long one call holds Redis, about 1 ms),
 # and most records one pipelined read fetches: concurrent calls share a round trip.
 CREATE_BATCH_MAX = 256
@@ -174,11 +181,19 @@ class JobStore:
 _Submit = tuple[dict[str, str | bytes], int, Admission, tuple[str, bytes] | None]
 
 
-class AsyncJobStore:
-    """Asynchronous store, for the gateway's event loop."""
+def _outcomes(reply: list[Any]) -> list[tuple[SubmitOutcome, str]]:
+    return [(SubmitOutcome(as_text(outcome)), as_text(value))
+            for outcome, value in zip(reply[::2], reply[1::2], strict=True)]
 
-    def __init__(self, client: aioredis.Redis) -> None:
+
+class AsyncJobStore:
+    """Asynchronous store, for the gateway's event loop. With `replica_acks`, a create is
+    answered only once that many replicas have it (Redis WAIT, up to `ack_timeout_ms`)."""
+
+    def __init__(self, client: aioredis.Redis, replica_acks: int = 0,
+                 ack_timeout_ms: int = 1000) -> None:
         self.client = client
+        self._replica_acks, self._ack_timeout_ms = replica_acks, ack_timeout_ms
         self._transition = client.register_script(TRANSITION_LUA)
         self._submit = client.register_script(SUBMIT_LUA)
         self._rate_limit = client.register_script(RATE_LIMIT_LUA)
@@ -241,9 +256,16 @@ class AsyncJobStore:
             for name, value in fields.items():
                 job_args += [name, value]
             args += [len(job_args), *job_args]
-        reply = await self._submit(keys=keys, args=args)
-        return [(SubmitOutcome(as_text(outcome)), as_text(value))
-                for outcome, value in zip(reply[::2], reply[1::2], strict=True)]
+        if not self._replica_acks:
+            reply = await self._submit(keys=keys, args=args)
+            return _outcomes(reply)
+        reply, acked = await run_and_wait(self.client, self._submit, keys, args,
+                                          self._replica_acks, self._ack_timeout_ms)
+        outcomes = _outcomes(reply)
+        if acked >= self._replica_acks:
+            return outcomes
+        return [(SubmitOutcome.NOT_REPLICATED, value) if outcome in CONFIRMED_BY_REPLICAS
+                else (outcome, value) for outcome, value in outcomes]
 
     async def take_token(self, tenant: str, rate_per_second: float, burst: int) -> int:
         """0 when the tenant may make a call now, else whole seconds to wait."""

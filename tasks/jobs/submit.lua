@@ -18,6 +18,9 @@ local function submit(k, a)
       local sep = string.find(seen, '|', 1, true)
       local fingerprint, job_id = string.sub(seen, 1, sep - 1), string.sub(seen, sep + 1)
       if fingerprint == a[7] then
+        -- Written again as it is: a write of this call, so a WAIT after it also confirms
+        -- the replicas have the job it names (REDIS_MIN_REPLICA_ACKS).
+        redis.call('SET', k[4], seen, 'KEEPTTL')
         return {'replay', job_id}
       end
       return {'conflict', job_id}

@@ -1,5 +1,8 @@
 """Every Redis client the project opens, built here, with how it meets an outage chosen per use.
 
+With REDIS_SENTINELS set, each is a client of the primary the Sentinels name, with the same
+options (tasks/redis/sentinel.py): it follows a failover by itself.
+
 Timeouts are always bounded (a dead Redis is an error within seconds, never a hang); what
 differs is how long a call keeps trying:
 
@@ -23,6 +26,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
+from tasks.redis import sentinel
 from tasks.redis.packing import pack_with_hiredis
 from tasks.settings import Settings
 
@@ -53,15 +57,19 @@ def client_options(settings: Settings, outage: Outage, *, timeout: float | None 
 
 def sync_client(settings: Settings, outage: Outage, *,
                 timeout: float | None = None) -> redis.Redis:
-    return redis.Redis.from_url(settings.effective_redis_url,
-                                **client_options(settings, outage, timeout=timeout))
+    options = client_options(settings, outage, timeout=timeout)
+    if settings.sentinels:
+        return sentinel.sync_master(settings, options)
+    return redis.Redis.from_url(settings.effective_redis_url, **options)
 
 
 def async_client(settings: Settings, outage: Outage, *,
                  max_connections: int = DISPATCHER_MAX_CONNECTIONS) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        settings.effective_redis_url, max_connections=max_connections,
-        **client_options(settings, outage, retry_class=AsyncRetry))
+    options = {"max_connections": max_connections,
+               **client_options(settings, outage, retry_class=AsyncRetry)}
+    if settings.sentinels:
+        return sentinel.async_master(settings, options)
+    return aioredis.Redis.from_url(settings.effective_redis_url, **options)
 
 
 def gateway_client(settings: Settings) -> aioredis.Redis:
@@ -69,7 +77,14 @@ def gateway_client(settings: Settings) -> aioredis.Redis:
     connection (up to the Redis timeout) instead of failing at once under a burst; commands
     packed by hiredis (tasks/redis/packing.py). Connecting is lazy: the gateway starts, and
     answers 503, while Redis is down."""
+    options = {"max_connections": GATEWAY_MAX_CONNECTIONS,
+               "timeout": settings.redis_timeout_seconds,
+               **client_options(settings, Outage.RETRY)}
+    if settings.sentinels:
+        client = sentinel.async_master(settings, options,
+                                       sentinel.BlockingSentinelConnectionPool)
+        pack_with_hiredis(client.connection_pool)
+        return client
     pool = pack_with_hiredis(aioredis.BlockingConnectionPool.from_url(
-        settings.effective_redis_url, max_connections=GATEWAY_MAX_CONNECTIONS,
-        timeout=settings.redis_timeout_seconds, **client_options(settings, Outage.RETRY)))
+        settings.effective_redis_url, **options))
     return aioredis.Redis(connection_pool=pool)

@@ -1,7 +1,7 @@
 """The fixtures every test shares (loaded by tests/conftest.py): launchers per test, module
 and session; a private Redis shared by the session, one per module (`own_redis`) and a
-fresh one per test; the session's stack (its env, worker, gateway and an HTTP client);
-the edge stack behind NGINX; and a webhook receiver per test."""
+fresh one per test; a Sentinel set per test; the session's stack (its env, worker, gateway
+and an HTTP client); the edge stack behind NGINX; and a webhook receiver per test."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.edge import EdgeStack
 from tests.support.launcher import Launcher, Stack
+from tests.support.sentinel import SentinelSet
 from tests.support.servers import Gateway, RedisServer, Service
 from tests.support.webhook_receiver import Receiver
 
@@ -56,6 +57,13 @@ def own_redis(module_launch: Launcher) -> RedisServer:
 def fresh_redis(launch: Launcher) -> RedisServer:
     """A redis-server of the test's own, for a test that stops, hangs or fills it."""
     return launch.redis()
+
+
+@pytest.fixture()
+def sentinels(launch: Launcher) -> SentinelSet:
+    """A Redis primary, two replicas and three Sentinels of the test's own, for a test that
+    kills the primary (tests/support/sentinel.py)."""
+    return SentinelSet(launch, replicas=2).start()
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,9 @@ import psutil
 import redis
 
 from infra.ports import free_port as free_port  # the tests import it from here
+from tasks.redis.clients import Outage, sync_client
 from tasks.redis.keys import WAKE_CHANNEL
+from tasks.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -89,12 +91,17 @@ class Service:
 
 
 class RedisServer(Service):
-    def __init__(self, port: int | None = None, data_dir: str | None = None) -> None:
+    def __init__(self, port: int | None = None, data_dir: str | None = None,
+                 password: str | None = None, extra: tuple[str, ...] = ()) -> None:
+        """`password`: requirepass (and masterauth); `extra`: more redis-server options
+        (e.g. --replicaof)."""
         self.port = port or free_port()
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="gw-redis-")
+        self.password = password
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
         argv = [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1",
                 "--port", str(self.port), "--dir", self.data_dir, "--save", "",
-                "--appendonly", "yes", "--appendfsync", "everysec"]
+                "--appendonly", "yes", "--appendfsync", "everysec", *auth, *extra]
         super().__init__(f"redis-{self.port}", argv, dict(os.environ))
 
     @property
@@ -102,7 +109,7 @@ class RedisServer(Service):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5)
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=5)
 
     def start(self) -> RedisServer:
         super().start()
@@ -176,9 +183,22 @@ class Gateway(Service):
         return self
 
 
+def redis_settings(env: dict[str, str]) -> Settings:
+    """The Redis settings of `env` (variables as the processes get them), for a client in
+    the test's own process."""
+    return Settings(_env_file=None, **{k.lower(): v for k, v in env.items()
+                                       if k.startswith("REDIS_")})
+
+
+def env_client(env: dict[str, str]) -> redis.Redis:
+    """A client of the Redis `env` points the processes at, built as they build theirs:
+    REDIS_URL, or the primary the Sentinels of REDIS_SENTINELS name."""
+    return sync_client(redis_settings(env), Outage.FAIL_FAST, timeout=5)
+
+
 def start_dispatcher(env: dict[str, str], name: str = "dispatcher") -> Service:
     """A webhook dispatcher (`python -m worker.dispatcher`), once it listens for wake-ups."""
-    client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=5)
+    client = env_client(env)
 
     def listeners() -> int:
         [(_, count)] = client.pubsub_numsub(WAKE_CHANNEL)

@@ -51,8 +51,7 @@ def _gauge(name: str, doc: str, value: float, **labels: str) -> GaugeMetricFamil
 async def shared_metrics(service: Service) -> list[Metric]:
     """One pipelined round trip to Redis for everything counted outside this process."""
     settings = service.settings
-    queue_in_store = settings.broker_is_redis and (
-        settings.effective_broker_url == settings.effective_redis_url)
+    queue_in_store = settings.broker_is_job_store
     try:
         async with service.store.client.pipeline(transaction=False) as pipe:
             for metric in shared.SHARED_METRICS:

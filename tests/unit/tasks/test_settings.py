@@ -228,3 +228,41 @@ def test_an_external_redis_frees_redis_port_for_gateways() -> None:
     settings = Settings(_env_file=None, gateway_processes=3, gateway_port=6378,
                         redis_url="redis://elsewhere:6379/0")
     assert 6380 in settings.gateway_ports
+
+
+SENTINEL = {"redis_sentinels": "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379",
+            "redis_sentinel_master": "mymaster"}
+
+
+def test_sentinel_settings() -> None:
+    s = Settings(_env_file=None, **SENTINEL, redis_url="redis://:pw@mymaster/2",
+                 redis_min_replica_acks=1, redis_timeout_seconds=3)
+    assert s.sentinels[0] == ("10.0.0.1", 26379) and len(s.sentinels) == 3
+    assert s.effective_broker_url == ";".join(
+        f"sentinel://:pw@10.0.0.{n}:26379/2" for n in (1, 2, 3))
+    assert s.broker_is_redis and s.broker_is_job_store and not s.uses_local_redis
+    assert s.replica_ack_timeout_ms == 1500  # half the Redis timeout: the 503 comes within it
+    amqp = Settings(_env_file=None, **SENTINEL, celery_broker_url="amqp://guest@rabbit//")
+    assert not amqp.broker_is_redis and not amqp.broker_is_job_store
+    assert Settings(_env_file=None).uses_local_redis
+    assert Settings(_env_file=None).redis_min_replica_acks == 0
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"redis_sentinels": "10.0.0.1"}, "REDIS_SENTINELS must be host:port"),
+    ({"redis_sentinels": "10.0.0.1:26379"}, "REDIS_SENTINELS needs REDIS_SENTINEL_MASTER"),
+    ({"redis_sentinel_master": "mymaster"}, "REDIS_SENTINEL_MASTER is set but REDIS_SENT"),
+    ({"redis_sentinel_password": "pw"}, "REDIS_SENTINEL_PASSWORD is set but REDIS_SENT"),
+    ({**SENTINEL, "redis_sentinel_master": "my master"}, "REDIS_SENTINEL_MASTER must be"),
+    ({**SENTINEL, "redis_url": "redis://:pw@10.0.0.9:6379/0"}, "gives only the password"),
+    ({**SENTINEL, "celery_broker_url": "redis://10.0.0.9:6379/0"}, "leave CELERY_BROKER_URL"),
+    ({**SENTINEL, "celery_broker_url": "sentinel://10.0.0.9:26379"}, "leave CELERY_BROKER"),
+    ({"celery_result_backend": "sentinel://10.0.0.1:26379/1"}, "needs REDIS_SENTINELS"),
+    ({"redis_min_replica_acks": -1}, "greater than or equal to 0"),
+    ({"redis_min_replica_acks": 17}, "less than or equal to 16"),
+])
+def test_sentinel_settings_refused_with_a_clear_message(values: dict[str, object],
+                                                         message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as info:
+        Settings(_env_file=None, **values)
+    assert ":pw@" not in str(info.value)  # a password in REDIS_URL is never echoed
