@@ -1,4 +1,5 @@
--- Apply one status transition to a job record, atomically, and publish the new record.
+-- Apply one status transition to a job record, atomically, and publish the new record (on
+-- the job's channel and on its tenant's).
 -- A terminal transition also creates the job's webhook deliveries, here and only here.
 -- KEYS[1] job hash, KEYS[2] event channel
 -- ARGV[1] new status, ARGV[2] "1" to count an attempt,
@@ -50,6 +51,8 @@ else
 end
 local record = cjson.encode(redis.call('HGETALL', KEYS[1]))
 redis.call('PUBLISH', KEYS[2], record)
+-- And on the tenant's channel, for a live list of its jobs (GraphQL jobsUpdated).
+redis.call('PUBLISH', NAME.tenant_events .. (job[2] or 'public'), record)
 
 -- Webhooks: one delivery per (job, target, event). This branch runs at most once per job
 -- (a terminal status is final), and the id is derived from (job, target, event), so a
