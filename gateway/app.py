@@ -33,7 +33,10 @@ from gateway.rest.routes import health, jobs, metrics, producer, webhooks
 from gateway.services.auth import Authenticator
 from gateway.services.events import JobEventHub
 from gateway.services.jobs import JobService
+from gateway.services.live import LiveJobs
+from gateway.services.streams import StreamGate
 from gateway.services.webhooks import WebhookService
+from gateway.shutdown import on_shutdown_signal
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog
 from tasks.logs import configure_logging
@@ -67,6 +70,11 @@ def build_api(settings: Settings) -> FastAPI:
         app.state.authenticator = Authenticator(settings.api_keys, client)
         app.state.job_events = JobEventHub(client, settings.redis_timeout_seconds)
         app.state.webhooks = WebhookService(app.state.service)
+        # Event streams and long polls: bounded, and ended as soon as the process is told
+        # to stop (uvicorn would wait for them before anything else).
+        streams = StreamGate(settings.event_streams_max)
+        app.state.live = LiveJobs(app.state.service, app.state.job_events, streams)
+        restore_signals = on_shutdown_signal(streams.close)
         if not settings.api_keys:
             log.warning("no API_KEYS configured: unless keys are stored in Redis "
                         "(python -m gateway.keys), the API is open to anyone who can reach it")
@@ -75,6 +83,8 @@ def build_api(settings: Settings) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        streams.close()
+        restore_signals()
         await app.state.job_events.aclose()
         await client.aclose(close_connection_pool=True)
 

@@ -78,3 +78,10 @@ class QueueFull(Unavailable):
     """Backpressure: more jobs wait than MAX_QUEUE_DEPTH."""
 
     retry_after_seconds = 2
+
+
+class TooManyStreams(Unavailable):
+    """Backpressure: the gateway process holds EVENT_STREAMS_MAX event streams and waiting
+    long polls already."""
+
+    retry_after_seconds = 1
