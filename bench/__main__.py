@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import charts, readme, report, scenarios, webhooks_adapter
+from bench import charts, readme, report, scenarios, watching, webhooks_adapter
 from bench.config import Config, from_env
 from bench.figure_check import run_problems
 from bench.procs import ROOT, Processes
@@ -132,6 +132,8 @@ def main() -> int:
             results["e2e"] = scenarios.e2e_phase(procs, cfg, log, graphql)
             procs.stop_all()
             results["memory"] = scenarios.memory_phase(procs, cfg, log)
+            procs.stop_all()
+            results["watching"] = watching.watching_phase(procs, cfg, log)
         log("webhooks: bench/webhooks_bench.py")
         results["webhooks"] = webhooks_adapter.run(
             cfg.webhooks_timeout, cfg.runs, cfg.webhooks_deliveries,
