@@ -32,6 +32,7 @@ from bench import (
     readme,
     report,
     scenarios,
+    watching,
     webhooks_adapter,
 )
 from bench.config import Config, from_env
@@ -144,6 +145,8 @@ def main() -> int:
             results["listing"] = listing.listing_phase(procs, cfg, log)
             procs.stop_all()
             results["progress"] = progress_bench.progress_phase(procs, cfg, log)
+            procs.stop_all()
+            results["watching"] = watching.watching_phase(procs, cfg, log)
         log("webhooks: bench/webhooks_bench.py")
         results["webhooks"] = webhooks_adapter.run(
             cfg.webhooks_timeout, cfg.runs, cfg.webhooks_deliveries,

@@ -26,6 +26,8 @@ class Config:
     webhooks_timeout: float = 300.0  # with the isolation scenario (about 20 s more)
     profile_seconds: float = 3.0  # 0 disables the py-spy excerpts
     progress_rounds: int = 5  # sum_to_n_job(50,000,000) with and without progress, each
+    watch_jobs: int = 200  # jobs watched at once: polling, long polling, SSE (bench/watching.py)
+    watch_idle_seconds: float = 2.0  # watched before they run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,7 +36,7 @@ class Config:
 QUICK = Config(runs=1, seconds=2, e2e_jobs=300, latency_jobs=200, latency_runs=1,
                memory_submits=5000, memory_drain_seconds=5, webhooks_deliveries=1000,
                webhooks_latency_seconds=3, webhooks_timeout=150, profile_seconds=2,
-               progress_rounds=1)
+               progress_rounds=1, watch_jobs=50, watch_idle_seconds=1.0)
 
 
 def from_env(environ: dict[str, str] | None = None) -> Config:

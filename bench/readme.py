@@ -143,6 +143,26 @@ def performance(results: Results) -> str:
              f"p50 {p50('ours', 'event')} / {p50('ours', 'graphql_subscription')}",
              f"bare Celery's event {p50('bare', 'event')}", "", ""),
         ]
+    watched = results.get("watching")
+    if watched:
+        ways = watched["ways"]
+        n = watched["settings"]["jobs"]
+
+        def both(metric: str, digits: int) -> str:
+            return " / ".join(fmt.figure(ways[w][metric]["median"], digits)
+                              for w in ("long_poll", "sse"))
+
+        poll = ways["poll"]
+        rows += [
+            (f"job end to seen, {n:,} jobs watched at once: long poll `?wait=` / "
+             "Server-Sent Events", f"p50 {both('p50_ms', 1)} ms, p99 {both('p99_ms', 1)} ms",
+             f"polling every {fmt.figure(watched['settings']['poll_seconds'], 1)} s: p50 "
+             f"{fmt.figure(poll['p50_ms']['median'], 1)} ms, p99 "
+             f"{fmt.figure(poll['p99_ms']['median'], 1)} ms", "", ""),
+            ("gateway CPU per watched job: long poll / Server-Sent Events",
+             f"{both('cpu_ms_per_job', 2)} ms",
+             f"polling: {fmt.figure(poll['cpu_ms_per_job']['median'], 2)} ms", "", ""),
+        ]
     rss = t.get("gateway_rss_flat")
     if mem and rss:
         rows.append((f"gateway RSS over {mem['submits']:,} submits",

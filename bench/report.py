@@ -220,6 +220,8 @@ def render(results: Results) -> str:
     _e2e(results, w)
     _memory(results, w)
     _listing(results, w)
+    for line in watching_section(results):
+        w(line)
     _webhooks(results, w)
     _progress(results, w)
     _misses(results, targets, w)
@@ -398,6 +400,40 @@ def _progress(results: Results, w: Callable[[str], None]) -> None:
     w("")
     w(f"With / without, per round: {fmt.ratio(progress['ratio'], 3)}.")
     w("")
+
+
+def watching_rows(data: Results) -> list[tuple[str, str, str, str, str]]:
+    """Per way of watching: (way, job end to seen p50, p99, gateway CPU per watched job,
+    requests per job), for the summary and the README."""
+    return [(way["label"], fmt.spread(way["p50_ms"], " ms", 1),
+             fmt.spread(way["p99_ms"], " ms", 1), fmt.spread(way["cpu_ms_per_job"], " ms", 2),
+             fmt.spread(way["requests_per_job"], "", 1))
+            for way in data["ways"].values()]
+
+
+def watching_section(results: Results) -> list[str]:
+    data = results.get("watching")
+    if not data:
+        return []
+    s = data["settings"]
+    lines = [
+        f"## Watching {s['jobs']:,} jobs at once: polling, long polling, Server-Sent Events",
+        "",
+        f"Per job one client (`bench/watching.py`), {s['runs']} interleaved rounds: polling "
+        f"`GET /producer/api/sum/{{id}}` every {s['poll_seconds']:g} s (the reference's load "
+        f"test), long-polling it with `?wait={s['long_poll_wait']:g}`, or following "
+        "`GET /producer/api/jobs/{id}/events`. The jobs wait in a held queue while the "
+        f"clients watch for {s['idle_seconds']:g} s, then the worker runs them. *Job end to "
+        "seen*: from the record's `finished_at` to the client reading the final state. "
+        "*Gateway CPU*: user + system time of the gateway process over the watch, per job.",
+        "",
+        "| way | job end to seen, p50 | p99 | gateway CPU per watched job | requests per job |",
+        "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in watching_rows(data)]
+    missed = sum(way["not_seen"] for way in data["ways"].values())
+    if missed:
+        lines += ["", f"Not seen within the run's time limit: {missed} jobs."]
+    return [*lines, ""]
 
 
 def _memory(results: Results, w: Callable[[str], None]) -> None:

@@ -33,9 +33,12 @@ from gateway.rest.routes import health, jobs, metrics, producer, webhooks
 from gateway.services.auth import Authenticator
 from gateway.services.events import JobEventHub
 from gateway.services.jobs import JobService
+from gateway.services.live import LiveJobs
 from gateway.services.metrics import MIRRORED
 from gateway.services.metrics_flush import MetricsFlusher
+from gateway.services.streams import StreamGate
 from gateway.services.webhooks import WebhookService
+from gateway.shutdown import on_shutdown_signal
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog
 from tasks.logs import configure_logging
@@ -71,6 +74,11 @@ def build_api(settings: Settings) -> FastAPI:
         app.state.webhooks = WebhookService(app.state.service)
         app.state.metrics = MetricsFlusher(client, MIRRORED)
         app.state.metrics.start()
+        # Event streams and long polls: bounded, and ended as soon as the process is told
+        # to stop (uvicorn would wait for them before anything else).
+        streams = StreamGate(settings.event_streams_max)
+        app.state.live = LiveJobs(app.state.service, app.state.job_events, streams)
+        restore_signals = on_shutdown_signal(streams.close)
         if not settings.api_keys:
             log.warning("no API_KEYS configured: unless keys are stored in Redis "
                         "(python -m gateway.keys), the API is open to anyone who can reach it")
@@ -79,6 +87,8 @@ def build_api(settings: Settings) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        streams.close()
+        restore_signals()
         await app.state.metrics.aclose()
         await app.state.job_events.aclose()
         await client.aclose(close_connection_pool=True)

@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     gateway_processes: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(64 * 1024, ge=256)
 
+    # Live jobs over REST: Server-Sent Events (GET /producer/api/jobs/{id}/events) and long
+    # polls (?wait=) each hold a request open; at most this many at once per gateway process
+    # (one more is a 503). An idle event stream gets a comment line this often, so that no
+    # proxy takes it for dead. A long poll waits at most LONG_POLL_MAX_SECONDS; NGINX's
+    # proxy_read_timeout on /producer/api/ is longer than the highest value allowed here.
+    event_streams_max: int = Field(1000, ge=1, le=100_000)
+    event_stream_keepalive_seconds: float = Field(15.0, gt=0, le=300)
+    long_poll_max_seconds: float = Field(60.0, gt=0, le=300)
+
     # GraphQL: introspection (GraphiQL's docs need it) and the cost limits of one document.
     graphql_introspection: bool = True
     graphql_max_depth: int = Field(10, ge=1, le=100)

@@ -24,6 +24,7 @@ from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
 from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
 from gateway.services.errors import NotFound
 from gateway.services.events import follow_job
+from gateway.services.job_feed import follow_tenant
 from gateway.services.jobs import JobService
 from gateway.services.listing import PAGE_DEFAULT, PAGE_MAX
 from tasks.jobs.functions import SUM, WAIT
@@ -201,6 +202,22 @@ class Subscription:
     async def job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
         async for record in follow_job(info.context.events, _service(info),
                                        info.context.caller, id):
+            yield Job.of(record)
+
+    @strawberry.subscription(description="Your jobs as they change, for a live job list: "
+                             "each change of any of your jobs from now on (a job's status, "
+                             "attempts, result), optionally only those of one status and/or "
+                             "function; never another tenant's. It never completes by "
+                             "itself; read jobs() for the list so far after subscribing. An "
+                             "UNAVAILABLE error ends it when changes may have been missed.")
+    async def jobs_updated(
+        self,
+        info: Info,
+        status: JobStatus | None = None,  # type: ignore[valid-type]
+        function: str | None = None,
+    ) -> AsyncGenerator[Job, None]:
+        async for record in follow_tenant(info.context.events, _service(info),
+                                          info.context.caller, status, function):
             yield Job.of(record)
 
 

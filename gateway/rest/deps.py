@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection
 
 from gateway.services.auth import Authenticator, Caller
 from gateway.services.jobs import JobService
+from gateway.services.live import LiveJobs
 from gateway.services.webhooks import WebhookService
 
 # auto_error=False: a missing key is the Authenticator's call (keys may be off), and its
@@ -32,6 +33,11 @@ SECURED: dict[str, object] = {"security": [{"HTTPBearer": []}, {"APIKeyHeader": 
 async def service_of(request: HTTPConnection) -> JobService:
     service: JobService = request.app.state.service
     return service
+
+
+async def live_of(request: HTTPConnection) -> LiveJobs:
+    live: LiveJobs = request.app.state.live
+    return live
 
 
 async def webhooks_of(request: HTTPConnection) -> WebhookService:
@@ -73,6 +79,7 @@ async def _api_caller(request: HTTPConnection, _: Annotated[None, Depends(_docum
 
 Service = Annotated[JobService, Depends(service_of)]
 Webhooks = Annotated[WebhookService, Depends(webhooks_of)]
+Live = Annotated[LiveJobs, Depends(live_of)]
 SubmitCaller = Annotated[Caller, Depends(_submit_caller)]
 ApiCaller = Annotated[Caller, Depends(_api_caller)]
 IdempotencyKey = Annotated[

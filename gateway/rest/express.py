@@ -7,8 +7,9 @@ too, and what the lane needs is read from FastAPI's own analysis of it (its path
 body model, header and path parameters), so nothing can drift between the two paths. The
 lane calls the route function with the same keyword arguments FastAPI would, and maps
 its errors with the app's own exception handlers. A route the lane cannot serve exactly
-(one with dependencies, query parameters or several bodies) is refused when the app is
-built.
+(one with dependencies, required query parameters or several bodies) is refused when the
+app is built; a poll's optional query parameters (`?wait=`) are FastAPI's to read: a GET
+with a query string takes FastAPI's way.
 
 A request takes the lane only when it is plainly well formed: an exact method and path, an
 accepted API key (checked before the body is read), a JSON body that parses and validates,
@@ -70,7 +71,9 @@ class LaneRoute:
         d, endpoint, path = route.dependant, route.endpoint, route.path_format
         assert endpoint is not None and path is not None
         refused = [what for what, there in (
-            ("dependencies", d.dependencies), ("query parameters", d.query_params),
+            ("dependencies", d.dependencies),
+            ("required query parameters", [q for q in d.query_params
+                                           if q.field_info.is_required()]),
             ("cookies", d.cookie_params), ("no Request parameter", not d.request_param_name),
             ("several bodies", len(d.body_params) > 1),
             ("several path parameters", len(d.path_params) > 1)) if there]
@@ -151,7 +154,7 @@ class ExpressLane:
                     _SERVED_GRAPHQL.inc()
                     await self._mounted(app, scope, receive, send)
                     return
-            elif method == "GET":
+            elif method == "GET" and not scope.get("query_string"):
                 for prefix, lane in self.polls:
                     job_id = path[len(prefix):]
                     if path.startswith(prefix) and job_id and "/" not in job_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import Response
+from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.jobs.functions import SumInput, WaitInput
@@ -18,6 +18,13 @@ CallbackUrl = Annotated[
     Field(max_length=2048, pattern=CALLBACK_URL_PATTERN, json_schema_extra={"format": "uri"},
           description="POSTed a signed webhook when the job ends (http or https)."),
 ]
+
+
+# A poll's long-polling parameter; the service checks its range (LONG_POLL_MAX_SECONDS).
+Wait = Annotated[float | None, Query(
+    description="Long polling: answer as soon as the job ends, or after this many seconds "
+    "with its state then (0 to LONG_POLL_MAX_SECONDS, 60 by default). Without it the "
+    "answer comes at once.")]
 
 
 class Published(BaseModel):

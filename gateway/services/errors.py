@@ -89,3 +89,10 @@ class NotReplicated(Unavailable):
     def __init__(self, message: str, job_id: str) -> None:
         super().__init__(message)
         self.fields = {"job_id": job_id}
+
+
+class TooManyStreams(Unavailable):
+    """Backpressure: the gateway process holds EVENT_STREAMS_MAX event streams and waiting
+    long polls already."""
+
+    retry_after_seconds = 1

@@ -2,8 +2,10 @@
 subscriber in it, and `follow_job`, the record-then-transitions stream a client watches.
 
 Each applied status transition and each written progress report is published by the Lua
-script as the whole record on `gw:job-events:{id}` (tasks/jobs/job_events.lua, used by
-transition.lua and progress.lua). `JobEventHub.subscribe` returns once Redis has
+script as the whole record on `gw:job-events:{id}` and on the tenant's
+`gw:tenant-events:{tenant}`, for a live job list (gateway/services/job_feed.py), by
+tasks/jobs/job_events.lua (used by transition.lua and progress.lua). `JobEventHub.subscribe`
+returns once Redis has
 confirmed the SUBSCRIBE, and `follow_job` reads the record only then, so no transition can
 fall between the read and the first event. When the connection drops, the hub reconnects,
 subscribes again and has every follower read its job again.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,7 +26,7 @@ from gateway.services.auth import Caller
 from gateway.services.errors import NotFound, Unavailable
 from gateway.services.jobs import JobService, parse_job_id
 from tasks.jobs.record import JobRecord, JobStatus, record_from_event
-from tasks.redis.keys import JOB_EVENTS_ANCHOR, event_channel
+from tasks.redis.keys import JOB_EVENTS_ANCHOR, event_channel, tenant_event_channel
 
 log = logging.getLogger("gateway.job_events")
 
@@ -36,6 +38,9 @@ class Resync:
 
 RESYNC = Resync()
 JobEvent = JobRecord | Resync | Unavailable
+# A tenant's events come as fast as all its jobs change: a subscriber that falls this far
+# behind is ended (UNAVAILABLE) rather than queued for without bound.
+TENANT_BACKLOG = 1000
 
 
 class JobEventHub:
@@ -60,11 +65,22 @@ class JobEventHub:
     def subscriber_count(self) -> int:
         return sum(len(queues) for queues in self._queues.values())
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+    def subscribe(self, job_id: str
+                  ) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[JobEvent]]:
         """A queue of the job's events, live from when this returns until the block exits."""
-        channel = event_channel(job_id)
-        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        return self._listen(event_channel(job_id))
+
+    def subscribe_tenant(self, tenant: str, backlog: int = TENANT_BACKLOG
+                         ) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[JobEvent]]:
+        """A queue of the events of every job of the tenant (its own channel: no other
+        tenant's record is ever in it); past `backlog` unread events, what it reads next
+        is an Unavailable."""
+        return self._listen(tenant_event_channel(tenant), backlog)
+
+    @contextlib.asynccontextmanager
+    async def _listen(self, channel: str, backlog: int = 0
+                      ) -> AsyncIterator[asyncio.Queue[JobEvent]]:
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue(backlog)
         await self._join(channel, queue)
         try:
             yield queue
@@ -202,7 +218,13 @@ class JobEventHub:
 
     def _fan_out(self, channel: str, event: JobEvent) -> None:
         for queue in self._queues.get(channel, ()):
-            queue.put_nowait(event)
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:  # a bounded subscriber fell behind: it ends
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(Unavailable(
+                    "job events came faster than they were read; subscribe again"))
 
     def _detach(self, error: Unavailable) -> PubSub | None:
         """Forget the connection and end every subscriber with `error`; synchronous, so
@@ -255,17 +277,18 @@ def progress(record: JobRecord) -> tuple[int, int, int]:
     return record.attempts, phase, record.progress.seq if record.progress else 0
 
 
-async def follow_job(hub: JobEventHub, service: JobService, caller: Caller, job_id: str
-                     ) -> AsyncIterator[JobRecord]:
+async def follow_job(hub: JobEventHub, service: JobService, caller: Caller, job_id: str,
+                     function: str | None = None) -> AsyncGenerator[JobRecord, None]:
     """The job's current record, then each newer one as the worker moves it or the job
-    reports progress, ending after a terminal status. An unknown id (or another tenant's)
-    is NotFound."""
+    reports progress, ending after a terminal status. An unknown id (or another tenant's,
+    or one of another function than `function`) is NotFound, raised before anything is
+    yielded."""
     key = parse_job_id(job_id)
     if key is None:
         raise NotFound(f"no job with id {job_id!r}")
     async with hub.subscribe(key) as events:
         # Read after the subscription is live: no transition falls between.
-        last = await service.get(caller, key)
+        last = await service.get(caller, key, function)
         yield last
         while not last.status.is_terminal:
             event = await events.get()

@@ -151,6 +151,14 @@ class JobService:
         except ValidationError as exc:
             raise describe_errors(exc.errors(include_url=False)) from exc
 
+    def check_function_filter(self, function: str | None) -> None:
+        """A filter by function (a listing's, a live list's) names one of the catalog: an
+        unknown one is bad input, not an empty answer."""
+        if function is not None and function not in self.functions:
+            known = ", ".join(sorted(self.functions))
+            raise InvalidInput(f"function: unknown function {function[:40]!r}; known "
+                               f"functions: {known}")
+
     # --- submit ------------------------------------------------------------------
 
     async def submit(
@@ -364,10 +372,7 @@ class JobService:
         last is full. `after` is the `end_cursor` of the previous page (of any listing)."""
         job_status = check_status(status)
         check_page_size(first)
-        if function is not None and function not in self.functions:
-            known = ", ".join(sorted(self.functions))
-            raise InvalidInput(f"function: unknown function {function[:40]!r}; known "
-                               f"functions: {known}")
+        self.check_function_filter(function)
         start = decode_cursor(after) if after is not None else None
         query = Listing(
             tenant=caller.tenant,

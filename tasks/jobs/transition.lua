@@ -1,4 +1,5 @@
--- Apply one status transition to a job record, atomically, and publish the new record.
+-- Apply one status transition to a job record, atomically, and publish the new record (on
+-- the job's channel and on its tenant's).
 -- A terminal transition also creates the job's webhook deliveries, here and only here.
 -- KEYS[1] job hash, KEYS[2] event channel
 -- ARGV[1] new status, ARGV[2] "1" to count an attempt, ARGV[3] the worker run a running

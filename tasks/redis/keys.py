@@ -20,6 +20,8 @@ FUNCTION_INDEX_PART = ":function:"
 QUEUED_KEY = f"{KEY_PREFIX}queued"  # sorted set: job id by queued time, while QUEUED
 JOB_PREFIX = f"{KEY_PREFIX}job:"  # + job id: the job record, a hash
 JOB_EVENTS_PREFIX = f"{KEY_PREFIX}job-events:"  # + job id: pub/sub channel of its transitions
+# + tenant: pub/sub channel of every transition of the tenant's jobs (a live job list)
+TENANT_EVENTS_PREFIX = f"{KEY_PREFIX}tenant-events:"
 # Subscribed by the gateway's event hub so its pub/sub connection exists before the first
 # job channel; nothing is published on it (gateway/services/events.py).
 JOB_EVENTS_ANCHOR = f"{KEY_PREFIX}job-events-hub"
@@ -37,6 +39,12 @@ def job_key(job_id: str) -> str:
 
 def event_channel(job_id: str) -> str:
     return JOB_EVENTS_PREFIX + job_id
+
+
+def tenant_event_channel(tenant: str) -> str:
+    """Every record transition.lua publishes for one of the tenant's jobs, on one channel:
+    what GraphQL's jobsUpdated follows (gateway/services/job_feed.py)."""
+    return TENANT_EVENTS_PREFIX + tenant
 
 
 def tenant_index_key(tenant: str) -> str:
@@ -180,6 +188,7 @@ LUA_NAMES: dict[str, str] = {
     "job_events": JOB_EVENTS_PREFIX,
     "worker_runs": WORKER_RUNS_KEY,
     "worker_jobs": WORKER_JOBS_PREFIX,
+    "tenant_events": TENANT_EVENTS_PREFIX,
     "endpoints": ENDPOINTS_PREFIX,
     "endpoint": ENDPOINT_PREFIX,
     "paused": PAUSED_PREFIX,

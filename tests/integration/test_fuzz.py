@@ -236,7 +236,10 @@ WS_MESSAGES = st.one_of(
                                  "next"]) | WS_FIELD,
         "id": WS_FIELD,
         "payload": st.fixed_dictionaries({}, optional={
-            "query": st.just("subscription { jobUpdated(id: \"x\") { status } }") | WS_FIELD,
+            "query": st.sampled_from([
+                "subscription { jobUpdated(id: \"x\") { status } }",
+                "subscription($s: JobStatus, $f: String) { jobsUpdated(status: $s, "
+                "function: $f) { id status } }"]) | WS_FIELD,
             "variables": WS_FIELD, "operationName": WS_FIELD, "extensions": WS_FIELD,
         }) | WS_FIELD,
     }).map(json.dumps),

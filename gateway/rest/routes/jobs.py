@@ -8,9 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from gateway.rest import API_PREFIX
-from gateway.rest.deps import ApiCaller, IdempotencyKey, Service, SubmitCaller
-from gateway.rest.models import ERROR_RESPONSES, FunctionOut, JobOut, JobPageOut, SubmitJob
+from gateway.rest.deps import ApiCaller, IdempotencyKey, Live, Service, SubmitCaller
+from gateway.rest.models import (
+    ERROR_RESPONSES,
+    FunctionOut,
+    JobOut,
+    JobPageOut,
+    SubmitJob,
+    Wait,
+)
 from gateway.rest.route_class import GatewayRoute
+from gateway.rest.sse import OPENAPI_200, JobEventStream
 from gateway.services.listing import MAX_CURSOR_LENGTH, PAGE_DEFAULT, PAGE_MAX
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES, route_class=GatewayRoute)
@@ -58,8 +66,21 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-async def get_job(service: Service, caller: ApiCaller, job_id: str) -> JobOut:
-    return JobOut.of(await service.get(caller, job_id))
+async def get_job(live: Live, caller: ApiCaller, job_id: str, wait: Wait = None) -> JobOut:
+    """The job's record; with `wait`, as soon as the job ends (or once `wait` is over)."""
+    return JobOut.of(await live.wait_for_end(caller, job_id, wait))
+
+
+@router.get("/jobs/{job_id}/events", response_class=JobEventStream, status_code=200,
+            responses={200: {**OPENAPI_200, "description": "Server-Sent Events: the record "
+                             "(as GET /jobs/{id}) in a `data:` line, then each change; "
+                             "`: keep-alive` comments while idle; the stream ends after the "
+                             "final status (or an `event: error`)."}})
+async def job_events(live: Live, caller: ApiCaller, job_id: str) -> JobEventStream:
+    """The job's record, then every change as it happens (Server-Sent Events), ending after
+    its final status. An unknown job is a 404 before the stream starts."""
+    events = await live.open_events(caller, job_id)
+    return JobEventStream(events, live.keepalive_seconds)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobOut)

@@ -19,6 +19,7 @@ from gateway.rest.deps import (
     IdempotencyKey,
     api_caller_of,
     caller_of,
+    live_of,
     service_of,
 )
 from gateway.rest.express import express
@@ -28,6 +29,7 @@ from gateway.rest.models import (
     PollResult,
     Published,
     SumBody,
+    Wait,
     WaitBody,
     published_response,
 )
@@ -66,8 +68,8 @@ async def submit_wait_and_return(
 
 @router.get("/wait_and_return/{job_id}", response_model=PollResult, openapi_extra=SECURED)
 @express
-async def poll_wait_and_return(request: Request, job_id: str) -> Response:
-    return await poll(request, job_id, WAIT)
+async def poll_wait_and_return(request: Request, job_id: str, wait: Wait = None) -> Response:
+    return await poll(request, job_id, WAIT, wait)
 
 
 @router.post("/sum", response_model=Published, openapi_extra=SECURED)
@@ -81,8 +83,8 @@ async def submit_sum(
 
 @router.get("/sum/{job_id}", response_model=PollResult, openapi_extra=SECURED)
 @express
-async def poll_sum(request: Request, job_id: str) -> Response:
-    return await poll(request, job_id, SUM)
+async def poll_sum(request: Request, job_id: str, wait: Wait = None) -> Response:
+    return await poll(request, job_id, SUM, wait)
 
 
 async def queue(request: Request, function: str, params: BaseModel, callback_url: str | None,
@@ -93,7 +95,8 @@ async def queue(request: Request, function: str, params: BaseModel, callback_url
     return published_response(record.id)
 
 
-async def poll(request: Request, job_id: str, function: str) -> Response:
-    service = await service_of(request)
+async def poll(request: Request, job_id: str, function: str, wait: float | None) -> Response:
+    """The job's state now; with `wait`, as soon as it ends (or once `wait` is over)."""
     caller = await api_caller_of(request)
-    return PollResult.response(await service.get(caller, job_id, function=function))
+    live = await live_of(request)
+    return PollResult.response(await live.wait_for_end(caller, job_id, wait, function))

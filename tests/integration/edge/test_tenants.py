@@ -1,5 +1,6 @@
 """With API keys on, one tenant cannot see, list, cancel or follow another's jobs: REST,
-GraphQL and subscriptions, all through NGINX."""
+GraphQL and subscriptions, event streams, long polls and the live job list, all through
+NGINX."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from gateway.graphql.schema import SCHEMA_FILE
 from tests.support.edge import EdgeStack
 from tests.support.graphql_helpers import GET_JOB, JOB_UPDATED, SUBMIT_SUM, request
 from tests.support.helpers import wait_for_status
+from tests.support.job_feed import own_jobs_only
 from tests.support.launcher import Launcher
+from tests.support.sse import EVENTS_PATH, job_events
 
 ALPHA = "alpha-key-0123456789abcdef"
 BETA = "beta-key-0123456789abcdef"
@@ -106,6 +109,26 @@ async def close_code_without_key(stack: EdgeStack) -> int | None:
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(socket.recv(), 10)
         return socket.close_code
+
+
+def test_event_streams_and_long_polls_are_per_tenant(keyed_edge: EdgeStack) -> None:
+    with keyed_edge.client(headers={"X-API-Key": ALPHA}) as alpha, \
+            keyed_edge.client(headers={"X-API-Key": BETA}) as beta:
+        job_id = alpha.post("/producer/api/sum", json={"number": 10}).json()["job_id"]
+        for theirs in (job_id, "00000000-0000-4000-8000-000000000000"):
+            r = beta.get(EVENTS_PATH.format(id=theirs))
+            assert r.status_code == 404 and r.json()["error"] == "NOT_FOUND", r.text
+        r = beta.get(f"/producer/api/sum/{job_id}", params={"wait": 5})
+        assert r.status_code == 404, r.text
+        assert job_events(alpha, job_id)[-1].json()["result"] == 55
+
+
+def test_live_job_lists_are_per_tenant(keyed_edge: EdgeStack) -> None:
+    got = asyncio.run(asyncio.wait_for(own_jobs_only(keyed_edge.url, (ALPHA, BETA)), 90))
+    for key, other in ((ALPHA, BETA), (BETA, ALPHA)):
+        seen, own = got[key]
+        assert set(own) <= {u["id"] for u in seen}
+        assert not {u["id"] for u in seen} & set(got[other][1])
 
 
 def test_no_key_or_secret_reaches_any_log(keyed_edge: EdgeStack) -> None:

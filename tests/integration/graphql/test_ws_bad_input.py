@@ -17,6 +17,8 @@ from tests.support.gateway_log import LogWatch
 from tests.support.servers import Gateway
 
 SUBSCRIBE_QUERY = 'subscription { jobUpdated(id: "no-such-job") { status } }'
+FEED_QUERY = ("subscription($status: JobStatus, $function: String) { "
+              "jobsUpdated(status: $status, function: $function) { id status } }")
 
 
 def deep(levels: int) -> str:
@@ -55,6 +57,11 @@ BAD_MESSAGES: dict[str, tuple[str | bytes, str]] = {
     "variables nested 1000 deep": (
         '{"type": "subscribe", "id": "1", "payload": {"query": "x", "variables": {"a": '
         + deep(1000) + "}}}", "nested deeper than 64 levels"),
+    "jobsUpdated, variables a list": (subscribe({"query": FEED_QUERY, "variables": [1]}),
+                                      "'variables' must be an object"),
+    "jobsUpdated, function nested 1000 deep": (
+        json.dumps({"type": "subscribe", "id": "1", "payload": {"query": FEED_QUERY}})[:-2]
+        + ', "variables": {"function": ' + deep(1000) + "}}}", "nested deeper than 64 levels"),
     "5000-digit integer": (
         '{"type": "subscribe", "id": "1", "payload": {"query": "x", "variables": {"a": '
         + "9" * 5000 + "}}}", "integer of more than 500 digits"),
@@ -135,3 +142,38 @@ async def test_good_messages_keep_the_socket(gateway: Gateway) -> None:
         await ws.send(json.dumps({"type": "complete", "id": "a"}))
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await ws.recv())["type"] == "pong"
+
+
+# jobsUpdated's arguments, well-formed messages with bad values: each subscription ends with
+# an error that says what was wrong, and the socket lives on.
+BAD_FEED_ARGUMENTS: list[tuple[dict[str, object], str, str]] = [
+    ({"function": "nope"}, "BAD_USER_INPUT", "unknown function 'nope'"),
+    ({"function": "é" * 5000}, "BAD_USER_INPUT", "unknown function"),
+    ({"function": 5}, "BAD_USER_INPUT", "String cannot represent a non string value"),
+    ({"function": ["sum_to_n_job"]}, "BAD_USER_INPUT", "String cannot represent"),
+    ({"status": "NOPE"}, "BAD_USER_INPUT", "Value 'NOPE' does not exist in 'JobStatus'"),
+    ({"status": "succeeded"}, "BAD_USER_INPUT", "does not exist in 'JobStatus'"),
+    ({"status": 3}, "BAD_USER_INPUT", "JobStatus"),
+]
+
+
+async def test_bad_jobs_updated_arguments_end_the_subscription_only(gateway: Gateway) -> None:
+    watch = LogWatch(gateway)
+    url = gateway.url.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await initialised(ws)
+        for n, (variables, code, words) in enumerate(BAD_FEED_ARGUMENTS):
+            await ws.send(subscribe({"query": FEED_QUERY, "variables": variables}, f"s{n}"))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            assert answer["id"] == f"s{n}", answer
+            # A value the schema refuses is an `error` message; one the service refuses, a
+            # `next` with errors (then `complete`).
+            errors = answer["payload"] if answer["type"] == "error" else \
+                answer["payload"]["errors"]
+            assert errors[0]["extensions"]["code"] == code, (variables, answer)
+            assert words in errors[0]["message"], (variables, answer)
+            if answer["type"] == "next":
+                assert json.loads(await ws.recv())["type"] == "complete"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+    assert watch.errors() == []

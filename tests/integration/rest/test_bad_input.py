@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -186,3 +188,36 @@ def test_the_limits_hold_at_their_edge(client: httpx.Client) -> None:
     r = client.post("/producer/api/sum", content='{"number": ' + "9" * 500 + "}",
                     headers={"content-type": "application/json"})
     assert r.status_code == 422 and "less than or equal" in r.json()["message"]
+
+
+# Long polling's `wait` (gateway/services/live.py): a number of seconds from 0 to
+# LONG_POLL_MAX_SECONDS (60 here), on each of the three poll routes; checked before the job
+# is looked up, so any id shows it.
+BAD_WAITS = [("abc", "valid number"), ("", "valid number"), ("1,5", "valid number"),
+             ("0x10", "valid number"), ("-1", "from 0 to 60"), ("60.5", "from 0 to 60"),
+             ("1e9", "from 0 to 60"), ("nan", "from 0 to 60"), ("inf", "from 0 to 60"),
+             ("-inf", "from 0 to 60"), ("9" * 400, "from 0 to 60")]
+POLL_ROUTES = ["/producer/api/sum", "/producer/api/wait_and_return", "/producer/api/jobs"]
+
+
+@pytest.mark.parametrize("route", POLL_ROUTES)
+@pytest.mark.parametrize(("wait", "mentions"), BAD_WAITS)
+def test_bad_wait_of_a_poll(client: httpx.Client, gateway: Gateway, route: str, wait: str,
+                            mentions: str) -> None:
+    watch = LogWatch(gateway)
+    job_id = "00000000-0000-4000-8000-000000000000"
+    started = time.monotonic()
+    r = client.get(f"{route}/{job_id}", params={"wait": wait})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "BAD_USER_INPUT"
+    assert "wait" in r.json()["message"] and mentions in r.json()["message"], r.text
+    assert time.monotonic() - started < 5  # refused, not waited on
+    assert watch.errors() == []
+
+
+@pytest.mark.parametrize("job_id", ["not-a-job", "x" * 2000, "%00", "..", "é"])
+def test_events_of_a_bad_id_are_404(client: httpx.Client, job_id: str) -> None:
+    r = client.get(f"/producer/api/jobs/{job_id}/events")
+    assert r.status_code == 404, r.text
+    assert r.json()["error"] == "NOT_FOUND"
+    assert r.headers["content-type"] == "application/json"

@@ -4,6 +4,7 @@ local config's file modes, and the official image's envsubst step."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra import nginx_conf
+from tasks.settings import Settings
 
 
 def test_render_substitutes_only_defined_filtered_variables() -> None:
@@ -96,3 +98,43 @@ def test_render_equals_the_official_images_envsubst_step() -> None:
     ours = nginx_conf.render(nginx_conf.TEMPLATE.read_text(), env)
     assert ours == image
     nginx_conf.check_rendered(ours)
+
+
+def locations() -> dict[str, str]:
+    """The template's location blocks (none nests braces): match -> body."""
+    text = nginx_conf.TEMPLATE.read_text()
+    return {m["match"].strip(): m["body"] for m in re.finditer(
+        r"^\s*location\s+(?P<match>[^{]+)\{(?P<body>[^}]*)\}", text, re.MULTILINE)}
+
+
+def seconds(body: str, directive: str) -> float:
+    found = re.search(rf"^\s*{directive}\s+(\d+)s;", body, re.MULTILINE)
+    assert found, f"no {directive} in {body!r}"
+    return float(found[1])
+
+
+def most_allowed(setting: str) -> float:
+    """The highest value Settings accepts for `setting` (its `le` bound)."""
+    bounds = [m.le for m in Settings.model_fields[setting].metadata if hasattr(m, "le")]
+    assert bounds, f"{setting} has no upper bound"
+    return float(bounds[0])
+
+
+def test_event_streams_pass_unbuffered_and_stay_open() -> None:
+    events = [(match, body) for match, body in locations().items() if "events" in match]
+    assert len(events) == 1, events
+    match, body = events[0]
+    pattern = re.compile(match.removeprefix("~").strip())
+    assert pattern.search("/producer/api/jobs/89af3e75-1a4e-4fdc-bff3-211dca7256ab/events")
+    assert not pattern.search("/producer/api/jobs/x/events/more")
+    assert not pattern.search("/producer/api/jobs/x/deliveries")
+    assert re.search(r"^\s*proxy_buffering off;", body, re.MULTILINE)
+    assert "proxy_pass http://gw_gateway;" in body
+    idle = most_allowed("event_stream_keepalive_seconds")
+    assert seconds(body, "proxy_read_timeout") > idle
+    assert seconds(body, "proxy_send_timeout") > idle
+
+
+def test_a_long_poll_outlasts_no_read_timeout() -> None:
+    body = locations()["/producer/api/"]
+    assert seconds(body, "proxy_read_timeout") > most_allowed("long_poll_max_seconds")

@@ -7,12 +7,12 @@ import math
 
 import pytest
 
-from bench import fmt, readme, wrk
+from bench import fmt, readme, report, wrk
 from bench.clients import poll_delay
 from bench.config import QUICK, Config, from_env
 from bench.figure_check import unbacked
 from bench.profiling import summarize
-from bench.results_io import dumps
+from bench.results_io import LATEST, dumps, load
 from bench.stats import flat_threshold, is_flat, paired, percentile, ratio, spread, tail_trend
 from bench.targets import Target, evaluate, progress_target
 from bench.webhooks_adapter import last_json_object
@@ -193,3 +193,34 @@ def test_readme_block_is_rewritten_between_its_markers_only() -> None:
     assert readme.rewrite(new, "t", "| new |") == new
     with pytest.raises(ValueError, match="no block"):
         readme.rewrite("no markers", "t", "x")
+
+
+def test_watching_rows_come_from_the_results() -> None:
+    """The watching phase's rows (bench/watching.py) in the summary and the README's
+    table: each figure from results.json, and none without the phase's data."""
+    latest = load(LATEST / "results.json")
+    assert "watching" not in latest and report.watching_section(latest) == []
+
+    def way(label: str, p50: float, cpu: float, requests: float) -> dict[str, object]:
+        return {"label": label, "p50_ms": spread([p50, p50 + 1]).as_dict(),
+                "p99_ms": spread([p50 * 4, p50 * 5]).as_dict(),
+                "cpu_ms_per_job": spread([cpu]).as_dict(),
+                "requests_per_job": spread([requests]).as_dict(), "not_seen": 0}
+
+    results = json.loads(dumps({**latest, "watching": {
+        "settings": {"jobs": 200, "idle_seconds": 2.0, "poll_seconds": 0.5,
+                     "long_poll_wait": 30.0, "runs": 2},
+        "ways": {"poll": way("polling every 0.5 s", 253.4, 1.81, 6.2),
+                 "long_poll": way("long poll `?wait=30`", 2.37, 1.45, 1.0),
+                 "sse": way("Server-Sent Events", 3.41, 2.2, 1.0)}}}))
+    section = "\n".join(report.watching_section(results))
+    assert "| polling every 0.5 s | 253.9 ms (253.4-254.4) |" in section
+    assert "| Server-Sent Events | 3.9 ms (3.4-4.4) |" in section
+    assert section in report.render(results)
+    table = readme.performance(results)
+    assert ("| job end to seen, 200 jobs watched at once: long poll `?wait=` / Server-Sent "
+            "Events | p50 2.9 / 3.9 ms, p99 10.7 / 15.3 ms | polling every 0.5 s: p50 "
+            "253.9 ms, p99 1,140.3 ms |") in table
+    assert "| gateway CPU per watched job: long poll / Server-Sent Events | 1.45 / 2.20 ms" \
+        in table
+    assert unbacked(section, results) == [] and unbacked(table, results) == []

@@ -24,5 +24,5 @@ def test_schema_file_is_valid_sdl_with_the_public_operations() -> None:
                                     "redeliverWebhook", "recoverWebhook",
                                     "setWebhookRateLimit"}
     assert set(query.fields) == {"job", "jobs", "functions", "webhooks", "webhookMessages"}
-    assert set(subscription.fields) == {"jobUpdated"}
+    assert set(subscription.fields) == {"jobUpdated", "jobsUpdated"}
     assert str(mutation.fields["submitSum"].args["number"].type) == "BigInt!"
