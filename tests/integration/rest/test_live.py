@@ -8,6 +8,7 @@ gateway ending its streams and answering its long polls."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
@@ -48,7 +49,9 @@ def test_events_give_the_record_then_each_change_then_end(alpha: httpx.Client) -
     job_id = submit_wait(alpha, 1.0)
     events = job_events(alpha, job_id)
     assert {e.name for e in events} == {"message"}
-    statuses = [e.json()["status"] for e in events]
+    # A running job's progress reports come as records of the same status.
+    statuses = [status for i, status in enumerate(e.json()["status"] for e in events)
+                if i == 0 or status != events[i - 1].json()["status"]]
     assert statuses[0] in ("QUEUED", "STARTED") and statuses[-1] == "SUCCEEDED", statuses
     assert "STARTED" in statuses
     assert statuses == sorted(set(statuses), key=ORDER.index), statuses  # each once, in order
@@ -147,9 +150,10 @@ def test_without_wait_the_poll_is_unchanged(alpha: httpx.Client) -> None:
 @pytest.fixture()
 def small(keyed: Stack, launch: Launcher) -> Gateway:
     """A gateway of its own on the same Redis and worker: two streams at most, and a
-    keep-alive comment after 0.3 s of silence."""
+    keep-alive comment after 0.1 s of silence (wait_and_return reports progress every
+    0.25 s)."""
     return launch.gateway({**keyed.env, "EVENT_STREAMS_MAX": "2",
-                           "EVENT_STREAM_KEEPALIVE_SECONDS": "0.3"})
+                           "EVENT_STREAM_KEEPALIVE_SECONDS": "0.1"})
 
 
 def test_streams_are_bounded_and_kept_alive(small: Gateway, alpha: httpx.Client) -> None:
@@ -170,7 +174,8 @@ def test_streams_are_bounded_and_kept_alive(small: Gateway, alpha: httpx.Client)
             lines = first.iter_lines()
             events = read_events(lines, comments)
             assert next(events).json()["id"] == job_id
-            assert next(lines) == ": keep-alive"
+            # Between two progress reports (0.25 s apart) the stream is silent 0.1 s.
+            assert ": keep-alive" in itertools.islice(lines, 20)
             first.close()  # the client leaves: its slot is given back
             wait_until(lambda: http.get(f"{API}/jobs/{job_id}", params={"wait": 0.1})
                        .status_code == 200, 10, "the slot of a closed stream")
@@ -211,6 +216,7 @@ def test_a_stopping_gateway_ends_its_streams_and_answers_its_long_polls(
         stopped = time.monotonic() - started
     finally:
         alpha.delete(f"{API}/jobs/{job_id}")
-    assert got["events"] == ["STARTED"]  # ended without a final status: a client reconnects
+    # Ended without a final status (a client reconnects); progress reports are STARTED too.
+    assert set(got["events"]) == {"STARTED"}, got["events"]
     assert got["poll"].status_code == 200 and got["poll"].json()["status"] == "STARTED"
     assert stopped < 10, stopped  # not held until the wait was over
