@@ -16,12 +16,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.asgi.body_limit import BodyLimitMiddleware
 from gateway.asgi.request_log import RequestLogMiddleware
+from gateway.asgi.tracing import TracedRequests
 from gateway.asgi.ws_limit import WebSocketMessageLimit
 from gateway.graphql.graphiql import ASSETS_DIR, ASSETS_PATH
 from gateway.graphql.router import PATH as GRAPHQL_PATH
@@ -39,18 +41,22 @@ from tasks.jobs.catalog import Catalog
 from tasks.logs import configure_logging
 from tasks.redis.clients import gateway_client
 from tasks.settings import Settings, get_settings
+from tasks.tracing import setup as tracing
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """The FastAPI app inside the plain ASGI layers every request passes (the express
     lane's requests too). Outermost: request id, request log and HTTP metrics see every
-    answer, 413s included."""
+    answer, 413s included; then, when tracing is on, the request span."""
     settings = settings or get_settings()
     api = build_api(settings)
     asgi: ASGIApp = ExpressLane(api, {GRAPHQL_PATH: api.state.graphql},
                                 cors=bool(settings.cors_origins))
     asgi = WebSocketMessageLimit(asgi, max_bytes=settings.max_body_bytes)
     asgi = BodyLimitMiddleware(asgi, max_bytes=settings.max_body_bytes)
+    if tracing.configure("job-gateway"):  # OTEL_* asks for traces: the request span
+        asgi = TracedRequests(asgi, (route.path_format for route in iter_route_contexts(
+            api.routes) if route.path_format))
     return RequestLogMiddleware(asgi)
 
 
