@@ -23,7 +23,6 @@ from starlette.types import ASGIApp
 
 from gateway.asgi.body_limit import BodyLimitMiddleware
 from gateway.asgi.request_log import RequestLogMiddleware
-from gateway.asgi.tracing import TracedRequests
 from gateway.asgi.ws_limit import WebSocketMessageLimit
 from gateway.graphql.graphiql import ASSETS_DIR, ASSETS_PATH
 from gateway.graphql.router import PATH as GRAPHQL_PATH
@@ -55,6 +54,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     asgi = WebSocketMessageLimit(asgi, max_bytes=settings.max_body_bytes)
     asgi = BodyLimitMiddleware(asgi, max_bytes=settings.max_body_bytes)
     if tracing.configure("job-gateway"):  # OTEL_* asks for traces: the request span
+        from gateway.asgi.tracing import TracedRequests  # imported only when tracing is on
+
         asgi = TracedRequests(asgi, (route.path_format for route in iter_route_contexts(
             api.routes) if route.path_format))
     return RequestLogMiddleware(asgi)

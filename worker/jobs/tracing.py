@@ -15,7 +15,6 @@ from typing import Any
 
 from celery import signals
 from opentelemetry import trace
-from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 from tasks.jobs.record import JobStatus
 from tasks.jobs.store import Transition
@@ -31,6 +30,8 @@ def install() -> bool:
     their prerun receiver then runs inside the run's span."""
     if not setup.configure(SERVICE):
         return False
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor  # only when on
+
     CeleryInstrumentor().instrument()  # type: ignore[no-untyped-call]
     signals.worker_process_shutdown.connect(flush, weak=False)
     return True

@@ -19,7 +19,6 @@ import aiohttp
 import orjson
 import yarl
 from opentelemetry.context import Context, attach, create_key, detach, get_value, set_value
-from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from opentelemetry.trace import Span
 
 from tasks.tracing import setup
@@ -38,6 +37,8 @@ def trace_configs() -> list[aiohttp.TraceConfig]:
     """The session's tracing: none when off."""
     if not setup.enabled():
         return []
+    from opentelemetry.instrumentation.aiohttp_client import create_trace_config  # only when on
+
     return [create_trace_config(url_filter=without_query, request_hook=tag_attempt)]
 
 
