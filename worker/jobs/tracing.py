@@ -61,7 +61,7 @@ def record(job_id: str, status: JobStatus, outcome: Transition, request: Any) ->
                       "job.previous_status": outcome.previous.value if outcome.previous
                       else ""}
         span = trace.get_current_span()
-        if span.is_recording():
+        if span.get_span_context().is_valid:  # in a run (an unsampled one records nothing)
             span.add_event("job.transition", attributes)
             return
         parent = context_of(getattr(request, TRACEPARENT, None))
