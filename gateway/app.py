@@ -94,6 +94,9 @@ def build_api(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
         default_response_class=ORJSONResponse,
+        # FastAPI's own OpenTelemetry would start a second trace per request it routes (it
+        # never sees the express lane): the request span is gateway/asgi/tracing.py's.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     http_errors.install(app)
     app.include_router(producer.router, prefix=API_PREFIX)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.helpers import fresh_path
+from tests.support.helpers import fresh_path, wait_for_status
 from tests.support.launcher import Launcher, Stack
 from tests.support.otlp import CLIENT, CONSUMER, SERVER, SpanSeen, otlp_env, wait_for_spans
 from tests.support.webhook_receiver import Received, Receiver, Reply
@@ -176,3 +176,38 @@ def test_a_bad_traceparent_is_no_error_when_tracing_is_off(client: httpx.Client)
         r = client.post("/producer/api/sum", json={"number": 3},
                         headers={"traceparent": value})
         assert r.status_code == 200, r.text
+
+
+def test_a_cancelled_run_stays_in_the_job_trace(traced: Traced) -> None:
+    """Cancelling a running job stops its pool process (its run span goes with it): the
+    worker's main process tells the revoke as a span of the job's trace, and the
+    job.cancelled webhook attempt is in that trace too."""
+    path = fresh_path()
+    r = httpx.post(f"{traced.stack.url}/producer/api/wait_and_return", timeout=10,
+                   json={"seconds": 30, "callback_url": traced.hooks.url(path)})
+    assert r.status_code == 200, r.text
+    job_id = r.json()["job_id"]
+    with traced.stack.client() as client:
+        wait_for_status(client, job_id, {"STARTED"})
+        assert client.delete(f"/producer/api/jobs/{job_id}").status_code == 200
+    [message] = traced.hooks.wait_count(path, 1)
+    assert message.headers["webhook-id"] and b'"job.cancelled"' in message.body
+
+    def complete(spans: list[SpanSeen]) -> bool:
+        found = JobTrace.of(spans, job_id)
+        return found.request is not None and bool(found.attempts) and any(
+            s.name == "job CANCELLED" and s.attributes.get("job.id") == job_id for s in spans)
+
+    spans = wait_for_spans(traced.collector, complete, what="the cancelled job's spans")
+    found = JobTrace.of(spans, job_id)
+    assert found.request is not None
+    trace_id = found.request.trace_id
+    [revoked] = [s for s in spans if s.name == "job CANCELLED"
+                 and s.attributes.get("job.id") == job_id]
+    assert revoked.service == "job-gateway-worker" and revoked.trace_id == trace_id
+    assert revoked.parent_id == found.request.span_id  # from the message's traceparent
+    [attempt] = found.attempts
+    assert attempt.trace_id == trace_id and attempt.attributes["webhook.event"] == "job.cancelled"
+    # A route FastAPI serves has one request span too: FastAPI's own telemetry stays off.
+    assert not [s for s in spans if s.name.startswith("fastapi")]
+    assert traceparent_of(message)[0] == trace_id
