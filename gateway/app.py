@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
@@ -44,18 +45,24 @@ from tasks.jobs.catalog import Catalog
 from tasks.logs import configure_logging
 from tasks.redis.clients import gateway_client
 from tasks.settings import Settings, get_settings
+from tasks.tracing import setup as tracing
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """The FastAPI app inside the plain ASGI layers every request passes (the express
     lane's requests too). Outermost: request id, request log and HTTP metrics see every
-    answer, 413s included."""
+    answer, 413s included; then, when tracing is on, the request span."""
     settings = settings or get_settings()
     api = build_api(settings)
     asgi: ASGIApp = ExpressLane(api, {GRAPHQL_PATH: api.state.graphql},
                                 cors=bool(settings.cors_origins))
     asgi = WebSocketMessageLimit(asgi, max_bytes=settings.max_body_bytes)
     asgi = BodyLimitMiddleware(asgi, max_bytes=settings.max_body_bytes)
+    if tracing.configure("job-gateway"):  # OTEL_* asks for traces: the request span
+        from gateway.asgi.tracing import TracedRequests  # imported only when tracing is on
+
+        asgi = TracedRequests(asgi, (route.path_format for route in iter_route_contexts(
+            api.routes) if route.path_format))
     return RequestLogMiddleware(asgi)
 
 
@@ -102,6 +109,9 @@ def build_api(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
         default_response_class=ORJSONResponse,
+        # FastAPI's own OpenTelemetry would start a second trace per request it routes (it
+        # never sees the express lane): the request span is gateway/asgi/tracing.py's.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     http_errors.install(app)
     app.include_router(producer.router, prefix=API_PREFIX)

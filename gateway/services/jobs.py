@@ -51,6 +51,8 @@ from tasks.jobs.store import Admission, AsyncJobStore, SubmitOutcome
 from tasks.logs import request_id_var
 from tasks.redis.keys import job_index_key
 from tasks.settings import Settings
+from tasks.tracing import setup as tracing
+from tasks.tracing.context import TRACEPARENT, job_traceparent
 from tasks.webhooks.ssrf import UrlPolicy, UrlRefused, check_url
 
 log = logging.getLogger("gateway.service")
@@ -131,6 +133,7 @@ class JobService:
         self._broker_depth = 0
         self._depth_checked_at = -1.0
         self.url_policy = UrlPolicy.from_settings(settings)
+        self._traced = tracing.enabled()  # off: no trace work on the submit path at all
 
     # --- validation ---------------------------------------------------------------
 
@@ -192,8 +195,9 @@ class JobService:
         kwargs = params.model_dump(mode="json")
         input_json = orjson.dumps(kwargs)
         now = time.time()
+        traceparent = job_traceparent(job_id, spec.name) if self._traced else None
         fields = new_record_fields(job_id, spec.name, input_json, now, callback_url,
-                                   caller.tenant)
+                                   caller.tenant, traceparent)
         max_age = spec.policy.max_age_seconds
         expires = None if max_age is None else datetime.fromtimestamp(now + max_age, UTC)
         admission = self._admission(caller, idempotency_key,
@@ -203,7 +207,8 @@ class JobService:
             if self._fast_publish:
                 message = (self._queue_key, celery_message(
                     spec.name, job_id, kwargs, self.settings.celery_queue,
-                    None if expires is None else expires.isoformat(), request_id_var.get()))
+                    None if expires is None else expires.isoformat(), request_id_var.get(),
+                    traceparent))
             else:
                 await self._check_broker_depth()
             outcome, value = await self.store.create(fields, self.settings.job_ttl_seconds,
@@ -218,7 +223,8 @@ class JobService:
                 raise self._not_replicated(value, withdrawn)
             self._refuse(outcome, value)
             if message is None:
-                await self._publish_generic(spec.name, job_id, kwargs, expires, admission)
+                await self._publish_generic(spec.name, job_id, kwargs, expires, admission,
+                                            traceparent)
         JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
         return queued_record(job_id, spec.name, kwargs, now, callback_url, caller.tenant)
 
@@ -301,12 +307,15 @@ class JobService:
         kwargs: dict[str, Any],
         expires: datetime | None,
         admission: Admission,
+        traceparent: str | None = None,
     ) -> None:
         request_id = request_id_var.get()
+        headers = {name: value for name, value in ((REQUEST_ID_HEADER, request_id),
+                                                   (TRACEPARENT, traceparent)) if value}
         try:
             await asyncio.to_thread(
                 self.celery.send_task, task, kwargs=kwargs, task_id=job_id, expires=expires,
-                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+                headers=headers or None,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 1},
             )

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from tasks.ids import random_uuid
+from tasks.tracing.context import TRACEPARENT
 
 # Protocol 2 body: [args, kwargs, embed]; the embed part never varies for a plain task.
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -43,8 +44,11 @@ def celery_message(
     queue: str,
     expires: str | None = None,
     request_id: str | None = None,
+    traceparent: str | None = None,
 ) -> bytes:
-    """`expires` (ISO 8601): a worker that receives the message later revokes it as expired."""
+    """`expires` (ISO 8601): a worker that receives the message later revokes it as expired.
+    `traceparent`: the trace the worker's run continues (a header, as Celery's OpenTelemetry
+    instrumentation reads it)."""
     body = orjson.dumps([[], kwargs, _EMBED])
     message = {
         "body": base64.b64encode(body).decode(),
@@ -71,6 +75,7 @@ def celery_message(
             "stamped_headers": None,
             "stamps": {},
             **({REQUEST_ID_HEADER: request_id} if request_id else {}),
+            **({TRACEPARENT: traceparent} if traceparent else {}),
         },
         "properties": {
             "correlation_id": task_id,

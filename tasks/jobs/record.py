@@ -113,7 +113,9 @@ def new_record_fields(
     now: float,
     callback_url: str | None,
     tenant: str = "public",
+    traceparent: str | None = None,
 ) -> dict[str, str | bytes]:
+    """`traceparent`: the trace the job continues (tasks/tracing/context.py), when traced."""
     fields: dict[str, str | bytes] = {
         "id": job_id,
         "tenant": tenant,
@@ -125,6 +127,8 @@ def new_record_fields(
     }
     if callback_url:
         fields["callback_url"] = callback_url
+    if traceparent:
+        fields["traceparent"] = traceparent
     return fields
 
 

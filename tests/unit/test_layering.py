@@ -15,6 +15,7 @@ PACKAGES = ("gateway", "tasks", "worker")
 FORBIDDEN = [
     ("tasks", ("gateway", "worker")),
     ("tasks.redis", ("tasks.jobs", "tasks.webhooks")),  # names and clients sit below features
+    ("tasks.tracing", ("tasks.jobs", "tasks.webhooks", "tasks.redis")),  # so does the trace
     ("worker", ("gateway",)),
     ("worker.jobs", ("worker.webhooks",)),
     ("worker.webhooks", ("worker.jobs",)),

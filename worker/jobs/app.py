@@ -13,7 +13,7 @@ from celery import Celery
 from tasks.celery_app import create_celery
 from tasks.jobs.catalog import Catalog, register_tasks
 from tasks.settings import Settings, get_settings
-from worker.jobs import kombu_compat, observe  # noqa: F401  (signal receivers)
+from worker.jobs import kombu_compat, observe, tracing  # noqa: F401  (signal receivers)
 from worker.jobs.heartbeat import Heartbeat
 from worker.jobs.hooks import JobHooks
 from worker.jobs.kombu_client_cache import install as install_kombu_client_cache
@@ -24,6 +24,7 @@ from worker.jobs.worker_run import WorkerRun
 def create_worker_app(settings: Settings) -> Celery:
     app = create_celery(settings)
     register_tasks(app, Catalog(settings))
+    tracing.install()  # when OTEL_* asks; before the hooks, which then run inside the span
     # Running jobs name this run when lost workers' jobs are handed back (Redis broker).
     run = WorkerRun(tracked=settings.broker_is_redis and settings.worker_lost_after_seconds > 0)
     run.connect()

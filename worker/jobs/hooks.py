@@ -34,7 +34,7 @@ from tasks.jobs.catalog import SKIP_FLAG
 from tasks.jobs.record import JobStatus, error_json
 from tasks.jobs.store import JobStore, Transition
 from tasks.settings import Settings
-from worker.jobs import observe
+from worker.jobs import observe, tracing
 from worker.jobs.per_process import PerProcess
 from worker.jobs.progress_writer import ProgressWriter
 from worker.jobs.worker_run import WorkerRun
@@ -51,6 +51,7 @@ class JobHooks:
         self.run = run or WorkerRun(tracked=False)
         self._store = PerProcess(lambda: JobStore.from_settings(settings))
         self._progress = ProgressWriter(settings)
+        self.traced = tracing.enabled()  # worker/jobs/tracing.py
 
     def connect(self) -> None:
         signals.task_prerun.connect(self.on_prerun, weak=False)
@@ -68,18 +69,22 @@ class JobHooks:
                     fields: dict[str, str | bytes] | None = None, count_attempt: bool = False,
                     request: Any = None, own: bool = True) -> Transition:
         """Apply a transition, counted in the same Redis call when it ends the job, then
-        log it (worker/jobs/observe.py)."""
+        log it (worker/jobs/observe.py) and, when traced, note it in the job's trace."""
         job_store = self.store()
         function = observe.function_name(task)
         if function is None:  # e.g. a lost worker's failure, told without its task
             record = job_store.get(job_id)
             function = record.function if record else "unknown"
         request = request if request is not None else getattr(task, "request", None)
+        if self.traced:
+            fields = tracing.stamp(fields)
         outcome = job_store.transition(
             job_id, status, fields, count_attempt=count_attempt,
             counters=observe.counters(job_id, function, status, request),
             fence=self.run.name if own else "")
         observe.transition(job_id, function, status, outcome, request)
+        if self.traced:
+            tracing.record(job_id, status, outcome, request)
         return outcome
 
     def on_prerun(self, task_id: str, task: Any, **_: Any) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Sequence
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -59,7 +60,9 @@ class WebhookClient:
     """One pooled session per dispatcher process."""
 
     def __init__(self, policy: UrlPolicy, connect_timeout: float, total_timeout: float,
-                 max_connections: int) -> None:
+                 max_connections: int, trace_configs: Sequence[aiohttp.TraceConfig] = ()
+                 ) -> None:
+        """`trace_configs`: the attempts' spans (worker/webhooks/tracing.py), when traced."""
         self.policy = policy
         self._urls: dict[str, CheckedUrl | UrlRefused] = {}
         connector = aiohttp.TCPConnector(
@@ -69,7 +72,7 @@ class WebhookClient:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),  # receivers must not share cookies
-            auto_decompress=False, trust_env=False)
+            auto_decompress=False, trust_env=False, trace_configs=list(trace_configs) or None)
 
     async def close(self) -> None:
         await self.session.close()

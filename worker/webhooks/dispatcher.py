@@ -47,6 +47,7 @@ from tasks.webhooks.model import DeliveryAttempt, delivery_body, endpoint_secret
 from tasks.webhooks.secret_box import SecretBox, SecretOpener, SecretUnreadable
 from tasks.webhooks.ssrf import UrlPolicy
 from tasks.webhooks.store import AttemptOutcome, ClaimedDelivery, WebhookStore
+from worker.webhooks import tracing
 from worker.webhooks.client import WebhookClient
 from worker.webhooks.retry_policy import AttemptResult, Decision, breaker_signal, decide
 from worker.webhooks.signing import signed_headers
@@ -67,10 +68,12 @@ class Dispatcher:
         box = SecretBox.from_settings(settings)
         self.store = WebhookStore(client, box)
         self.open_secret = SecretOpener(box)
+        traces = tracing.trace_configs()  # none unless tracing is on
+        self.traced = bool(traces)
         self.http = WebhookClient(UrlPolicy.from_settings(settings),
                                   settings.webhook_connect_timeout_seconds,
                                   settings.webhook_timeout_seconds,
-                                  settings.webhook_max_in_flight)
+                                  settings.webhook_max_in_flight, traces)
         self.schedule = settings.webhook_retry_delays
         self.callback_secrets = settings.webhook_signing_secrets
         self.max_in_flight = settings.webhook_max_in_flight
@@ -202,7 +205,8 @@ class Dispatcher:
             secrets = (endpoint_secrets(delivery.endpoint, now, self.open_secret)
                        if delivery.endpoint else self.callback_secrets)
             headers = signed_headers(delivery.id, body, secrets, now)
-            result = await self.http.post(fields["url"], body, headers)
+            with tracing.attempt(fields, number) if self.traced else contextlib.nullcontext():
+                result = await self.http.post(fields["url"], body, headers)
             decision = decide(result, int(fields["round"]) + 1, self.schedule,
                               endpoint=bool(delivery.endpoint),
                               retry_after_max=self.settings.webhook_retry_after_max_seconds,
@@ -257,6 +261,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)  # JSON lines, secrets masked, as everywhere
+    tracing.install()  # when OTEL_* asks: each attempt a span of its job's trace
     if not settings.webhook_secret:
         log.warning("WEBHOOK_SECRET is not set: per-job callbacks are signed with the public "
                     "development secret; set one before anyone relies on the signatures")
