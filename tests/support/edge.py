@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import redis
+from gql import Client
+from gql.transport.websockets import WebsocketsTransport
 
+from gateway.graphql.schema import SCHEMA_FILE
 from infra import stack
 from infra.ports import stack_ports
 from tasks.settings import Settings
@@ -92,8 +95,18 @@ class EdgeStack:
         except redis.RedisError:
             return False
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=15, **kwargs)
+    def client(self, timeout: float = 15, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout, **kwargs)
+
+    def graphql_ws(self, key: str | None = None) -> Client:
+        """A GraphQL client over WebSocket through NGINX (graphql-transport-ws), with the
+        API key in connection_init; documents are checked against the schema file."""
+        transport = WebsocketsTransport(
+            url=self.url.replace("http://", "ws://") + "/graphql",
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+            init_payload={"Authorization": f"Bearer {key}"} if key else {},
+        )
+        return Client(transport=transport, schema=SCHEMA_FILE.read_text())
 
     def logs(self) -> dict[str, str]:
         """Every log the stack wrote: service output and nginx's access log."""

@@ -12,14 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from gql import Client
 from gql.transport.exceptions import TransportQueryError
-from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from gateway.graphql.schema import SCHEMA_FILE
 from tests.support.edge import EdgeStack
 from tests.support.graphql_helpers import GET_JOB, JOB_UPDATED, SUBMIT_SUM, request
 from tests.support.helpers import wait_for_status
@@ -76,20 +73,11 @@ def test_graphql_tenants_are_apart(keyed_edge: EdgeStack) -> None:
     assert gql_post(keyed_edge, ALPHA, GET_JOB, id=job_id).json()["data"]["job"]["id"] == job_id
 
 
-def ws(stack: EdgeStack, key: str | None) -> Client:
-    transport = WebsocketsTransport(
-        url=stack.url.replace("http://", "ws://") + "/graphql",
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        init_payload={"Authorization": f"Bearer {key}"} if key else {},
-    )
-    return Client(transport=transport, schema=SCHEMA_FILE.read_text())
-
-
 def test_subscriptions_are_per_tenant(keyed_edge: EdgeStack) -> None:
     job_id = gql_post(keyed_edge, ALPHA, SUBMIT_SUM, n=10).json()["data"]["submitSum"]["id"]
 
     async def follow(key: str | None) -> list[dict[str, Any]]:
-        async with ws(keyed_edge, key) as session:
+        async with keyed_edge.graphql_ws(key) as session:
             return [e["jobUpdated"] async for e in session.subscribe(
                 request(JOB_UPDATED, id=job_id))]
 
