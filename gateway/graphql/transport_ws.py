@@ -9,6 +9,7 @@ handler sees them."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, cast
 
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -18,6 +19,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 
 from gateway.graphql.context import GatewayContext
 from gateway.services.errors import InvalidJson
+
+if TYPE_CHECKING:
+    from gateway.graphql.router import GatewayGraphQL
 
 BAD_MESSAGE = 4400  # the protocol's close code for a malformed message
 MAX_REASON_BYTES = 123  # a close frame's payload: 125 bytes, 2 of them the code (RFC 6455)
@@ -56,6 +60,13 @@ class CheckedTransportWS(BaseGraphQLTransportWSHandler[GatewayContext, None]):
         problem = message_problem(message)
         if problem is not None:
             await self.handle_invalid_message(problem)
+            return
+        view = cast("GatewayGraphQL", self.view)
+        if message["type"] == "subscribe" and not view.persisted.allows(  # allow-list
+                message["payload"]["query"]):
+            await self.send_message({"type": "error", "id": message["id"], "payload": [{
+                "message": "this operation is not in the gateway's allow-list",
+                "extensions": {"code": "BAD_REQUEST"}}]})
             return
         await super().handle_message(message)
 
