@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import clients, profiling, wrk
+from bench import clients, graphql_probe, profiling, wrk
 from bench.config import Config
-from bench.graphql_probe import GraphQLSupport, probe, probe_persisted
+from bench.graphql_probe import GraphQLSupport, probe
 from bench.procs import ROOT, HttpServer, Proc, Processes, RedisHandle, wait_until
 from bench.reference_celery import TASK_NAME, make_app
 from bench.stats import paired, percentile, ratio, spread, tail_trend
@@ -207,7 +207,7 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         with_key = probe(gw_prod.url, production.headers)
         if not with_key.available:
             raise RuntimeError(f"GraphQL with an API key failed: {with_key.reason}")
-    persisted = probe_persisted(gw[1].url)  # the mutation by hash (issue 17)
+    persisted = graphql_probe.probe_persisted(gw[1].url)  # the mutation by hash (issue 17)
     log(f"GraphQL persisted queries: {persisted.reason}")
     body = '{"number": 1}'
     scenarios: list[HttpScenario] = []
@@ -227,10 +227,6 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                 "/graphql", "POST", graphql.body, redis[n]))
     scenarios.append(HttpScenario("rest_submit_nginx_1p", "REST submit, 1 proc behind NGINX",
                                   gw_nginx, f"{API}/sum", "POST", body, redis[1]))
-    if persisted.available:
-        scenarios.append(HttpScenario(
-            "graphql_persisted_submit_1p", "GraphQL submitSum by persisted hash, 1 proc",
-            gw[1], "/graphql", "POST", persisted.body, redis[1]))
     if graphql.available:
         scenarios.append(HttpScenario(
             "graphql_submit_nginx_1p", "GraphQL submitSum, 1 proc behind NGINX", gw_nginx,
@@ -251,6 +247,10 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         scenarios.append(HttpScenario(
             "graphql_submit_prod_1p", "GraphQL submitSum, API key + rate limit, 1 proc",
             gw_prod, "/graphql", "POST", graphql.body, prod_redis, production.headers))
+    if persisted.available:
+        scenarios.append(HttpScenario(
+            "graphql_persisted_submit_1p", "GraphQL submitSum by persisted hash, 1 proc",
+            gw[1], "/graphql", "POST", persisted.body, redis[1]))
 
     log(f"warm-up of {len(scenarios)} scenarios")
     for s in scenarios:

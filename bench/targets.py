@@ -126,7 +126,6 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         _http_target(http, "poll_vs_reference",
                      f"REST poll >= {POLL_VS_REFERENCE:g}x the reference's poll",
                      "rest_poll_1p", "reference_poll_1p", POLL_VS_REFERENCE),
-        *persisted_targets(results.get("http", {})),
     ]
     e2e = results.get("e2e", {})
     drain = e2e.get("drain", {})
@@ -173,7 +172,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         "redis_bytes", f"<= {REDIS_BYTES_PER_JOB:,} bytes of Redis per finished job record",
         ours_bytes, REDIS_BYTES_PER_JOB, False, "bytes",
         "INFO used_memory delta / jobs: {bytes:,.0f} bytes", {"bytes": ours_bytes}))
-    return [*targets, listing_target(results.get("listing")),
+    return [*targets, *persisted_targets(results.get("http", {})),
+            listing_target(results.get("listing")),
             *webhook_targets(results.get("webhooks", {})),
             progress_target(results.get("progress", {}))]
 
