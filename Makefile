@@ -26,10 +26,10 @@ up: venv
 	$(PY) infra/stack.py
 
 ## test: lint, type-check, then every test against real Redis, Celery and HTTP servers.
-## The tests that need chromium, envsubst or libnss_wrapper skip where those are missing,
+## The tests that need chromium, envsubst, libnss_wrapper or node/npm skip where those are missing,
 ## except under CI=true (as .ci/run sets), where a missing one stops the run and a test
 ## that would skip fails (tests/conftest.py).
-TEST_EXTRAS := chromium envsubst libnss_wrapper.so
+TEST_EXTRAS := chromium envsubst libnss_wrapper.so node npm
 test: lint
 	bash infra/ensure-binaries.sh redis-server nginx
 	bash infra/ensure-binaries.sh $(TEST_EXTRAS) || case "$${CI,,}" in \

@@ -4,12 +4,16 @@ available in this build (they are never estimated)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
 import httpx
 
 MUTATION = "mutation ($n: BigInt!) { submitSum(number: $n) { id status } }"
+# The same mutation by automatic persisted query: its SHA-256 instead of its text.
+PERSISTED = {"persistedQuery": {"version": 1,
+                                "sha256Hash": hashlib.sha256(MUTATION.encode()).hexdigest()}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +53,27 @@ def probe(base_url: str, headers: dict[str, str] | None = None) -> GraphQLSuppor
             return GraphQLSupport(True, f"submitSum(number: {number!r}) returned a job", body)
         last = f"/graphql answered {resp.status_code}: {resp.text[:300]}"
     return GraphQLSupport(False, last)
+
+
+def persisted_body(number: int) -> str:
+    return json.dumps({"variables": {"n": number}, "extensions": PERSISTED})
+
+
+def probe_persisted(base_url: str) -> GraphQLSupport:
+    """Register the mutation by its hash (the document once, with the hash), then check
+    that the hash alone makes a job: the body wrk then sends."""
+    url = f"{base_url}/graphql"
+    try:
+        httpx.post(url, json={"query": MUTATION, "variables": {"n": 1}, "extensions": PERSISTED},
+                   timeout=10)
+        resp = httpx.post(url, content=persisted_body(1),
+                          headers={"content-type": "application/json"}, timeout=10)
+    except httpx.HTTPError as exc:
+        return GraphQLSupport(False, f"POST /graphql by hash failed: {exc!r}")
+    job = ((resp.json().get("data") or {}).get("submitSum")
+           if resp.headers.get("content-type", "").startswith("application/json") else None)
+    if resp.status_code == 200 and isinstance(job, dict) and job.get("id"):
+        return GraphQLSupport(True, "submitSum by persisted hash returned a job",
+                              persisted_body(1))
+    return GraphQLSupport(False, f"by hash: /graphql answered {resp.status_code}: "
+                                 f"{resp.text[:300]}")

@@ -120,6 +120,14 @@ def performance(results: Results) -> str:
          _yes(t.get("graphql_vs_reference"))),
         ("GraphQL `submitSum`, API key + rate limit, 1 process",
          _rps(scen, "graphql_submit_prod_1p"), prod("graphql_submit"), "", ""),
+        ("GraphQL `submitSum` by persisted hash, 1 process",
+         _rps(scen, "graphql_persisted_submit_1p", p99=True),
+         f"REST submit: {fmt.short(t.get('persisted_vs_rest'))}; reference: "
+         f"{fmt.short(t.get('persisted_vs_reference'))}; by text: "
+         f"{fmt.ratio(ratios.get('graphql_persisted_submit_1p/graphql_submit_1p'))}",
+         "; ".join(fmt.need(t[k]) for k in ("persisted_vs_rest", "persisted_vs_reference")
+                   if k in t),  # runs from before issue 17 lack them
+         f"{_yes(t.get('persisted_vs_rest'))}; {_yes(t.get('persisted_vs_reference'))}"),
         ("trivial jobs to SUCCEEDED, 1 / 2 worker processes",
          f"{jobs('ours_c1')} / {jobs('ours_c2')} jobs/s",
          f"bare Celery {jobs('bare_c1')} / {jobs('bare_c2')}: {fmt.short(e2e1)} / "

@@ -175,6 +175,7 @@ def _note_webhook_latency(_: Results) -> tuple[str, str, str]:
 MISS_NOTES: dict[str, Note] = {
     "rest_vs_hello": _note_rest, "rest_vs_reference": _note_rest,
     "graphql_vs_reference": _note_graphql, "poll_vs_reference": _note_poll,
+    "persisted_vs_rest": _note_graphql, "persisted_vs_reference": _note_graphql,
     "e2e_c1": _note_worker, "e2e_c2": _note_worker, "latency_p50": _note_latency,
     "gateway_rss_flat": _note_rss, "redis_bytes": _note_redis,
     "webhook_vs_bare": _note_webhook_bare, "webhook_p50": _note_webhook_latency,

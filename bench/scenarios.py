@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import clients, profiling, wrk
+from bench import clients, graphql_probe, profiling, wrk
 from bench.config import Config
 from bench.graphql_probe import GraphQLSupport, probe
 from bench.procs import ROOT, HttpServer, Proc, Processes, RedisHandle, wait_until
@@ -162,7 +162,8 @@ COMPARISONS = [(f"{p}_2p", f"{p}_1p")
     pair for p in ("rest_submit", "graphql_submit")
     for pair in ((f"{p}_2p", f"{p}_nginx_1p"), (f"{p}_nginx_1p", f"{p}_1p"))] + [
     ("rest_submit_acks_1p", "rest_submit_replicated_1p"),
-    ("rest_submit_acks_1p", "rest_submit_1p")]
+    ("rest_submit_acks_1p", "rest_submit_1p"),
+    ("graphql_persisted_submit_1p", "graphql_submit_1p")]  # by hash vs by text
 
 def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
     log("phase A: HTTP throughput: starting servers")
@@ -206,6 +207,8 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         with_key = probe(gw_prod.url, production.headers)
         if not with_key.available:
             raise RuntimeError(f"GraphQL with an API key failed: {with_key.reason}")
+    persisted = graphql_probe.probe_persisted(gw[1].url)  # the mutation by hash (issue 17)
+    log(f"GraphQL persisted queries: {persisted.reason}")
     body = '{"number": 1}'
     scenarios: list[HttpScenario] = []
     ours = {1: ("", gw[1]), 2: (" behind NGINX", gw[2])}
@@ -244,6 +247,10 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         scenarios.append(HttpScenario(
             "graphql_submit_prod_1p", "GraphQL submitSum, API key + rate limit, 1 proc",
             gw_prod, "/graphql", "POST", graphql.body, prod_redis, production.headers))
+    if persisted.available:
+        scenarios.append(HttpScenario(
+            "graphql_persisted_submit_1p", "GraphQL submitSum by persisted hash, 1 proc",
+            gw[1], "/graphql", "POST", persisted.body, redis[1]))
 
     log(f"warm-up of {len(scenarios)} scenarios")
     for s in scenarios:
@@ -268,7 +275,8 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                 f"p50 {result.latency_ms['50']:.1f} ms, p99 {result.latency_ms['99']:.1f} ms"
                 + (f", errors {result.errors}" if result.error_count else ""))
 
-    results: dict[str, Any] = {"graphql": graphql.as_dict(), "scenarios": {},
+    results: dict[str, Any] = {"graphql": graphql.as_dict(),
+                               "graphql_persisted": persisted.as_dict(), "scenarios": {},
                                "production": production.as_dict()}
     for s in scenarios:
         rs = runs[s.name]

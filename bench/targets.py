@@ -104,6 +104,8 @@ LISTING_SIZES = (1_000, 10_000, 100_000)  # jobs of one tenant (bench/listing.py
 LISTING_FLAT_MAX = 1.25  # the largest size's listing cost over the smallest's
 WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another one hangs
 PROGRESS_OVERHEAD = 1.05  # issue 15: a job reporting progress, against the same loop without
+PERSISTED_VS_REST = 0.8  # issue 17: GraphQL submitSum by persisted hash, against REST submit
+PERSISTED_VS_REFERENCE = 5.0  # ... and against the reference's submit
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
@@ -170,9 +172,25 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         "redis_bytes", f"<= {REDIS_BYTES_PER_JOB:,} bytes of Redis per finished job record",
         ours_bytes, REDIS_BYTES_PER_JOB, False, "bytes",
         "INFO used_memory delta / jobs: {bytes:,.0f} bytes", {"bytes": ours_bytes}))
-    return [*targets, listing_target(results.get("listing")),
+    return [*targets, *persisted_targets(results.get("http", {})),
+            listing_target(results.get("listing")),
             *webhook_targets(results.get("webhooks", {})),
             progress_target(results.get("progress", {}))]
+
+
+def persisted_targets(http: dict[str, Any]) -> list[Target]:
+    """Issue 17: GraphQL submitSum sent by its persisted-query hash, per process."""
+    persisted = http.get("graphql_persisted", {})
+    missing = "" if persisted.get("available") else "not measured in this run" if (
+        not persisted) else f"not available in this build ({persisted.get('reason')})"
+    scen = http.get("scenarios", {})
+    return [_http_target(scen, f"persisted_vs_{key}", f"GraphQL submitSum by persisted hash "
+                         f">= {threshold:g}x {what}", "graphql_persisted_submit_1p", den,
+                         threshold, missing)
+            for key, what, den, threshold in (
+                ("rest", "REST submit", "rest_submit_1p", PERSISTED_VS_REST),
+                ("reference", "the reference's submit", "reference_submit_1p",
+                 PERSISTED_VS_REFERENCE))]
 
 
 def listing_target(listing: dict[str, Any] | None) -> Target:

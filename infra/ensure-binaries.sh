@@ -5,7 +5,8 @@
 set -euo pipefail
 declare -A PACKAGE=([redis-server]=redis-server [nginx]=nginx [chromium]=chromium
                     [envsubst]=gettext-base [libnss_wrapper.so]=libnss-wrapper
-                    [rabbitmq-server]=rabbitmq-server [python3-venv]=python3-venv)
+                    [rabbitmq-server]=rabbitmq-server [python3-venv]=python3-venv
+                    [node]=nodejs [npm]=npm)
 present() {
   case "$1" in
     python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;

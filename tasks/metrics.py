@@ -194,11 +194,17 @@ GATEWAY_EXPRESS_LANE_REQUESTS = RedisCounter(
     "gateway_express_lane_requests",
     "Requests the express lane answered past FastAPI's routing, by route (submit, poll, "
     "graphql).", ("route",))
+# Persisted queries (gateway/graphql/persisted.py): a hash answered (hit), a hash unknown
+# (not_found: the client sends the document next), a document registered (registered).
+GATEWAY_PERSISTED_QUERIES = RedisCounter(
+    "gateway_graphql_persisted_queries",
+    "GraphQL requests by persisted-query hash, by outcome (hit, not_found, registered).",
+    ("outcome",))
 
 SHARED_METRICS: tuple[RedisCounter | RedisHistogram, ...] = (
     JOBS_FINISHED, JOB_RUN_SECONDS, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_SECONDS,
     WEBHOOK_BREAKER_TRANSITIONS, JOBS_RECOVERED, GATEWAY_JOBS_SUBMITTED, GATEWAY_HTTP_REQUESTS,
-    GATEWAY_HTTP_SECONDS, GATEWAY_EXPRESS_LANE_REQUESTS,
+    GATEWAY_HTTP_SECONDS, GATEWAY_EXPRESS_LANE_REQUESTS, GATEWAY_PERSISTED_QUERIES,
 )
 
 

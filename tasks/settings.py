@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(10, ge=1, le=100)
     graphql_max_aliases: int = Field(15, ge=0, le=1000)
     graphql_max_tokens: int = Field(2000, ge=100, le=100_000)
+    # Persisted queries: how many documents clients may register by hash (in Redis, for
+    # every gateway process; the least recently used go beyond it; 0: none), and the
+    # frontend build's operation manifest (Apollo's format): set, only its operations run.
+    graphql_persisted_max: int = Field(2000, ge=0, le=100_000)
+    graphql_operations_manifest: str = ""
 
     # The edge (`make up`): NGINX on one port in front of the gateway, Flower and Locust.
     nginx_port: int = Field(8080, ge=1, le=65535)

@@ -4,7 +4,9 @@
 object types, `scalars.py` BigInt, `errors.py` the error codes and masking, `limits.py` the
 cost limits, `router.py` the ASGI app (GraphiQL, POST, GET, graphql-transport-ws),
 `transport_ws.py` its checks of WebSocket messages, `prepared.py` the fast path of known
-documents, `document_cache.py` the cache of valid documents, `context.py` what resolvers
+documents, `document_cache.py` the cache of valid documents, `persisted.py` persisted
+queries (`persisted_request.py` the protocol, `persisted_manifest.py` the allow-list,
+`get_caching.py` the cache headers of GET answers), `context.py` what resolvers
 get, `webhook_types.py` the webhook types, `graphiql.py` the GraphiQL page and its local
 assets (`static/`); `schema.graphql` is the SDL (`make schema`).
 """

@@ -14,6 +14,8 @@
 | GRAPHQL_VALIDATION_FAILED   | unknown field, too deep, too many aliases, introspection off |
 | BAD_REQUEST                 | an operation the transport refuses (HTTP answers 400 first) |
 | INTERNAL_SERVER_ERROR       | a bug: the message is masked, the details go to the log     |
+| PERSISTED_QUERY_NOT_FOUND   | a persisted query's hash is unknown: the client sends the    |
+|                             | document next (persisted_request.py; HTTP 200, no data)     |
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ the error codes (`GatewaySchema.process_errors`) and the response body are the s
 tests/integration/with_redis/test_prepared.py compares both paths request by request.
 
 Anything else (a new document, GET, a batch, a subscription, `extensions` in the body, a
-body that is not a JSON object, another content type) goes the full Strawberry way.
+body that is not a JSON object, another content type) goes the full Strawberry way; so
+does a persisted-query hash, unless it is known here and names a known-good document
+(persisted.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from strawberry.execution import optimized_is_awaitable
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewayErrors
 from gateway.graphql.limits import DocumentLimits
+from gateway.graphql.persisted import PersistedQueries
 from gateway.services import json_input
 
 # Extensions that only act on parsing and validation: with any other one in the schema
@@ -57,7 +60,8 @@ def only_parse_and_validate(extensions: Sequence[Any]) -> bool:
 
 
 def prepare(documents: ValidDocuments, content_type: str, body: bytes,
-            decode: Callable[[bytes], object] = json_input.loads) -> Prepared | None:
+            decode: Callable[[bytes], object] = json_input.loads,
+            persisted: PersistedQueries | None = None) -> Prepared | None:
     """The operation of a JSON POST body, if its document is known good and it is a query
     or a mutation; None sends the request the full way (which also explains any error).
     `decode` is the view's own JSON decoder (bounded; its InvalidJson is the caller's to
@@ -69,6 +73,8 @@ def prepare(documents: ValidDocuments, content_type: str, body: bytes,
         data = decode(body)
     except json.JSONDecodeError:
         return None
+    if persisted is not None and isinstance(data, dict):  # persisted queries (persisted.py):
+        data = persisted.known(data, documents)  # a known hash -> its document; or None
     if not isinstance(data, dict) or not data.keys() <= REQUEST_KEYS:
         return None
     query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")

@@ -25,8 +25,12 @@ from gateway.graphql import prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
+from gateway.graphql.get_caching import mark_get_answer
 from gateway.graphql.graphiql import local_html
 from gateway.graphql.limits import DocumentLimits
+from gateway.graphql.persisted import PersistedQueries
+from gateway.graphql.persisted_manifest import load_manifest
+from gateway.graphql.persisted_request import PersistedQueryNotFound, not_found_response
 from gateway.graphql.schema import build_schema
 from gateway.graphql.transport_ws import BoundedWebSocketAdapter, CheckedTransportWS
 from gateway.services import json_input
@@ -58,9 +62,11 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     websocket_adapter_class = BoundedWebSocketAdapter
     graphql_transport_ws_handler_class = CheckedTransportWS
 
-    def __init__(self, schema: GatewaySchema, documents: ValidDocuments) -> None:
+    def __init__(self, schema: GatewaySchema, documents: ValidDocuments,
+                 persisted: PersistedQueries) -> None:
         super().__init__(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
         self.documents = documents
+        self.persisted = persisted  # persisted queries (persisted.py)
         self.graphql_schema = schema._schema
         # Known-good documents skip Strawberry's per-operation machinery (prepared.py),
         # unless an extension needs it.
@@ -85,8 +91,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             response = _request_error(400, exc.message)
         except GatewayError as exc:  # no key (401), rate limited (429), Redis down (503)
             response = error_response(exc)
+        except PersistedQueryNotFound:  # persisted queries: the client sends the document next
+            response = not_found_response()
         except ClientDisconnect:
             return  # the client left, or its body was over the limit (answered 413)
+        if scope["method"] == "GET":  # persisted queries: what caches may keep (get_caching.py)
+            mark_get_answer(response)
         await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -103,7 +113,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
 
     async def _run_prepared(self, request: Request) -> Response | None:
         operation = prepared.prepare(self.documents, request.headers.get("content-type", ""),
-                                     await request.body(), self.decode_json)
+                                     await request.body(), self.decode_json,
+                                     self.persisted)  # persisted queries: known hashes
         if operation is None:
             return None
         sub_response = await self.get_sub_response(request)
@@ -125,14 +136,25 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         self, request: Any, request_adapter: Any, request_data: Any, *args: Any, **kwargs: Any
     ) -> Any:
         """A subscription in a plain HTTP request would run as a query and fail inside;
-        say plainly where subscriptions go instead."""
+        say plainly where subscriptions go instead. Persisted queries: a hash becomes its
+        document before, a document sent with its hash is kept after (persisted.py)."""
+        if isinstance(request_data, GraphQLRequestData):  # persisted queries
+            request_data = await self.persisted.resolve(request_data, request.app.state)
         if (isinstance(request_data, GraphQLRequestData)
                 and self._get_stream_transport(request_data.protocol) is None
                 and _is_subscription(request_data)):
             raise HTTPException(400, "subscriptions run over a WebSocket at /graphql "
                                      "(graphql-transport-ws protocol), not a plain HTTP request")
-        return await super().execute_operation(request, request_adapter, request_data,
-                                               *args, **kwargs)
+        result = await super().execute_operation(request, request_adapter, request_data,
+                                                 *args, **kwargs)
+        if isinstance(request_data, GraphQLRequestData):  # persisted queries
+            await self.persisted.remember(request_data, self.documents, request.app.state)
+        return result
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET by persisted hash has no `query` either; it is not a browser asking for GraphiQL.
+        return (super().should_render_graphql_ide(request)
+                and "extensions" not in request.query_params)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(local_html())  # its files come from us, not unpkg.com
@@ -170,4 +192,7 @@ def graphql_app(settings: Settings) -> GatewayGraphQL:
     documents = ValidDocuments()
     schema = build_schema([partial(DocumentCache, documents), DocumentLimits.factory(settings)],
                           settings.graphql_introspection)
-    return GatewayGraphQL(schema, documents)
+    manifest = settings.graphql_operations_manifest
+    persisted = PersistedQueries(settings.graphql_persisted_max,
+                                 load_manifest(manifest) if manifest else None)
+    return GatewayGraphQL(schema, documents, persisted)

@@ -9,6 +9,7 @@ handler sees them."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -56,6 +57,13 @@ class CheckedTransportWS(BaseGraphQLTransportWSHandler[GatewayContext, None]):
         problem = message_problem(message)
         if problem is not None:
             await self.handle_invalid_message(problem)
+            return
+        view: Any = self.view  # router.py's GatewayGraphQL (which imports this module)
+        if message["type"] == "subscribe" and not view.persisted.allows(  # allow-list
+                message["payload"]["query"]):
+            await self.send_message({"type": "error", "id": message["id"], "payload": [{
+                "message": "this operation is not in the gateway's allow-list",
+                "extensions": {"code": "BAD_REQUEST"}}]})
             return
         await super().handle_message(message)
 

@@ -37,12 +37,14 @@ HTTP_SECONDS = Histogram(shared.GATEWAY_HTTP_SECONDS.name,
                          shared.GATEWAY_HTTP_SECONDS.documentation, registry=REGISTRY,
                          buckets=shared.GATEWAY_HTTP_SECONDS.buckets)
 EXPRESS_LANE_REQUESTS = _counter(shared.GATEWAY_EXPRESS_LANE_REQUESTS)
+PERSISTED_QUERIES = _counter(shared.GATEWAY_PERSISTED_QUERIES)
 # Each local metric with the Redis metric its counts are added to.
 MIRRORED: tuple[tuple[Counter | Histogram, shared.RedisCounter | shared.RedisHistogram], ...] = (
     (JOBS_SUBMITTED, shared.GATEWAY_JOBS_SUBMITTED),
     (HTTP_REQUESTS, shared.GATEWAY_HTTP_REQUESTS),
     (HTTP_SECONDS, shared.GATEWAY_HTTP_SECONDS),
     (EXPRESS_LANE_REQUESTS, shared.GATEWAY_EXPRESS_LANE_REQUESTS),
+    (PERSISTED_QUERIES, shared.GATEWAY_PERSISTED_QUERIES),
 )
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "WS"})
 

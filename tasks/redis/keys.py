@@ -172,6 +172,12 @@ def job_deliveries_key(job_id: str) -> str:
     return JOB_DELIVERIES_PREFIX + job_id
 
 
+# --- GraphQL persisted queries (tasks/persisted_queries) ----------------------------------------
+# Global, not per tenant: a document is named by its own SHA-256 and holds no tenant data.
+PERSISTED_QUERIES_KEY = f"{KEY_PREFIX}persisted-queries"  # hash: sha256 hex -> document
+PERSISTED_QUERIES_USED_KEY = f"{KEY_PREFIX}persisted-queries:used"  # zset: sha256 -> last use
+
+
 # --- kombu's Redis transport (not ours: its names, read by recovery and metrics) -------------
 KOMBU_UNACKED_KEY = "unacked"  # hash: delivery tag -> message delivered, not yet acknowledged
 KOMBU_UNACKED_INDEX_KEY = "unacked_index"  # sorted set: delivery tag -> delivered at (unix s)
