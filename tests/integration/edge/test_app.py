@@ -20,6 +20,7 @@ ALPHA = "alpha-app-key-0123456789abcdef"
 BETA = "beta-app-key-0123456789abcdef"
 SUM = 50_000_000  # about 3 s of work, reporting progress all along
 LONG_SUM = 4 * SUM  # a job still running when the test cancels it, however slow the machine
+SUM_LABEL = "Sum 1 + 2 + … + n, with n ="
 PROGRESS = "document.getElementById('current-progress').value"
 
 
@@ -49,7 +50,7 @@ def use_key(page: Any, key: str) -> None:
 
 
 def submit(page: Any, number: int) -> str:
-    page.get_by_label("Sum 1 + 2 + … + n, with n =").fill(str(number))
+    page.get_by_label(SUM_LABEL).fill(str(number))
     page.get_by_role("button", name="Submit").click()
     page.wait_for_function("document.getElementById('current-id').textContent !== ''")
     job_id: str = page.locator("#current-id").inner_text()
@@ -137,6 +138,13 @@ def test_a_wrong_key_is_shown_and_submits_nothing(browser: Any,
     assert page.locator("#current").is_hidden()
     assert page.locator("#job-rows tr").count() == 0
     screenshot(page, "app-wrong-key")
+    use_key(page, ALPHA)  # a right key, and a number over the catalog's bound
+    page.get_by_text("Connected to the gateway.").wait_for()
+    submit_button = page.get_by_role("button", name="Submit")
+    page.get_by_label(SUM_LABEL).fill(str(LONG_SUM + 1))
+    submit_button.click()
+    alert.get_by_text(f"less than or equal to {LONG_SUM}").wait_for()
+    screenshot(page, "app-bad-input")
     with keyed_edge.client(headers={"X-API-Key": ALPHA}) as alpha:
         after = alpha.get("/producer/api/jobs", params={"first": 100}).json()["data"]
     assert after == before
