@@ -145,9 +145,8 @@ async function submit(event) {
   try {
     // As a string of digits: BigInt takes any size exactly.
     const { submitSum } = await run(client, SUBMIT_SUM, { n });
-    remember(submitSum);
     follow(submitSum.id);
-    renderCurrent(submitSum);
+    remember(submitSum); // jobUpdated's first event, the job's state then, follows
   } catch (error) {
     fail(error);
   }
