@@ -27,9 +27,8 @@ from typing import NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from gateway.graphql import graphiql
+from infra.nginx_conf import APP_ROOT as APP_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-APP_DIR = ROOT / "nginx" / "app"
 APP_VENDOR = "./vendor/"  # the import map's paths start so
 _IMPORT_MAP = re.compile(r'<script type="importmap">(?P<map>.*?)</script>', re.DOTALL)
 _LICENSE = re.compile(r"package/(LICEN[CS]E|COPYING)(\.md|\.txt)?", re.IGNORECASE)
