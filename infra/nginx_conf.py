@@ -23,8 +23,10 @@ from infra import htpasswd
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "nginx" / "gateway.conf.template"
+APP_ROOT = ROOT / "nginx" / "app"  # the frontend example, served at /app/
 TEMPLATE_VARIABLES = ("GATEWAY_SERVERS", "FLOWER_UPSTREAM", "LOCUST_UPSTREAM",
-                      "NGINX_LISTEN", "NGINX_MAX_BODY_BYTES", "NGINX_ACCESS_LOG")
+                      "NGINX_LISTEN", "NGINX_MAX_BODY_BYTES", "NGINX_ACCESS_LOG",
+                      "NGINX_APP_ROOT")
 ENVSUBST_FILTER = "^(" + "|".join(TEMPLATE_VARIABLES) + ")$"
 AUTH_FILE = "auth/htpasswd"  # relative to nginx's configuration directory, as in the template
 
@@ -103,7 +105,9 @@ def write_local(runtime: Path, variables: Mapping[str, str], basic_auth: str) ->
     needs; return the main config."""
     for sub in ("tmp", "logs", "auth"):
         (runtime / sub).mkdir(parents=True, exist_ok=True)
-    routes = render(TEMPLATE.read_text(), {**os.environ, **variables})
+    # Every local nginx serves the frontend example from the checkout.
+    routes = render(TEMPLATE.read_text(),
+                    {"NGINX_APP_ROOT": str(APP_ROOT), **os.environ, **variables})
     check_rendered(routes)
     (runtime / "gateway.conf").write_text(routes)
     user, group = "", None

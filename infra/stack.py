@@ -236,6 +236,7 @@ def urls(settings: Settings) -> dict[str, str]:
         "REST API": f"{base}/producer/api/",
         "OpenAPI docs": f"{base}/producer/api/docs",
         "GraphQL": f"{base}/graphql",
+        "frontend app": f"{base}/app/",
         "dashboard": f"{base}/dashboard/",
         "load test": f"{base}/load-test/",
         "health": f"{base}/healthz",

@@ -1,5 +1,6 @@
 """The fixtures every test shares live in tests/support/fixtures.py (a private Redis, a
-stack, a receiver, launchers that stop what they start); this file loads them.
+stack, a receiver, launchers that stop what they start) and tests/support/browser.py
+(headless Chromium); this file loads them.
 
 With CI=true a test that skips or xfails (a missing browser, RabbitMQ, envsubst...) fails
 instead, with the reason: a green CI means every test ran and passed.
@@ -12,7 +13,7 @@ from collections.abc import Generator
 
 import pytest
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.browser"]
 
 STRICT = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
 

@@ -54,6 +54,18 @@ def ended(seen: Seen, job_id: str, status: str = "SUCCEEDED") -> bool:
     return any(u["id"] == job_id and u["status"] == status for u in seen)
 
 
+def statuses(seen: Seen, job_id: str) -> list[str]:
+    """The statuses the job went through, in the order seen, consecutive repeats collapsed:
+    a running job's progress reports are changes too (records of the same status, more
+    or fewer with the machine's load), while what the list promises is every change of
+    status, in order."""
+    went: list[str] = []
+    for update in seen:
+        if update["id"] == job_id and (not went or went[-1] != update["status"]):
+            went.append(update["status"])
+    return went
+
+
 def watch(session: Any, seen: Seen, **filters: str) -> asyncio.Task[None]:
     """A jobsUpdated subscription on `session` appending each update to `seen`."""
     async def run() -> None:

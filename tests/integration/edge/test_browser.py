@@ -1,55 +1,17 @@
 """The pages a person opens, in headless Chromium (Debian's `chromium`, driven by Playwright
 for Python; no browser download), against the whole stack behind NGINX: GraphiQL at
 /graphql, Flower at /dashboard/, Locust at /load-test/. Screenshots go to
-test-artifacts/screenshots/."""
+test-artifacts/screenshots/ (tests/support/browser.py)."""
 
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.browser import page_for, screenshot
 from tests.support.edge import EdgeStack
-from tests.support.servers import ARTIFACTS
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-SCREENSHOTS = ARTIFACTS / "screenshots"
-TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; "
-                    ".ci/run and `make test` install it where they can)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def page_for(browser: Any, edge: EdgeStack, credentials: bool = True) -> Any:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 800},
-        http_credentials={"username": edge.auth[0], "password": edge.auth[1]}
-        if credentials else None)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    return page
 
 
 def assert_refused_without_credentials(browser: Any, edge: EdgeStack, path: str) -> None:
@@ -71,7 +33,7 @@ def test_flower_dashboard_lists_the_worker(browser: Any, edge: EdgeStack) -> Non
     worker.wait_for()  # the table of workers, filled in by Flower
     row = page.locator("tr", has_text=edge.worker_name).first
     row.get_by_text("Online").wait_for()
-    page.screenshot(path=str(SCREENSHOTS / "flower-dashboard.png"), full_page=True)
+    screenshot(page, "flower-dashboard")
     page.context.close()
 
 
@@ -85,7 +47,7 @@ def test_locust_ui_loads(browser: Any, edge: EdgeStack) -> None:
     # The start form of Locust's React UI, with our NGINX address as the host to test.
     page.get_by_role("button", name=re.compile("start", re.IGNORECASE)).first.wait_for()
     page.get_by_text(re.compile("number of users", re.IGNORECASE)).first.wait_for()
-    page.screenshot(path=str(SCREENSHOTS / "locust-ui.png"), full_page=True)
+    screenshot(page, "locust-ui")
     assert not errors, errors
     page.context.close()
 
@@ -124,7 +86,7 @@ def test_graphiql_submits_a_job_and_shows_it(browser: Any, edge: EdgeStack) -> N
             break
         page.wait_for_timeout(500)
     assert "SUCCEEDED" in shown and job_id.group(0) in shown and "55" in shown, shown
-    page.screenshot(path=str(SCREENSHOTS / "graphiql.png"), full_page=True)
+    screenshot(page, "graphiql")
     page.context.close()
 
 
@@ -143,7 +105,7 @@ def test_graphiql_subscription_shows_the_job_finish(browser: Any, edge: EdgeStac
             page, f'subscription {{ jobUpdated(id: "{job_id.group(0)}") {{ status result }} }}',
             r"SUCCEEDED")
     finally:  # the picture of a failure too
-        page.screenshot(path=str(SCREENSHOTS / "graphiql-subscription.png"), full_page=True)
+        screenshot(page, "graphiql-subscription")
     assert "Hello World!" in shown, shown
-    page.screenshot(path=str(SCREENSHOTS / "graphiql-subscription.png"), full_page=True)
+    screenshot(page, "graphiql-subscription")
     page.context.close()

@@ -22,6 +22,7 @@ from tests.support.job_feed import (
     live,
     own_jobs_only,
     rest,
+    statuses,
     stop,
     submit,
     until,
@@ -46,9 +47,8 @@ async def test_each_tenant_sees_its_own_jobs_and_never_another(keyed: Stack) -> 
         ids = {u["id"] for u in seen}
         assert not ids & set(got[other][1])
         assert set(own) <= ids
-        for job_id in own:  # every change of the job, in order, the result at the end
-            changes = [u for u in seen if u["id"] == job_id]
-            assert [u["status"] for u in changes] == ["STARTED", "SUCCEEDED"], changes
+        for job_id in own:  # every change of the job's status, in order, the result at the end
+            assert statuses(seen, job_id) == ["STARTED", "SUCCEEDED"], seen
         assert {u["result"] for u in seen if u["id"] in own} >= {55, 210, 465}
 
 
@@ -77,7 +77,7 @@ async def test_filters_by_status_and_function(keyed: Stack) -> None:
         u["id"] for u in succeeded}
     assert {u["function"] for u in waits} == {"wait_and_return"}
     assert summed not in {u["id"] for u in waits}
-    assert [u["status"] for u in waits if u["id"] == long] == ["STARTED", "CANCELLED"]
+    assert statuses(waits, long) == ["STARTED", "CANCELLED"], waits
     assert cancelled_sums == []  # the cancelled job runs wait_and_return
 
 

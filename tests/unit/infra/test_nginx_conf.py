@@ -89,6 +89,7 @@ def test_render_equals_the_official_images_envsubst_step() -> None:
            "FLOWER_UPSTREAM": "flower:5555",
            "LOCUST_UPSTREAM": "locust:8089", "NGINX_LISTEN": "80",
            "NGINX_MAX_BODY_BYTES": "65536", "NGINX_ACCESS_LOG": "/dev/stdout",
+           "NGINX_APP_ROOT": "/usr/share/nginx/app",
            "HOME": "/root", "NGINX_ENVSUBST_FILTER": nginx_conf.ENVSUBST_FILTER}
     script = ('filter="${NGINX_ENVSUBST_FILTER:-}"; defined_envs=$(printf \'${%s} \' '
               '$(awk "END { for (name in ENVIRON) { print ( name ~ /${filter}/ ) ? name '
@@ -101,7 +102,8 @@ def test_render_equals_the_official_images_envsubst_step() -> None:
 
 
 def locations() -> dict[str, str]:
-    """The template's location blocks (none nests braces): match -> body."""
+    """The template's location blocks: match -> body (up to its first `}`: only /app/'s
+    `types {}` nests braces)."""
     text = nginx_conf.TEMPLATE.read_text()
     return {m["match"].strip(): m["body"] for m in re.finditer(
         r"^\s*location\s+(?P<match>[^{]+)\{(?P<body>[^}]*)\}", text, re.MULTILINE)}
