@@ -27,7 +27,7 @@ PRODUCTION_ROWS = (("rest_submit", "REST submit"), ("rest_poll", "REST poll"),
                    ("graphql_submit", "GraphQL submitSum"))
 SCALING_ROWS = (("hello", "bare hello"), ("reference_submit", "reference submit"),
                 ("rest_submit", "REST submit"), ("graphql_submit", "GraphQL submitSum"))
-WORKER_ROWS = (("ours", "gateway worker (hooks, job store), defaults"),
+WORKER_ROWS = (("ours", "gateway worker (hooks, job store), prefetch 1"),
                ("ours_events", "same, task events on (as while Flower watches)"),
                ("ours_prefetch4", "same, WORKER_PREFETCH_MULTIPLIER=4"),
                ("bare", "bare Celery"))
@@ -112,8 +112,8 @@ def _note_worker(results: Results) -> tuple[str, str, str]:
             f"process's ack and its next BRPOP (Redis round trips{measured}) between every "
             "two jobs, where bare Celery (prefetch 4, early ack) has its next message at "
             "hand. A larger prefetch (the table's WORKER_PREFETCH_MULTIPLIER=4 row) lets a "
-            "worker busy with long jobs hold messages that an idle worker could run, so "
-            "the default stays 1.",
+            "worker busy with long jobs hold messages that an idle worker could run, so it "
+            "is the short queue's default (4) and the long queue's stays 1.",
             f"{closes}one transition instead of two for short functions"
             + ("; with two pool processes the target held at the default in this run, so "
                "for trivial jobs run at least two per worker." if two and two.held else "."))
@@ -224,6 +224,7 @@ def render(results: Results) -> str:
         w(line)
     _webhooks(results, w)
     _progress(results, w)
+    _queues(results, w)
     _misses(results, targets, w)
     _profiles(results, w)
     w("Reproduce: `make bench` (`BENCH_QUICK=1 make bench` for a short check of the "
@@ -399,6 +400,26 @@ def _progress(results: Results, w: Callable[[str], None]) -> None:
     w(f"| without | {fmt.spread(progress['without_progress_s'], '', 3)} | — |")
     w("")
     w(f"With / without, per round: {fmt.ratio(progress['ratio'], 3)}.")
+    w("")
+
+
+def _queues(results: Results, w: Callable[[str], None]) -> None:
+    queues = results.get("queues", {})
+    if not queues:
+        return
+    w("## Short jobs beside a long one: a worker per queue")
+    w("")
+    w(f"`python -m worker` with its defaults for both queues and one pool process per queue "
+      f"drains {queues['jobs']:,} trivial jobs from the short queue (prefetch 4) while a "
+      f"`wait_and_return({queues['long_seconds']:g})` runs on the long queue the whole time; "
+      "bare Celery (one pool process, prefetch 4) drains the same jobs. Rounds interleaved.")
+    w("")
+    w("| | jobs/s |")
+    w("|---|---|")
+    w(f"| ours, beside the long job | {fmt.spread(queues['ours_jobs_per_s'])} |")
+    w(f"| bare Celery | {fmt.spread(queues['bare_jobs_per_s'])} |")
+    w("")
+    w(f"Ours / bare, per round: {fmt.ratio(queues['ratio'])}.")
     w("")
 
 

@@ -104,6 +104,7 @@ LISTING_SIZES = (1_000, 10_000, 100_000)  # jobs of one tenant (bench/listing.py
 LISTING_FLAT_MAX = 1.25  # the largest size's listing cost over the smallest's
 WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another one hangs
 PROGRESS_OVERHEAD = 1.05  # issue 15: a job reporting progress, against the same loop without
+QUEUES_VS_BARE = 0.9  # issue 16: short jobs while a long job runs on the other queue
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
@@ -172,7 +173,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         "INFO used_memory delta / jobs: {bytes:,.0f} bytes", {"bytes": ours_bytes}))
     return [*targets, listing_target(results.get("listing")),
             *webhook_targets(results.get("webhooks", {})),
-            progress_target(results.get("progress", {}))]
+            progress_target(results.get("progress", {})),
+            queues_target(results.get("queues", {}))]
 
 
 def listing_target(listing: dict[str, Any] | None) -> Target:
@@ -262,3 +264,18 @@ def webhook_targets(hooks: dict[str, Any]) -> list[Target]:
             "{noisy:.2f} ms while another hangs, {alone:.2f} ms with nothing hanging",
             {"noisy": noisy, "alone": alone}))
     return targets
+
+
+def queues_target(queues: dict[str, Any]) -> Target:
+    """Issue 16: short jobs/s of our worker (one pool process per queue) while a long job
+    runs on the long queue, against bare Celery's (bench/queues_bench.py)."""
+    goal = (f"short jobs/s >= {QUEUES_VS_BARE:g}x bare Celery while a long job runs on the "
+            "other queue (1 pool process per queue)")
+    if not queues:
+        return _paired_target("queues_vs_bare", goal, QUEUES_VS_BARE, None, None, "",
+                              "not measured in this run")
+    ours, bare = queues["ours_jobs_per_s"], queues["bare_jobs_per_s"]
+    return _paired_target(
+        "queues_vs_bare", goal, QUEUES_VS_BARE, list(ours["runs"]), list(bare["runs"]),
+        "{ours:,.0f} vs {other:,.0f} jobs/s (medians; ratio of medians "
+        "{ratio_of_medians:.2f}x)", ours=float(ours["median"]), other=float(bare["median"]))
