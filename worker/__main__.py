@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
     settings = get_settings()  # the same settings the app is built with (cached)
     wanted, rest = take_queues(argv)
     try:
-        queues = chosen(settings.queues, wanted or ",".join(settings.queues))
+        queues = chosen(settings.queues, ",".join(settings.queues) if wanted is None else wanted)
     except ValueError as exc:
         sys.exit(f"python -m worker: {exc}")
     if len(queues) == 1:

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 import psutil
 import pytest
 import redis
 
+from tasks.jobs.record import as_text
 from tasks.redis.keys import WORKERS_KEY, job_key
 from tests.support.helpers import job, submit_sum, submit_wait, wait_for_status
 from tests.support.launcher import Launcher
-from tests.support.servers import RedisServer, Service, stack_env, wait_until
+from tests.support.servers import ROOT, RedisServer, Service, stack_env, wait_until
 
 LONG_QUEUE = "celery.long"
 LONG_SECONDS = 30.0  # never waited for: the test ends it first
@@ -53,7 +57,7 @@ def start_consuming(launch: Launcher, stack: QueueStack, name: str, nodes: int,
     worker = launch.worker(stack.env, name, options=options)
 
     def beating() -> bool:
-        names = [n.decode() for n in stack.redis.zrange(WORKERS_KEY, 0, -1)]
+        names = [as_text(n) for n in cast(list[bytes], stack.redis.zrange(WORKERS_KEY, 0, -1))]
         return sum(n.startswith(name + "-") for n in names) == nodes
 
     try:
@@ -110,3 +114,11 @@ def test_a_long_job_does_not_delay_short_ones(stack: QueueStack, launch: Launche
     assert record["attempts"] == 1
     assert stack.redis.llen(LONG_QUEUE) == 1 and stack.redis.llen("celery") == 0
     assert stack.client.delete(f"/producer/api/jobs/{long}").status_code == 200
+
+
+def test_an_unknown_queue_is_refused_by_name(stack: QueueStack) -> None:
+    done = subprocess.run([sys.executable, "-m", "worker", "-Q", "short,medium"], env=stack.env,
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert ("unknown queue 'medium': this worker can consume short, long, celery, celery.long"
+            in done.stderr)
