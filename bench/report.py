@@ -100,8 +100,8 @@ def _note_worker(results: Results) -> tuple[str, str, str]:
     if prefetch is not None and t is not None:
         verdict = "the target then holds" if prefetch >= t.threshold else \
             "not enough for the target here"
-        closes = (f"WORKER_PREFETCH_MULTIPLIER=4 for deployments of short jobs only (in this "
-                  f"run {prefetch:.2f}x with one pool process: {verdict}); ")
+        closes = (f"the short queue's default prefetch of 4 (in this run {prefetch:.2f}x with "
+                  f"one pool process: {verdict}); ")
     return ("worker_main_c1",
             "Each job costs the worker's pool process two Lua transitions (STARTED, then "
             "SUCCEEDED with the job's metrics in the same call) where bare Celery stores "
@@ -115,7 +115,7 @@ def _note_worker(results: Results) -> tuple[str, str, str]:
             "worker busy with long jobs hold messages that an idle worker could run, so it "
             "is the short queue's default (4) and the long queue's stays 1.",
             f"{closes}one transition instead of two for short functions"
-            + ("; with two pool processes the target held at the default in this run, so "
+            + ("; with two pool processes the target held at prefetch 1 in this run, so "
                "for trivial jobs run at least two per worker." if two and two.held else "."))
 
 
