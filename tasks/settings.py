@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     celery_visibility_timeout: int = Field(3600, ge=10)
     worker_concurrency: int = Field(2, ge=1, le=64)  # pool processes per queue's worker
     # Messages each pool process reserves ahead, per queue. Short jobs: Celery's default of
-    # 4, about a third more trivial jobs/s with one pool process than 1. Long jobs: 1, so a
+    # 4, more trivial jobs/s with one pool process than 1 (bench). Long jobs: 1, so a
     # worker busy with them holds no message an idle worker could run (also the one queue's,
     # when CELERY_LONG_QUEUE is empty).
     worker_prefetch_multiplier: int = Field(4, ge=1, le=64)
