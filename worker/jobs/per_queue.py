@@ -87,8 +87,14 @@ class PerQueueWorkers:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         for queue, argv in self.commands.items():
+            if self._signals:
+                break  # stopped while starting: start no more
             self.children[queue] = subprocess.Popen(argv)
             log.info("worker of queue %s started (pid %d)", queue, self.children[queue].pid)
+        if self._signals:
+            # Again: a child may have started just as the signal came (a second warm
+            # shutdown changes nothing).
+            self._signal_children(signal.SIGTERM)
         first_end: int | None = None
         while any(child.poll() is None for child in self.children.values()):
             ended = [(queue, child.returncode) for queue, child in self.children.items()
