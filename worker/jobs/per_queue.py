@@ -96,7 +96,8 @@ class PerQueueWorkers:
             # shutdown changes nothing).
             self._signal_children(signal.SIGTERM)
         first_end: int | None = None
-        while any(child.poll() is None for child in self.children.values()):
+        # poll() every child on each turn (it is what notices an end): never any()'s first.
+        while [child for child in self.children.values() if child.poll() is None]:
             ended = [(queue, child.returncode) for queue, child in self.children.items()
                      if child.returncode is not None]
             if ended and first_end is None and not self._signals:

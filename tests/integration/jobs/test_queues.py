@@ -122,3 +122,18 @@ def test_an_unknown_queue_is_refused_by_name(stack: QueueStack) -> None:
     assert done.returncode == 1
     assert ("unknown queue 'medium': this worker can consume short, long, celery, celery.long"
             in done.stderr)
+
+
+def test_a_queues_worker_that_dies_stops_the_others(stack: QueueStack,
+                                                    launch: Launcher) -> None:
+    """The long queue's Celery worker SIGKILLed: the parent stops the short queue's (a warm
+    shutdown) and exits with the dead one's status, for its supervisor to restart it all."""
+    worker = start_consuming(launch, stack, "queues-dying", 2)
+    queues_workers = psutil.Process(worker.pid).children()  # not their pool processes
+    [long_worker] = [p for p in queues_workers if LONG_QUEUE in p.cmdline()]
+    [short_worker] = [p for p in queues_workers if p is not long_worker]
+    long_worker.send_signal(signal.SIGKILL)
+    assert worker.proc is not None
+    assert worker.proc.wait(timeout=60) == 128 + signal.SIGKILL
+    wait_until(lambda: not short_worker.is_running()
+               or short_worker.status() == psutil.STATUS_ZOMBIE, 10, "the short queue's worker")
