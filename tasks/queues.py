@@ -24,6 +24,13 @@ def queue_names(short: str, long: str) -> dict[str, str]:
     return {SHORT: short, LONG: long or short}
 
 
+def check_names(short: str, long: str) -> None:
+    """A queue may not bear the other role's name: `-Q long` would name two queues."""
+    if short == LONG or long == SHORT:
+        raise ValueError(f"CELERY_QUEUE may not be {LONG!r} nor CELERY_LONG_QUEUE {SHORT!r}: "
+                         "`python -m worker -Q` names queues by role or by name")
+
+
 def check_policy_values(function: str, fields: Mapping[str, float | str]) -> None:
     """FUNCTION_POLICIES' values: a known queue role, numbers for everything else."""
     for field, value in fields.items():

@@ -14,7 +14,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tasks.queues import LONG, QUEUE_NAME_PATTERN, check_policy_values, queue_names
+from tasks.queues import (
+    LONG,
+    QUEUE_NAME_PATTERN,
+    check_names,
+    check_policy_values,
+    queue_names,
+)
 from tasks.redis.config import (
     check_data_url,
     check_master_name,
@@ -222,6 +228,11 @@ class Settings(BaseSettings):
         """The prefetch of the workers of `queue` (a queue's name)."""
         return (self.worker_long_prefetch_multiplier if queue == self.queues[LONG]
                 else self.worker_prefetch_multiplier)
+
+    @model_validator(mode="after")
+    def _queue_names_unambiguous(self) -> Settings:
+        check_names(self.celery_queue, self.celery_long_queue)
+        return self
 
     @field_validator("function_policies")
     @classmethod

@@ -44,6 +44,15 @@ def test_queue_names_that_cannot_be_listed_are_refused(name: str) -> None:
             Settings(_env_file=None, celery_long_queue=name)
 
 
+def test_a_queue_named_after_the_other_role_is_refused() -> None:
+    with pytest.raises(ValidationError, match="CELERY_QUEUE may not be 'long'"):
+        Settings(_env_file=None, celery_queue="long")
+    with pytest.raises(ValidationError, match="CELERY_LONG_QUEUE 'short'"):
+        Settings(_env_file=None, celery_long_queue="short")
+    named = Settings(_env_file=None, celery_queue="short", celery_long_queue="long").queues
+    assert chosen(named, "long,short") == ["long", "short"]
+
+
 def test_q_takes_roles_or_names_in_order_each_once() -> None:
     queues = Settings(_env_file=None).queues
     assert chosen(queues, "short,long") == ["celery", "celery.long"]
