@@ -29,6 +29,7 @@ from bench import (
     charts,
     listing,
     progress_bench,
+    queues_bench,
     readme,
     report,
     scenarios,
@@ -145,6 +146,8 @@ def main() -> int:
             results["listing"] = listing.listing_phase(procs, cfg, log)
             procs.stop_all()
             results["progress"] = progress_bench.progress_phase(procs, cfg, log)
+            procs.stop_all()
+            results["queues"] = queues_bench.queues_phase(procs, cfg, log)
             procs.stop_all()
             results["watching"] = watching.watching_phase(procs, cfg, log)
         log("webhooks: bench/webhooks_bench.py")

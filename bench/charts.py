@@ -126,7 +126,7 @@ def e2e(e2e_results: dict[str, Any], rate: float, path: Path) -> None:
     latency = e2e_results.get("latency", {})
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5),
                                       gridspec_kw={"width_ratios": [1, 1.4]})
-    sides = (("ours", OURS, 1.0, "gateway worker (defaults)"),
+    sides = (("ours", OURS, 1.0, "gateway worker (prefetch 1)"),
              ("ours_events", OURS, 0.5, "same, task events on (Flower)"),
              ("ours_prefetch4", TUNED, 0.8, "same, WORKER_PREFETCH_MULTIPLIER=4"),
              ("bare", BARE, 1.0, "bare Celery"))

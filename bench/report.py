@@ -27,7 +27,7 @@ PRODUCTION_ROWS = (("rest_submit", "REST submit"), ("rest_poll", "REST poll"),
                    ("graphql_submit", "GraphQL submitSum"))
 SCALING_ROWS = (("hello", "bare hello"), ("reference_submit", "reference submit"),
                 ("rest_submit", "REST submit"), ("graphql_submit", "GraphQL submitSum"))
-WORKER_ROWS = (("ours", "gateway worker (hooks, job store), defaults"),
+WORKER_ROWS = (("ours", "gateway worker (hooks, job store), prefetch 1"),
                ("ours_events", "same, task events on (as while Flower watches)"),
                ("ours_prefetch4", "same, WORKER_PREFETCH_MULTIPLIER=4"),
                ("bare", "bare Celery"))
@@ -100,8 +100,8 @@ def _note_worker(results: Results) -> tuple[str, str, str]:
     if prefetch is not None and t is not None:
         verdict = "the target then holds" if prefetch >= t.threshold else \
             "not enough for the target here"
-        closes = (f"WORKER_PREFETCH_MULTIPLIER=4 for deployments of short jobs only (in this "
-                  f"run {prefetch:.2f}x with one pool process: {verdict}); ")
+        closes = (f"the short queue's default prefetch of 4 (in this run {prefetch:.2f}x with "
+                  f"one pool process: {verdict}); ")
     return ("worker_main_c1",
             "Each job costs the worker's pool process two Lua transitions (STARTED, then "
             "SUCCEEDED with the job's metrics in the same call) where bare Celery stores "
@@ -112,11 +112,22 @@ def _note_worker(results: Results) -> tuple[str, str, str]:
             f"process's ack and its next BRPOP (Redis round trips{measured}) between every "
             "two jobs, where bare Celery (prefetch 4, early ack) has its next message at "
             "hand. A larger prefetch (the table's WORKER_PREFETCH_MULTIPLIER=4 row) lets a "
-            "worker busy with long jobs hold messages that an idle worker could run, so "
-            "the default stays 1.",
+            "worker busy with long jobs hold messages that an idle worker could run, so it "
+            "is the short queue's default (4) and the long queue's stays 1.",
             f"{closes}one transition instead of two for short functions"
-            + ("; with two pool processes the target held at the default in this run, so "
+            + ("; with two pool processes the target held at prefetch 1 in this run, so "
                "for trivial jobs run at least two per worker." if two and two.held else "."))
+
+
+def _note_queues(results: Results) -> tuple[str, str, str]:
+    beside = results["queues"]["beside_over_alone"]
+    return ("",
+            f"The long job costs the short queue little: beside it, the short queue's worker "
+            f"drains {fmt.ratio(beside)} of what the same worker drains with no long queue at "
+            "all. What is left is the cost of a job at prefetch 4, the worker rows' gap "
+            "(their note): two Lua transitions per job in the pool process and the late ack "
+            "in the main process, where bare Celery stores one result and acks early.",
+            "one transition instead of two for short functions (as for the worker rows).")
 
 
 def _note_latency(results: Results) -> tuple[str, str, str]:
@@ -179,7 +190,7 @@ MISS_NOTES: dict[str, Note] = {
     "e2e_c1": _note_worker, "e2e_c2": _note_worker, "latency_p50": _note_latency,
     "gateway_rss_flat": _note_rss, "redis_bytes": _note_redis,
     "webhook_vs_bare": _note_webhook_bare, "webhook_p50": _note_webhook_latency,
-    "webhook_p99": _note_webhook_latency,
+    "webhook_p99": _note_webhook_latency, "queues_vs_bare": _note_queues,
 }
 
 
@@ -225,6 +236,7 @@ def render(results: Results) -> str:
         w(line)
     _webhooks(results, w)
     _progress(results, w)
+    _queues(results, w)
     _misses(results, targets, w)
     _profiles(results, w)
     w("Reproduce: `make bench` (`BENCH_QUICK=1 make bench` for a short check of the "
@@ -400,6 +412,29 @@ def _progress(results: Results, w: Callable[[str], None]) -> None:
     w(f"| without | {fmt.spread(progress['without_progress_s'], '', 3)} | — |")
     w("")
     w(f"With / without, per round: {fmt.ratio(progress['ratio'], 3)}.")
+    w("")
+
+
+def _queues(results: Results, w: Callable[[str], None]) -> None:
+    queues = results.get("queues", {})
+    if not queues:
+        return
+    w("## Short jobs beside a long one: a worker per queue")
+    w("")
+    w(f"`python -m worker` with its defaults for both queues and one pool process per queue "
+      f"drains {queues['jobs']:,} trivial jobs from the short queue (prefetch 4) while a "
+      f"`wait_and_return({queues['long_seconds']:g})` runs on the long queue the whole time; "
+      "bare Celery (one pool process, prefetch 4) drains the same jobs. Rounds interleaved.")
+    w("")
+    w("| | jobs/s |")
+    w("|---|---|")
+    w(f"| ours, beside the long job | {fmt.spread(queues['ours_jobs_per_s'])} |")
+    w(f"| ours, the short queue alone (`-Q short`, no long job) | "
+      f"{fmt.spread(queues['alone_jobs_per_s'])} |")
+    w(f"| bare Celery | {fmt.spread(queues['bare_jobs_per_s'])} |")
+    w("")
+    w(f"Ours / bare, per round: {fmt.ratio(queues['ratio'])}; beside the long job / the short "
+      f"queue alone: {fmt.ratio(queues['beside_over_alone'])}.")
     w("")
 
 

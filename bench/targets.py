@@ -106,6 +106,7 @@ WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another 
 PROGRESS_OVERHEAD = 1.05  # issue 15: a job reporting progress, against the same loop without
 PERSISTED_VS_REST = 0.8  # issue 17: GraphQL submitSum by persisted hash, against REST submit
 PERSISTED_VS_REFERENCE = 5.0  # ... and against the reference's submit
+QUEUES_VS_BARE = 0.9  # issue 16: short jobs while a long job runs on the other queue
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
@@ -175,7 +176,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     return [*targets, *persisted_targets(results.get("http", {})),
             listing_target(results.get("listing")),
             *webhook_targets(results.get("webhooks", {})),
-            progress_target(results.get("progress", {}))]
+            progress_target(results.get("progress", {})),
+            queues_target(results.get("queues", {}))]
 
 
 def persisted_targets(http: dict[str, Any]) -> list[Target]:
@@ -280,3 +282,18 @@ def webhook_targets(hooks: dict[str, Any]) -> list[Target]:
             "{noisy:.2f} ms while another hangs, {alone:.2f} ms with nothing hanging",
             {"noisy": noisy, "alone": alone}))
     return targets
+
+
+def queues_target(queues: dict[str, Any]) -> Target:
+    """Issue 16: short jobs/s of our worker (one pool process per queue) while a long job
+    runs on the long queue, against bare Celery's (bench/queues_bench.py)."""
+    goal = (f"short jobs/s >= {QUEUES_VS_BARE:g}x bare Celery while a long job runs on the "
+            "other queue (1 pool process per queue)")
+    if not queues:
+        return _paired_target("queues_vs_bare", goal, QUEUES_VS_BARE, None, None, "",
+                              "not measured in this run")
+    ours, bare = queues["ours_jobs_per_s"], queues["bare_jobs_per_s"]
+    return _paired_target(
+        "queues_vs_bare", goal, QUEUES_VS_BARE, list(ours["runs"]), list(bare["runs"]),
+        "{ours:,.0f} vs {other:,.0f} jobs/s (medians; ratio of medians "
+        "{ratio_of_medians:.2f}x)", ours=float(ours["median"]), other=float(bare["median"]))

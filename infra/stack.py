@@ -1,6 +1,7 @@
 """The local stack behind `make up`: every process in the foreground under honcho.
 
-Redis, a Celery worker, the webhook dispatcher, the gateway (GATEWAY_PROCESSES of them, one
+Redis, the worker (`python -m worker`: one Celery worker per queue, tasks/queues.py), the
+webhook dispatcher, the gateway (GATEWAY_PROCESSES of them, one
 uvicorn each on GATEWAY_PORT and the ports after it), Flower, Locust's web UI, and NGINX in
 front of them on NGINX_PORT, spreading requests over the gateways. Settings come from the
 same pydantic-settings class as the services: environment, then `.env`, then defaults.
@@ -24,9 +25,10 @@ uses a key it made on its first run, in the owner-only run/webhook-encryption-ke
 across runs like Redis's data.
 
 Ctrl-C or SIGTERM stops the processes in order (`stop_order`, infra/supervisor.py): NGINX,
-every gateway, Flower and Locust; then the worker, which lets its running jobs finish for
-WORKER_SHUTDOWN_GRACE_SECONDS and gives the others back to the queue (worker/jobs/shutdown.py);
-then the webhook dispatcher; Redis last, so the worker can still hand its jobs back.
+every gateway, Flower and Locust; then the worker, which passes the stop to each queue's
+Celery worker: each lets its running jobs finish for WORKER_SHUTDOWN_GRACE_SECONDS and gives
+the others back to their queue (worker/jobs/shutdown.py); then the webhook dispatcher; Redis
+last, so the workers can still hand their jobs back.
 """
 
 from __future__ import annotations

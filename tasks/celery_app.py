@@ -29,7 +29,10 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_retry_on_worker_lost=True,
-        worker_prefetch_multiplier=settings.worker_prefetch_multiplier,
+        # `python -m worker` gives each queue's worker its own (tasks/queues.py); a worker
+        # started otherwise may consume the long queue too: the lowest, safe for long jobs.
+        worker_prefetch_multiplier=min(map(settings.prefetch_multiplier,
+                                           settings.queues.values())),
         worker_send_task_events=settings.worker_task_events,  # Flower's live view
         task_send_sent_event=False,
         broker_connection_retry_on_startup=True,

@@ -14,6 +14,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tasks.queues import (
+    LONG,
+    QUEUE_NAME_PATTERN,
+    check_names,
+    check_policy_values,
+    queue_names,
+)
 from tasks.redis.config import (
     check_data_url,
     check_master_name,
@@ -73,13 +80,19 @@ class Settings(BaseSettings):
     celery_broker_url: str = ""
     # Results live in the job store; a Celery result backend is optional (reference compat).
     celery_result_backend: str = ""
-    celery_queue: str = "celery"
+    # Two queues (tasks/queues.py): each function's policy names one. The short queue keeps
+    # the reference's name; the long one (wait_and_return's) has workers of its own, so a
+    # long job never delays short ones. CELERY_LONG_QUEUE empty: one queue for every function.
+    celery_queue: str = Field("celery", pattern=QUEUE_NAME_PATTERN)
+    celery_long_queue: str = Field("celery.long", pattern=rf"^$|{QUEUE_NAME_PATTERN}")
     celery_visibility_timeout: int = Field(3600, ge=10)
-    worker_concurrency: int = Field(2, ge=1, le=64)
-    # Messages each pool process reserves ahead. 1: a worker busy with long jobs holds
-    # no message that an idle worker could run. Higher (Celery's default is 4): about a
-    # third more trivial jobs/s with one pool process, for deployments of short jobs.
-    worker_prefetch_multiplier: int = Field(1, ge=1, le=64)
+    worker_concurrency: int = Field(2, ge=1, le=64)  # pool processes per queue's worker
+    # Messages each pool process reserves ahead, per queue. Short jobs: Celery's default of
+    # 4, more trivial jobs/s with one pool process than 1 (bench). Long jobs: 1, so a
+    # worker busy with them holds no message an idle worker could run (also the one queue's,
+    # when CELERY_LONG_QUEUE is empty).
+    worker_prefetch_multiplier: int = Field(4, ge=1, le=64)
+    worker_long_prefetch_multiplier: int = Field(1, ge=1, le=64)
     job_max_attempts: int = Field(3, ge=1, le=20)
     # Celery task events feed Flower's live task view; each job then costs three event
     # publishes in the worker (about a quarter of its throughput on trivial jobs). Off by
@@ -99,8 +112,8 @@ class Settings(BaseSettings):
     # More modules of job functions to load besides tasks.jobs.functions (JSON list).
     extra_function_modules: list[str] = Field(default_factory=list)
     # Per-function execution policy overrides (JSON), e.g.
-    # {"sum_to_n_job": {"max_age_seconds": 600, "hard_time_limit": 60}}
-    function_policies: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # {"sum_to_n_job": {"max_age_seconds": 600, "hard_time_limit": 60}}; "queue": short/long.
+    function_policies: dict[str, dict[str, float | str]] = Field(default_factory=dict)
 
     # The job registry.
     job_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
@@ -120,7 +133,8 @@ class Settings(BaseSettings):
     # Per-key token bucket over all API calls; 0 turns rate limiting off.
     rate_limit_per_second: float = Field(0.0, ge=0)
     rate_limit_burst: int = Field(100, ge=1)
-    # Submits answer 503 while more jobs than this wait in the queue; 0 turns it off.
+    # Submits answer 503 while more jobs than this wait in the job's queue (each queue is
+    # counted on its own); 0 turns it off.
     max_queue_depth: int = Field(100_000, ge=0)
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=60)
@@ -209,6 +223,29 @@ class Settings(BaseSettings):
     # At most one job.progress message per job per this many seconds (and one for the
     # final report), to each endpoint subscribed to job.progress (0: one per written report).
     webhook_progress_interval_seconds: float = Field(1.0, ge=0, le=3600)
+
+    @property
+    def queues(self) -> dict[str, str]:
+        """Each queue role (what policies and `python -m worker -Q` name) to its queue."""
+        return queue_names(self.celery_queue, self.celery_long_queue)
+
+    def prefetch_multiplier(self, queue: str) -> int:
+        """The prefetch of the workers of `queue` (a queue's name)."""
+        return (self.worker_long_prefetch_multiplier if queue == self.queues[LONG]
+                else self.worker_prefetch_multiplier)
+
+    @model_validator(mode="after")
+    def _queue_names_unambiguous(self) -> Settings:
+        check_names(self.celery_queue, self.celery_long_queue)
+        return self
+
+    @field_validator("function_policies")
+    @classmethod
+    def _policy_values(cls, value: dict[str, dict[str, float | str]]
+                       ) -> dict[str, dict[str, float | str]]:
+        for function, fields in value.items():
+            check_policy_values(function, fields)
+        return value
 
     @property
     def longest_job_seconds(self) -> float:

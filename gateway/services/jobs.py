@@ -129,9 +129,8 @@ class JobService:
         self.celery = celery
         self.functions = functions
         self._fast_publish = settings.broker_is_redis
-        self._queue_key = redis_queue_key(settings.celery_queue)
-        self._broker_depth = 0
-        self._depth_checked_at = -1.0
+        # Other brokers: each queue's depth as last read, and when (monotonic).
+        self._broker_depths: dict[str, tuple[int, float]] = {}
         self.url_policy = UrlPolicy.from_settings(settings)
         self._traced = tracing.enabled()  # off: no trace work on the submit path at all
 
@@ -205,12 +204,12 @@ class JobService:
         message = None
         async with redis_guard():
             if self._fast_publish:
-                message = (self._queue_key, celery_message(
-                    spec.name, job_id, kwargs, self.settings.celery_queue,
+                message = (redis_queue_key(spec.policy.queue), celery_message(
+                    spec.name, job_id, kwargs, spec.policy.queue,
                     None if expires is None else expires.isoformat(), request_id_var.get(),
                     traceparent))
             else:
-                await self._check_broker_depth()
+                await self._check_broker_depth(spec.policy.queue)
             outcome, value = await self.store.create(fields, self.settings.job_ttl_seconds,
                                                      admission, message)
             if outcome is SubmitOutcome.REPLAY:
@@ -221,10 +220,10 @@ class JobService:
                     await self.store.delete(job_id, admission.tenant, spec.name,
                                             admission.idempotency_key)
                 raise self._not_replicated(value, withdrawn)
-            self._refuse(outcome, value)
+            self._refuse(outcome, value, spec.policy.queue)
             if message is None:
-                await self._publish_generic(spec.name, job_id, kwargs, expires, admission,
-                                            traceparent)
+                await self._publish_generic(spec.name, spec.policy.queue, job_id, kwargs,
+                                            expires, admission, traceparent)
         JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
         return queued_record(job_id, spec.name, kwargs, now, callback_url, caller.tenant)
 
@@ -252,7 +251,7 @@ class JobService:
             "have it); without one, look the job up by its id before submitting again",
             job_id)
 
-    def _refuse(self, outcome: SubmitOutcome, value: str) -> None:
+    def _refuse(self, outcome: SubmitOutcome, value: str, queue: str = "") -> None:
         if outcome is SubmitOutcome.CONFLICT:
             raise Conflict(f"this Idempotency-Key was already used for another request "
                            f"(job {value}); use a new key for a new request")
@@ -260,8 +259,8 @@ class JobService:
             raise RateLimited(f"rate limit of {self.settings.rate_limit_per_second:g} "
                               "requests per second exceeded", int(value))
         if outcome is SubmitOutcome.QUEUE_FULL:
-            raise QueueFull(f"the queue is full ({value} jobs waiting, MAX_QUEUE_DEPTH is "
-                            f"{self.settings.max_queue_depth}); retry later")
+            raise QueueFull(f"the queue is full ({value} jobs waiting in {queue}, "
+                            f"MAX_QUEUE_DEPTH is {self.settings.max_queue_depth}); retry later")
 
     async def rate_limit(self, caller: Caller) -> None:
         """Take one token of the caller's bucket for a call that is not a submit (a submit
@@ -275,27 +274,27 @@ class JobService:
         if wait:
             self._refuse(SubmitOutcome.RATE_LIMITED, str(wait))
 
-    async def _check_broker_depth(self) -> None:
-        """Other brokers keep the queue outside Redis: ask the broker, at most once a
-        second, how many messages wait."""
+    async def _check_broker_depth(self, queue: str) -> None:
+        """Other brokers keep the queues outside Redis: ask the broker, at most once a
+        second per queue, how many messages wait in `queue`."""
         limit = self.settings.max_queue_depth
         if limit <= 0:
             return
         now = time.monotonic()
-        if now - self._depth_checked_at > 1.0:
-            self._depth_checked_at = now
+        depth, checked_at = self._broker_depths.get(queue, (0, -1.0))
+        if now - checked_at > 1.0:
             try:
-                self._broker_depth = await asyncio.to_thread(self._read_broker_depth)
+                depth = await asyncio.to_thread(self._read_broker_depth, queue)
             except Exception as exc:
                 raise Unavailable(f"the broker is unavailable ({type(exc).__name__})") from exc
-        if self._broker_depth >= limit:
-            self._refuse(SubmitOutcome.QUEUE_FULL, str(self._broker_depth))
+            self._broker_depths[queue] = (depth, now)
+        if depth >= limit:
+            self._refuse(SubmitOutcome.QUEUE_FULL, str(depth), queue)
 
-    def _read_broker_depth(self) -> int:
+    def _read_broker_depth(self, queue: str) -> int:
         with self.celery.connection_for_write() as conn:
             try:
-                declared = conn.default_channel.queue_declare(
-                    self.settings.celery_queue, passive=True)
+                declared = conn.default_channel.queue_declare(queue, passive=True)
             except conn.channel_errors:
                 return 0  # not declared yet: no worker has started, nothing waits
             return int(declared.message_count)
@@ -303,6 +302,7 @@ class JobService:
     async def _publish_generic(
         self,
         task: str,
+        queue: str,
         job_id: str,
         kwargs: dict[str, Any],
         expires: datetime | None,
@@ -315,6 +315,7 @@ class JobService:
         try:
             await asyncio.to_thread(
                 self.celery.send_task, task, kwargs=kwargs, task_id=job_id, expires=expires,
+                queue=queue,
                 headers=headers or None,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.5, "interval_max": 1},

@@ -31,6 +31,7 @@ from celery.exceptions import Ignore
 from pydantic import BaseModel, create_model
 
 from tasks.jobs.progress import progress as progress  # a job function reports with it
+from tasks.queues import ROLES, SHORT
 from tasks.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,6 +59,7 @@ class ExecutionPolicy:
     retry_backoff: float  # seconds before the first retry; doubles each time, with jitter
     retry_backoff_max: float
     max_age_seconds: float | None  # a job not started within this ends EXPIRED
+    queue: str  # the broker queue its jobs go to (tasks/queues.py; declared as a role)
 
     def retry_delay(self, retries: int) -> float:
         delay = min(self.retry_backoff * 2.0**retries, self.retry_backoff_max)
@@ -103,6 +105,7 @@ def job_function(
     max_retries: int | None = None,
     retry_backoff: float | None = None,
     max_age_seconds: float | None = None,
+    queue: str | None = None,
 ) -> Callable[[F], F]:
     """Declare `func` a job function named after itself, with its input and policy."""
 
@@ -112,7 +115,7 @@ def job_function(
             raise ValueError(f"job function {name!r} is registered twice")
         declared = {"hard_time_limit": hard_time_limit, "soft_time_limit": soft_time_limit,
                     "max_retries": max_retries, "retry_backoff": retry_backoff,
-                    "max_age_seconds": max_age_seconds}
+                    "max_age_seconds": max_age_seconds, "queue": queue}
         _DEFINITIONS[name] = FunctionDefinition(
             name, description, input_model, func,
             {k: v for k, v in declared.items() if v is not None}, limits)
@@ -131,12 +134,16 @@ def policy(settings: Settings, name: str, declared: Mapping[str, Any]) -> Execut
         "retry_backoff": 1.0,
         "retry_backoff_max": 60.0,
         "max_age_seconds": None,
+        "queue": SHORT,
         **declared,
         **settings.function_policies.get(name, {}),
     }
     unknown = set(values) - {f.name for f in fields(ExecutionPolicy)}
     if unknown:
         raise ValueError(f"unknown execution policy fields for {name}: {sorted(unknown)}")
+    if values["queue"] not in settings.queues:
+        raise ValueError(f"{name}: queue must be one of {', '.join(ROLES)}")
+    values["queue"] = settings.queues[values["queue"]]
     if values["soft_time_limit"] is None:
         values["soft_time_limit"] = max(values["hard_time_limit"] - 2, 1)
     if values["hard_time_limit"] >= settings.celery_visibility_timeout:
@@ -191,6 +198,7 @@ def register_tasks(app: Celery, catalog: Catalog) -> None:
             time_limit=spec.policy.hard_time_limit,
             soft_time_limit=spec.policy.soft_time_limit,
             max_retries=spec.policy.max_retries,
+            queue=spec.policy.queue,
             default_retry_delay=1,  # after a lost worker: retry soon, not in 180 s
         )(_runner(spec))
 

@@ -7,6 +7,7 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.jobs.catalog import job_function, progress
+from tasks.queues import LONG
 
 # Numbers sum_to_n_job adds between two progress calls (tens of milliseconds of the loop):
 # the throttle, not this, decides how often a report is written.
@@ -34,7 +35,7 @@ class SumInput(BaseModel):
 
 
 @job_function(input_model=WaitInput, description="Sleep `seconds`, then return 'Hello World!'.",
-              limits=lambda settings: {"seconds": settings.wait_max_seconds})
+              limits=lambda settings: {"seconds": settings.wait_max_seconds}, queue=LONG)
 def wait_and_return(seconds: float = 20.0) -> str:
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:

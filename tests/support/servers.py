@@ -139,6 +139,9 @@ def stack_env(redis_url: str, **overrides: str) -> dict[str, str]:
         "WAIT_MAX_SECONDS": "30",
         "CELERY_VISIBILITY_TIMEOUT": "60",
         "WORKER_CONCURRENCY": "2",
+        # One queue for every function (one Celery worker per start, as the tests look at
+        # its processes); the tests of the two queues ask for them (CELERY_LONG_QUEUE).
+        "CELERY_LONG_QUEUE": "",
         "LOG_LEVEL": "INFO",
     })
     env.update(overrides)

@@ -52,6 +52,7 @@ async def shared_metrics(service: Service) -> list[Metric]:
     """One pipelined round trip to Redis for everything counted outside this process."""
     settings = service.settings
     queue_in_store = settings.broker_is_job_store
+    queues = list(dict.fromkeys(settings.queues.values())) if queue_in_store else []
     try:
         async with service.store.client.pipeline(transaction=False) as pipe:
             for metric in shared.SHARED_METRICS:
@@ -59,8 +60,9 @@ async def shared_metrics(service: Service) -> list[Metric]:
             pipe.zcount(WORKERS_KEY, time.time() - ALIVE_WINDOW_SECONDS, "+inf")
             pipe.zcard(DEST_OPEN_KEY)
             pipe.zcard(DEST_HALF_OPEN_KEY)
+            for queue in queues:
+                pipe.llen(queue)
             if queue_in_store:
-                pipe.llen(settings.celery_queue)
                 pipe.hlen(KOMBU_UNACKED_KEY)
             replies = await pipe.execute()
     except RedisError:
@@ -76,10 +78,13 @@ async def shared_metrics(service: Service) -> list[Metric]:
            _gauge("gateway_workers_alive", "Workers whose heartbeat is recent.",
                   replies[count]), breakers]
     if queue_in_store:
-        out += [_gauge("gateway_queue_depth", "Jobs waiting in the broker queue.",
-                       replies[count + 3], queue=settings.celery_queue),
+        depth = GaugeMetricFamily("gateway_queue_depth", "Jobs waiting in a broker queue.",
+                                  labels=["queue"])
+        for at, queue in enumerate(queues, start=count + 3):
+            depth.add_metric([queue], replies[at])
+        out += [depth,
                 _gauge("gateway_queue_unacked", "Jobs taken by workers, not yet acknowledged.",
-                       replies[count + 4])]
+                       replies[count + 3 + len(queues)])]
     return out
 
 

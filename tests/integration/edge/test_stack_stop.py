@@ -90,10 +90,14 @@ def test_ctrl_c_stops_in_order_and_leaves_no_job_started(tmp_path: Path) -> None
         with httpx.Client(base_url=base, timeout=10) as client:
             short = submit(client, "wait_and_return", {"seconds": SHORT_SECONDS})
             long = submit(client, "wait_and_return", {"seconds": LONG_SECONDS})
-            # Two pool processes run those two; these wait in the queue meanwhile.
-            queued = [submit(client, "sum", {"number": n}) for n in (10, 20, 30)]
+            # The long queue's two pool processes run those two; this one waits meanwhile.
+            queued = [submit(client, "wait_and_return", {"seconds": 0.1})]
+            # The short queue has a Celery worker of its own: its jobs run all the same.
+            sums = [submit(client, "sum", {"number": n}) for n in (10, 20, 30)]
             wait_until(lambda: all(job(client, i)["status"] == "STARTED"
                                    for i in (short, long)), 30, "both waits to start")
+            wait_until(lambda: all(job(client, i)["status"] == "SUCCEEDED" for i in sums),
+                       30, "the sums to end beside the waits")
         first_stop = run.ctrl_c()
         print(f"\nCtrl-C with a {LONG_SECONDS:.0f} s job running "
               f"(grace {GRACE_SECONDS:.0f} s): make up exited after {first_stop:.1f} s")

@@ -14,6 +14,7 @@ from tests.support.otlp import CONSUMER, SERVER, SpanSeen, otlp_env, wait_for_sp
 from tests.support.servers import RedisServer
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+LONG = ".long"  # the long queue's name after the short one's
 
 
 def rabbitmq_answers() -> bool:
@@ -40,13 +41,15 @@ def queue(launch: Launcher) -> Iterator[str]:
         from kombu import Connection
 
         with Connection(AMQP_URL, connect_timeout=3) as conn:
-            conn.default_channel.queue_delete(name)
+            for each in (name, name + LONG):
+                conn.default_channel.queue_delete(each)
 
 
 def test_jobs_run_over_rabbitmq(launch: Launcher, redis_server: RedisServer,
                                 queue: str) -> None:
+    # Both queues (tasks/queues.py): the sum goes to the short one, the wait to the long one.
     stack = launch.stack("amqp-worker", redis=redis_server, CELERY_BROKER_URL=AMQP_URL,
-                         CELERY_QUEUE=queue)
+                         CELERY_QUEUE=queue, CELERY_LONG_QUEUE=queue + LONG)
     with stack.client() as client:
         job_id = submit_sum(client, 100)
         record = wait_for_status(client, job_id, timeout=30)

@@ -153,16 +153,22 @@ def test_rate_limit_answers_429(launch: Launcher) -> None:
 
 
 def test_full_queue_answers_503_and_enqueues_nothing(launch: Launcher) -> None:
-    stack = launch.stack(worker=None, MAX_QUEUE_DEPTH="2")  # no worker: the queue only grows
+    """Each queue is counted on its own (tasks/queues.py): a full short queue leaves room
+    for long jobs, until theirs is full too."""
+    stack = launch.stack(worker=None, MAX_QUEUE_DEPTH="2",  # no worker: the queues only grow
+                         CELERY_LONG_QUEUE="celery.long")
     redis_server = stack.redis
     with stack.client() as c:
-        for _ in range(2):
-            assert c.post("/producer/api/sum", json={"number": 1}).status_code == 200
-        full = c.post("/producer/api/sum", json={"number": 1})
-        assert full.status_code == 503 and full.headers["retry-after"].isdigit()
-        assert "queue is full" in full.json()["message"]
+        for path, body, queue in (("sum", {"number": 1}, "celery"),
+                                  ("wait_and_return", {"seconds": 1}, "celery.long")):
+            for _ in range(2):
+                assert c.post(f"/producer/api/{path}", json=body).status_code == 200
+            full = c.post(f"/producer/api/{path}", json=body)
+            assert full.status_code == 503 and full.headers["retry-after"].isdigit()
+            assert f"queue is full (2 jobs waiting in {queue}," in full.json()["message"]
         client = redis_server.client()
-        assert client.llen("celery") == 2 and client.zcard(tenant_index_key("public")) == 2
+        assert client.llen("celery") == client.llen("celery.long") == 2
+        assert client.zcard(tenant_index_key("public")) == 4
 
 
 def test_cors_allow_list(launch: Launcher) -> None:

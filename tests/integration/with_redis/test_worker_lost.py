@@ -143,6 +143,22 @@ def test_only_lost_runs_jobs_that_are_still_theirs_go_back(sync_client: redis.Re
     assert client.zscore(WORKER_RUNS_KEY, LIVE_RUN) is not None
 
 
+def test_each_job_goes_back_to_its_own_queue(sync_client: redis.Redis) -> None:
+    """A lost run's jobs of the short and the long queue (tasks/queues.py) each go back to
+    the queue they came from, not to the default one."""
+    client = sync_client
+    short, _, _ = started_job(client, LOST_RUN, queue="celery")
+    long, _, _ = started_job(client, LOST_RUN, queue="celery.long")
+    silence(client, LOST_RUN, LOST_AFTER + 1)
+
+    [run] = LostWorkers(client, LOST_AFTER).hand_back()
+    assert sorted(run.jobs) == sorted([(short, "wait_and_return"), (long, "wait_and_return")])
+    for queue, job_id in (("celery", short), ("celery.long", long)):
+        [pushed] = client.lrange(queue, 0, -1)
+        assert json.loads(pushed)["headers"]["id"] == job_id
+        assert client.hget(job_key(job_id), "queue") == queue.encode()  # for recover.lua
+
+
 def test_bound_exchanges_and_priorities_as_kombu_restores(sync_client: redis.Redis) -> None:
     client = sync_client
     client.sadd(KOMBU_BINDING_PREFIX + "jobs", KOMBU_SEP.join(["long", "", "long-queue"]),

@@ -16,7 +16,10 @@ import pytest
 import yaml
 
 from infra import nginx_conf
+from tasks.queues import chosen
+from tasks.settings import Settings
 from tests.support.servers import ROOT
+from worker.jobs.per_queue import take_queues
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -37,8 +40,8 @@ COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.load(COMPOSE_TEXT, Loader=UniqueKeyLoader)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 VENV_BIN = Path(sys.executable).parent
-APP_SERVICES = ["gateway", "worker", "dispatcher", "flower", "locust", "locust-worker",
-                "nginx-auth"]
+APP_SERVICES = ["gateway", "worker", "worker-long", "dispatcher", "flower", "locust",
+                "locust-worker", "nginx-auth"]
 
 
 def unescape(value: str) -> str:
@@ -46,8 +49,17 @@ def unescape(value: str) -> str:
 
 
 def test_the_services() -> None:
-    assert set(SERVICES) == {"redis", "gateway", "worker", "dispatcher", "flower", "locust",
-                             "locust-worker", "nginx-auth", "nginx"}
+    assert set(SERVICES) == {"redis", "gateway", "worker", "worker-long", "dispatcher",
+                             "flower", "locust", "locust-worker", "nginx-auth", "nginx"}
+
+
+def test_the_workers_consume_every_queue_once() -> None:
+    """One service per queue (tasks/queues.py), each scaled on its own; `-Q` as
+    `python -m worker` reads it."""
+    queues = Settings(_env_file=None).queues
+    consumed = [name for service in ("worker", "worker-long")
+                for name in chosen(queues, take_queues(SERVICES[service]["command"])[0] or "")]
+    assert sorted(consumed) == sorted(queues.values())
 
 
 def test_only_nginx_publishes_a_port_and_it_is_80() -> None:
@@ -56,7 +68,7 @@ def test_only_nginx_publishes_a_port_and_it_is_80() -> None:
     assert SERVICES["nginx"]["environment"]["NGINX_LISTEN"] == "80"
 
 
-@pytest.mark.parametrize("name", ["gateway", "worker", "dispatcher"])
+@pytest.mark.parametrize("name", ["gateway", "worker", "worker-long", "dispatcher"])
 def test_scalable_services_have_nothing_of_one_replica(name: str) -> None:
     """`--scale NAME=3` needs no fixed container name, published port or host name (a
     Celery worker's node name comes from its host name)."""
@@ -146,7 +158,7 @@ def test_healthcheck_commands_exist() -> None:
 
 
 def test_startup_order_rests_on_healthchecks() -> None:
-    for name in ("redis", "gateway", "worker", "flower", "locust", "nginx"):
+    for name in ("redis", "gateway", "worker", "worker-long", "flower", "locust", "nginx"):
         assert SERVICES[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for name, service in SERVICES.items():
         for dependency, spec in (service.get("depends_on") or {}).items():

@@ -9,10 +9,18 @@ from tasks.celery_app import create_celery
 from tasks.settings import Settings
 
 
-def test_prefetch_multiplier_setting_reaches_celery() -> None:
-    assert create_celery(Settings(_env_file=None)).conf.worker_prefetch_multiplier == 1
-    app = create_celery(Settings(_env_file=None, worker_prefetch_multiplier=4))
-    assert app.conf.worker_prefetch_multiplier == 4
+def test_prefetch_multiplier_per_queue() -> None:
+    """Each queue's own (python -m worker passes it); Celery's default is the lowest, for a
+    worker started otherwise that may consume the long queue too."""
+    settings = Settings(_env_file=None)
+    assert (settings.prefetch_multiplier("celery"), settings.prefetch_multiplier("celery.long"),
+            create_celery(settings).conf.worker_prefetch_multiplier) == (4, 1, 1)
+    one_queue = Settings(_env_file=None, celery_long_queue="", worker_prefetch_multiplier=8,
+                         worker_long_prefetch_multiplier=2)
+    assert one_queue.prefetch_multiplier("celery") == 2  # it holds the long jobs too
+    app = create_celery(Settings(_env_file=None, worker_prefetch_multiplier=2,
+                                 worker_long_prefetch_multiplier=3))
+    assert app.conf.worker_prefetch_multiplier == 2
     with pytest.raises(ValidationError, match="greater than or equal to 1"):
         Settings(_env_file=None, worker_prefetch_multiplier=0)
 
