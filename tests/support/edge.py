@@ -31,8 +31,11 @@ DASHBOARD_PASSWORD = f"dash-pw-{secrets.token_hex(8)}"
 
 
 class EdgeStack:
-    def __init__(self, **extra_env: str) -> None:
+    def __init__(self, log_prefix: str = "edge", **extra_env: str) -> None:
         self.extra_env = extra_env  # more settings for every service, e.g. API_KEYS
+        # Its services' log files are test-artifacts/<log_prefix>-<service>.log: a second stack
+        # of a session needs a prefix of its own, or it would truncate the first one's logs.
+        self.log_prefix = log_prefix
         # Its own run directory: two stacks of a session (tests/integration/edge/test_tenants.py has
         # one more) must not share Flower's socket or nginx's files.
         ARTIFACTS.mkdir(exist_ok=True)
@@ -75,8 +78,9 @@ class EdgeStack:
         commands = stack.processes(self.settings, self.runtime)
         commands["worker"] += f" --hostname={self.worker_name}@%h --without-mingle"
         for name, command in commands.items():
-            (ARTIFACTS / f"edge-{name}.log").unlink(missing_ok=True)  # this run's lines only
-            self.services[name] = Service(f"edge-{name}", ["/bin/sh", "-c", command],
+            log_name = f"{self.log_prefix}-{name}"
+            (ARTIFACTS / f"{log_name}.log").unlink(missing_ok=True)  # this run's lines only
+            self.services[name] = Service(log_name, ["/bin/sh", "-c", command],
                                           env).start()
             if name == "redis":
                 wait_until(self._redis_answers, 10, "the edge stack's redis")
@@ -109,9 +113,10 @@ class EdgeStack:
         return Client(transport=transport, schema=SCHEMA_FILE.read_text())
 
     def logs(self) -> dict[str, str]:
-        """Every log the stack wrote: service output and nginx's access log."""
-        out = {s.name: s.log_path.read_text(errors="replace") for s in self.services.values()
-               if s.log_path.exists()}
+        """Every log the stack wrote, as `edge-<service>` (whatever the prefix of its files)
+        and nginx's access log."""
+        out = {f"edge-{name}": s.log_path.read_text(errors="replace")
+               for name, s in self.services.items() if s.log_path.exists()}
         if self.nginx_access_log.exists():
             out["nginx-access"] = self.nginx_access_log.read_text(errors="replace")
         return out

@@ -95,9 +95,10 @@ class Launcher:
     def receiver(self, host: str = "127.0.0.1", port: int | None = None) -> Receiver:
         return self.adopt(Receiver(host, port)).start()
 
-    def edge(self, **settings: str) -> EdgeStack:
-        """The whole stack behind NGINX (tests/support/edge.py)."""
-        return self.adopt(EdgeStack(**settings)).start()
+    def edge(self, log_prefix: str = "edge", **settings: str) -> EdgeStack:
+        """The whole stack behind NGINX (tests/support/edge.py); a stack beside the session's
+        one names its logs with a `log_prefix` of its own."""
+        return self.adopt(EdgeStack(log_prefix, **settings)).start()
 
     def stack(self, worker: str | None = "worker", dispatcher: bool | dict[str, str] = False,
               redis: RedisServer | None = None, **settings: str) -> Stack:

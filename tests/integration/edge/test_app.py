@@ -26,7 +26,7 @@ PROGRESS = "document.getElementById('current-progress').value"
 
 @pytest.fixture(scope="module")
 def keyed_edge(module_launch: Launcher) -> EdgeStack:
-    return module_launch.edge(API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
+    return module_launch.edge("app-edge", API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
                               SUM_MAX_NUMBER=str(LONG_SUM))
 
 

@@ -35,7 +35,7 @@ CAP = Settings(_env_file=None).webhook_max_in_flight_per_destination  # the defa
 
 @pytest.fixture(scope="module")
 def edge() -> Iterator[EdgeStack]:
-    stack = EdgeStack().start()
+    stack = EdgeStack("isolation-edge").start()
     try:
         yield stack
     finally:

@@ -32,7 +32,7 @@ LIST = "query { jobs(first: 100) { edges { node { id } } } }"
 
 @pytest.fixture(scope="module")
 def keyed_edge(module_launch: Launcher) -> EdgeStack:
-    return module_launch.edge(API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
+    return module_launch.edge("tenants-edge", API_KEYS=f"alpha:{ALPHA},beta:{BETA}",
                               WEBHOOK_SECRET=WEBHOOK_SECRET)
 
 
