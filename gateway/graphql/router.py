@@ -21,7 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from gateway.asgi.errors import error_response
-from gateway.graphql import prepared
+from gateway.graphql import compiled, prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
@@ -65,6 +65,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         # Known-good documents skip Strawberry's per-operation machinery (prepared.py),
         # unless an extension needs it.
         self.prepared_path = prepared.only_parse_and_validate(schema.extensions)
+        self.plans = compiled.Plans(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,7 +109,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
-        result = await prepared.run(self.graphql_schema, operation, context)
+        result = await compiled.run(self.plans, operation, context)
+        if isinstance(result, dict):  # a compiled plan's answer (compiled.py)
+            return self.create_response(result, sub_response)  # type: ignore[arg-type]
         if result.errors:
             self.schema.process_errors(result.errors)
         data = await self.process_result(request, result)  # type: ignore[arg-type]
