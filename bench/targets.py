@@ -90,9 +90,11 @@ def _http_target(http: dict[str, Any], key: str, goal: str, num: str, den: str,
 
 
 REST_VS_REFERENCE = 5.0
-REST_VS_HELLO = 0.4
-GRAPHQL_VS_REFERENCE = 3.0
-POLL_VS_REFERENCE = 3.0
+REST_VS_HELLO = 0.6  # issue 17, part 3 (0.4 before)
+GRAPHQL_VS_REFERENCE = 5.0  # issue 17 (3 before)
+POLL_VS_REFERENCE = 5.0  # issue 17, part 3 (3 before)
+GRAPHQL_VS_REST = 0.8  # issue 17: submitSum against the REST submit, job(id) against the poll
+SCALING_2P = 1.6  # issue 17, part 4: 2 gateway processes over 1 on 2 cores
 WORKER_VS_BARE = 0.85
 LATENCY_P50_MS = 3.0
 REDIS_BYTES_PER_JOB = 2048
@@ -124,6 +126,15 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         _http_target(http, "poll_vs_reference",
                      f"REST poll >= {POLL_VS_REFERENCE:g}x the reference's poll",
                      "rest_poll_1p", "reference_poll_1p", POLL_VS_REFERENCE),
+        _http_target(http, "graphql_vs_rest",
+                     f"GraphQL submitSum >= {GRAPHQL_VS_REST:g}x the REST submit",
+                     "graphql_submit_1p", "rest_submit_1p", GRAPHQL_VS_REST, no_graphql),
+        _http_target(http, "graphql_job_vs_poll",
+                     f"GraphQL job(id) >= {GRAPHQL_VS_REST:g}x the REST poll",
+                     "graphql_job_1p", "rest_poll_1p", GRAPHQL_VS_REST, no_graphql),
+        *(scaling_target(http, prefix, label, no_graphql if "graphql" in prefix else "")
+          for prefix, label in (("rest_submit", "REST submit"),
+                                ("graphql_submit", "GraphQL submitSum"))),
     ]
     e2e = results.get("e2e", {})
     drain = e2e.get("drain", {})
@@ -173,6 +184,41 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     return [*targets, listing_target(results.get("listing")),
             *webhook_targets(results.get("webhooks", {})),
             progress_target(results.get("progress", {}))]
+
+
+def scaling_target(http: dict[str, Any], prefix: str, label: str,
+                   unavailable: str = "") -> Target:
+    """2 gateway processes behind NGINX over 1 behind the same NGINX; below the target,
+    the detail names what the 2-process runs ran out of, from the CPU they used
+    (bench/cpu_share.py): the machine's cores all busy means CPU, whoever used it."""
+    two, one = f"{prefix}_2p", f"{prefix}_nginx_1p"
+    if one not in http:
+        one = f"{prefix}_1p"
+    target = _http_target(http, f"{prefix}_scaling", f"{label}: 2 gateway processes >= "
+                          f"{SCALING_2P:g}x 1 (or the bench says what stops it)", two, one,
+                          SCALING_2P, unavailable)
+    shares = [r["cpu"] for r in http.get(two, {}).get("runs", []) if r.get("cpu")]
+    if target.unavailable or not shares:
+        return target
+
+    def median(values: list[float]) -> float:
+        return float(sorted(values)[len(values) // 2])
+
+    cores = float(shares[0]["cores"])
+    figures = {"cores": cores, "busy": median([c["busy"] for c in shares]),
+               "rest": median([c["rest"] for c in shares]),
+               **{role: median([c["roles"][role] for c in shares])
+                  for role in shares[0]["roles"]}}
+    detail = (target.detail + "; CPU during the 2-process runs, in cores: {busy:.2f} of "
+              "{cores:.0f} busy (gateways {gateways:.2f}, Redis {redis:.2f}, NGINX "
+              "{nginx:.2f}, wrk and the rest {rest:.2f})")
+    if figures["busy"] >= CPU_FULL * cores:
+        detail += ": every core full, CPU is the shared resource that stops the scaling"
+    return Target(target.key, target.goal, target.value, target.threshold, True, "x",
+                  detail, {**target.figures, **figures}, target.paired)
+
+
+CPU_FULL = 0.9  # of the machine's cores busy: no CPU left for another process
 
 
 def listing_target(listing: dict[str, Any] | None) -> Target:
