@@ -56,6 +56,11 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     ("mutation { submitWaitAndReturn(seconds: 0.5) { function input } }", None),
     ("mutation { submitWaitAndReturn(seconds: null) { input } }", None),
     ("mutation { submitWaitAndReturn { input } }", None),
+    ("mutation ($s: Float) { submitWaitAndReturn(seconds: $s) { input } }", {}),  # default
+    ("mutation ($s: Float) { submitWaitAndReturn(seconds: $s) { input } }", {"s": None}),
+    ("mutation ($s: Float) { submitWaitAndReturn(seconds: $s) { input } }", {"s": 2}),
+    ("mutation ($s: Float) { submitWaitAndReturn(seconds: $s) { input } }", {"s": "x"}),
+    ("mutation ($s: Float = 3) { submitWaitAndReturn(seconds: $s) { input } }", {}),
     ("mutation ($i: JSON!) { submitJob(function: \"sum_to_n_job\", input: $i) "
      "{ function input } }", {"i": {"number": 5}}),
     ("mutation ($i: JSON!) { submitJob(function: \"nope\", input: $i) { id } }",
@@ -154,6 +159,18 @@ def test_what_takes_the_executor(query: str) -> None:
     schema = build_schema()
     operation = prepared.Prepared(parse(query), None, None)
     assert compiled.compile_plan(schema, operation) is None
+
+
+@pytest.mark.parametrize("query, inline", [
+    (SUBMIT, True), (JOB, True),
+    ("mutation ($s: Float) { submitWaitAndReturn(seconds: $s) { input } }", True),
+    ("mutation { submitSum(number: 3) { id } }", False),  # a literal
+    ("mutation ($s: Float = 3) { submitWaitAndReturn(seconds: $s) { input } }", False),
+])
+def test_which_arguments_are_coerced_inline(query: str, inline: bool) -> None:
+    plan = compiled.compile_plan(build_schema(), prepared.Prepared(parse(query), None, None))
+    assert plan is not None
+    assert (plan.arguments.fixed is not None) is inline
 
 
 def test_root_resolvers_read_only_the_context_of_info() -> None:
