@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    ExecutionResult,
     FieldNode,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -35,7 +34,7 @@ from strawberry import Schema
 from gateway.graphql import prepared
 from gateway.graphql.arguments import RootArguments
 from gateway.graphql.projection import Projection, Unsupported
-from gateway.graphql.root_call import ContextOnly, Outcome, Resolver, known_outcome, resolver_of
+from gateway.graphql.root_call import ContextOnly, Outcome, Resolver, resolver_of
 
 MAX_PLANS = 256  # as many as the cache of valid documents holds documents
 
@@ -109,23 +108,17 @@ class Plans:
         return plan
 
 
-async def run(plans: Plans, operation: prepared.Prepared,
-              context: Any) -> ExecutionResult | dict[str, Any]:
-    """The response body's data ({"data": ...}) when the plan answers; else the
-    executor's result (prepared.run), with what the resolver gave if it ran."""
-    plan = plans.plan(operation)
-    schema = plans.schema._schema
-    arguments = None if plan is None else plan.arguments.coerce(operation.variables)
-    if plan is None or arguments is None:
-        return await prepared.run(schema, operation, context)
+async def resolve(plan: Plan, arguments: dict[str, Any],
+                  context: Any) -> dict[str, Any] | Outcome:
+    """The response body's data ({"data": ...}) when the plan answers alone; else what
+    the resolver gave or raised, for the executor to write (root_call.known_outcome)."""
     try:
         value = await plan.resolver(None, info=ContextOnly(context), **arguments)
     except Exception as exc:
-        return await prepared.run(schema, operation, context, known_outcome(Outcome(error=exc)))
+        return Outcome(error=exc)
+    if value is None:
+        return Outcome(value) if plan.non_null else {"data": {plan.key: None}}
     try:
-        data = None if value is None else plan.projection(value)
-    except Exception:
-        return await prepared.run(schema, operation, context, known_outcome(Outcome(value)))
-    if data is None and plan.non_null:
-        return await prepared.run(schema, operation, context, known_outcome(Outcome(value)))
-    return {"data": {plan.key: data}}
+        return {"data": {plan.key: plan.projection(value)}}
+    except Exception:  # null in a non-null field, a value its type refuses: an error
+        return Outcome(value)

@@ -21,7 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from gateway.asgi.errors import error_response
-from gateway.graphql import compiled, prepared
+from gateway.graphql import answers, compiled, prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
@@ -107,11 +107,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
                                      await request.body(), self.decode_json)
         if operation is None:
             return None
+        response = await answers.answer(self, operation, request)  # a compiled plan's
+        if response is not None:
+            return response
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
-        result = await compiled.run(self.plans, operation, context)
-        if isinstance(result, dict):  # a compiled plan's answer (compiled.py)
-            return self.create_response(result, sub_response)  # type: ignore[arg-type]
+        result = await prepared.run(self.graphql_schema, operation, context)
         if result.errors:
             self.schema.process_errors(result.errors)
         data = await self.process_result(request, result)  # type: ignore[arg-type]
