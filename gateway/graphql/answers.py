@@ -12,22 +12,34 @@ path's.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from graphql import GraphQLSchema
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.schema.base import BaseSchema
 
 from gateway.graphql import compiled, prepared
 from gateway.graphql.context import context_of
 from gateway.graphql.root_call import known_outcome
 
-if TYPE_CHECKING:
-    from gateway.graphql.router import GatewayGraphQL
-
 JSON_TYPE = "application/json"
 
 
-async def answer(view: GatewayGraphQL, operation: prepared.Prepared,
+class View(Protocol):
+    """What of the view (router.GatewayGraphQL) an answer uses."""
+
+    plans: compiled.Plans
+    schema: BaseSchema
+    graphql_schema: GraphQLSchema
+
+    def encode_json(self, data: object) -> str | bytes: ...
+    async def get_sub_response(self, request: Request) -> Response: ...
+    async def process_result(self, request: Request, result: Any) -> Any: ...
+    def create_response(self, response_data: Any, sub_response: Response) -> Response: ...
+
+
+async def answer(view: View, operation: prepared.Prepared,
                  request: Request) -> Response | None:
     """The answer, or None when no plan takes this request (the view runs it as
     before; nothing has run yet)."""
@@ -46,5 +58,5 @@ async def answer(view: GatewayGraphQL, operation: prepared.Prepared,
                                 known_outcome(outcome))
     if result.errors:
         view.schema.process_errors(result.errors)
-    data = await view.process_result(request, result)  # type: ignore[arg-type]
+    data = await view.process_result(request, result)
     return view.create_response(data, sub_response)
