@@ -3,8 +3,9 @@
 A `submitSum`, a `job(id)`: one root field, a few plain fields under it. prepared.py
 already skips parsing, validation and Strawberry's extension hooks for known documents;
 what was left per request was graphql-core's executor (an execution context, a path and
-a resolver call per field, completion by type), which cost such an operation about as
-much as the job service and Redis together. A plan, compiled once per (document,
+a resolver call per field, completion by type): in a py-spy profile of submitSum under
+wrk, execute() held 33% of the samples, of which the resolver and the job service 11%.
+A plan, compiled once per (document,
 operationName), does the same steps directly: the executor's own variable and argument
 coercion (arguments.py), the field's own resolver (root_call.py), the selected fields read
 and serialized by their own types (projection.py). Operations a plan cannot answer exactly
@@ -12,8 +13,9 @@ and serialized by their own types (projection.py). Operations a plan cannot answ
 root field not in root_call.ROOT_FIELDS) compile to nothing and keep the executor; so does
 every request whose variables do not coerce, and every result that is an error, which the
 executor then writes from the outcome already obtained (root_call.known_outcome): error
-codes, masking and the response are the full path's. tests/integration/with_redis/
-test_compiled.py sends each operation both ways and compares the answers byte for byte.
+codes, masking and the response are the full path's (answers.py makes the HTTP answer).
+tests/integration/with_redis/test_compiled.py sends each operation both ways and
+compares the answers byte for byte.
 """
 
 from __future__ import annotations
