@@ -26,8 +26,16 @@ class GraphQLSupport:
         return {"available": self.available, "reason": self.reason}
 
 
+JOB_QUERY = "query ($id: ID!) { job(id: $id) { id status result } }"
+
+
 def submit_body(number: int | str) -> str:
     return json.dumps({"query": MUTATION, "variables": {"n": number}})
+
+
+def job_body(job_id: str) -> str:
+    """The GraphQL twin of the REST poll: a finished job's status and result."""
+    return json.dumps({"query": JOB_QUERY, "variables": {"id": job_id}})
 
 
 def probe(base_url: str, headers: dict[str, str] | None = None) -> GraphQLSupport:

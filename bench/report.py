@@ -72,21 +72,40 @@ def _note_graphql(_: Results) -> tuple[str, str, str]:
             "document_cache.py); POST /graphql takes the express lane to Strawberry's ASGI "
             "app, past FastAPI's routing and dependency solving; and a known-good document "
             "runs on graphql-core directly (gateway/graphql/prepared.py), past Strawberry's "
-            "view and extension hooks. What remains is graphql-core's executor (building "
-            "the execution context, coercing variables, running the mutation's fields "
-            "serially, completing values) and Strawberry's resolver wrappers (profile "
-            "below).",
-            "Beyond this the per-operation cost is graphql-core's own execution, which no "
-            "cache removes: more gateway processes (see the 2-process figure), or a "
-            "compiled executor for known documents.")
+            "view and extension hooks; a known single-field operation such as this one skips "
+            "the executor too (gateway/graphql/compiled.py: its own resolver, the selected "
+            "fields read by their types). What remains over a REST submit is the GraphQL "
+            "request itself: a larger body to read and decode, the document looked up, the "
+            "resolver's typed object and its projection, the answer encoded (profile below).",
+            "More gateway processes (see the 2-process figure); persisted queries make the "
+            "request smaller.")
 
 
 def _note_poll(_: Results) -> tuple[str, str, str]:
     return ("rest_poll",
-            "A poll takes the express lane too: one HGETALL (pipelined with the other polls "
-            "of the same loop turn), the record's decoding, the request log line and the "
-            "socket write.",
+            "A poll takes the express lane too: one script call for the polls of the same "
+            "loop turn (tasks/jobs/get_records.lua), the record's decoding, the request log "
+            "line and the socket write. The reference's poll is the noisier row on a busy "
+            "machine (see the per-round range).",
             "As for the submit: more gateway processes, a sampled request log.")
+
+
+def _note_graphql_job(_: Results) -> tuple[str, str, str]:
+    return ("graphql_job",
+            "job(id) is a compiled plan (gateway/graphql/compiled.py) over the same job "
+            "service call as the REST poll; on top of the poll it reads and decodes a POST "
+            "body, looks the document up, coerces the id, and builds the typed Job the "
+            "resolver returns before projecting the selected fields.",
+            "More gateway processes; persisted queries (a smaller body).")
+
+
+def _note_scaling(_: Results) -> tuple[str, str, str]:
+    return ("",
+            "The detail gives the CPU the 2-process runs used, in cores: when every core is "
+            "busy, the load generator, Redis, NGINX and the two gateways share them, and a "
+            "second process can only take CPU from the others.",
+            "More cores (or the load generator on another machine): the processes share no "
+            "lock, and Redis used a fraction of one core.")
 
 
 def _note_worker(results: Results) -> tuple[str, str, str]:
@@ -187,6 +206,8 @@ MISS_NOTES: dict[str, Note] = {
     "rest_vs_hello": _note_rest, "rest_vs_reference": _note_rest,
     "graphql_vs_reference": _note_graphql, "poll_vs_reference": _note_poll,
     "persisted_vs_rest": _note_graphql, "persisted_vs_reference": _note_graphql,
+    "graphql_vs_rest": _note_graphql, "graphql_job_vs_poll": _note_graphql_job,
+    "rest_submit_scaling": _note_scaling, "graphql_submit_scaling": _note_scaling,
     "e2e_c1": _note_worker, "e2e_c2": _note_worker, "latency_p50": _note_latency,
     "gateway_rss_flat": _note_rss, "redis_bytes": _note_redis,
     "webhook_vs_bare": _note_webhook_bare, "webhook_p50": _note_webhook_latency,

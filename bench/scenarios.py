@@ -22,7 +22,8 @@ import orjson
 
 from bench import clients, graphql_probe, profiling, wrk
 from bench.config import Config
-from bench.graphql_probe import GraphQLSupport, probe
+from bench.cpu_share import CpuShare
+from bench.graphql_probe import GraphQLSupport, job_body, probe
 from bench.procs import ROOT, HttpServer, Proc, Processes, RedisHandle, wait_until
 from bench.reference_celery import TASK_NAME, make_app
 from bench.stats import paired, percentile, ratio, spread, tail_trend
@@ -152,6 +153,8 @@ class HttpScenario:
     # of jobs the run really created.
     queue: RedisHandle | None = None
     headers: dict[str, str] | None = None  # the production rows' API key
+    # Processes whose CPU time each run records, by role (bench/cpu_share.py).
+    cpu: dict[str, list[Proc]] | None = None
 
 
 # Side-by-side comparisons kept as data (per-round ratios): what a second process adds,
@@ -178,9 +181,12 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                             bare_env(ref_redis[n].url)) for n in (1, 2)}
     # The gateway's processes as `make up` runs them: one uvicorn each, NGINX in front.
     gw = {1: start_gateway(procs, "gateway-1", redis[1], 1)}
-    gw[2] = procs.nginx_in_front("nginx-2p", [
-        start_gateway(procs, f"gateway-2-{i}", redis[2], 1) for i in (1, 2)], f"{API}/")
+    two = [start_gateway(procs, f"gateway-2-{i}", redis[2], 1) for i in (1, 2)]
+    gw[2] = procs.nginx_in_front("nginx-2p", two, f"{API}/")
     gw_nginx = procs.nginx_in_front("nginx-1p", [gw[1]], f"{API}/")  # the same process
+    cpu = {1: {"gateways": [gw[1].proc], "redis": [redis[1].proc], "nginx": [gw_nginx.proc]},
+           2: {"gateways": [g.proc for g in two], "redis": [redis[2].proc],
+               "nginx": [gw[2].proc]}}
     production = Production(secrets.token_urlsafe(24))
     prod_redis = procs.redis("gw-prod")
     gw_prod = start_gateway(procs, "gateway-prod", prod_redis, 1, **production.settings)
@@ -222,23 +228,25 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
             HttpScenario(f"reference_submit_{n}p", f"reference submit, {n} proc", ref[n],
                          "/sum", "POST", body, ref_redis[n]),
             HttpScenario(f"rest_submit_{n}p", f"REST submit, {n} proc{way}", server,
-                         f"{API}/sum", "POST", body, redis[n]),
+                         f"{API}/sum", "POST", body, redis[n], cpu=cpu[n] if n == 2 else None),
         ]
         if graphql.available:
             scenarios.append(HttpScenario(
                 f"graphql_submit_{n}p", f"GraphQL submitSum, {n} proc{way}", server,
-                "/graphql", "POST", graphql.body, redis[n]))
+                "/graphql", "POST", graphql.body, redis[n], cpu=cpu[n] if n == 2 else None))
     scenarios.append(HttpScenario("rest_submit_nginx_1p", "REST submit, 1 proc behind NGINX",
-                                  gw_nginx, f"{API}/sum", "POST", body, redis[1]))
+                                  gw_nginx, f"{API}/sum", "POST", body, redis[1], cpu=cpu[1]))
     if graphql.available:
         scenarios.append(HttpScenario(
             "graphql_submit_nginx_1p", "GraphQL submitSum, 1 proc behind NGINX", gw_nginx,
-            "/graphql", "POST", graphql.body, redis[1]))
+            "/graphql", "POST", graphql.body, redis[1], cpu=cpu[1]))
     scenarios += [
         HttpScenario("reference_poll_1p", "reference poll (finished), 1 proc", ref[1],
                      f"/sum/{ref_id}"),
         HttpScenario("rest_poll_1p", "REST poll (finished), 1 proc", gw[1],
                      f"{API}/sum/{ours_id}"),
+        *([HttpScenario("graphql_job_1p", "GraphQL job(id) (finished), 1 proc", gw[1],
+                        "/graphql", "POST", job_body(ours_id))] if graphql.available else []),
         # The production configuration, in the same rounds as the open rows.
         HttpScenario("rest_submit_prod_1p", "REST submit, API key + rate limit, 1 proc",
                      gw_prod, f"{API}/sum", "POST", body, prod_redis, production.headers),
@@ -266,10 +274,13 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
             queue = s.queue.client() if s.queue else None
             if queue is not None:
                 queue.delete(WORK_QUEUE)
+            share = CpuShare(s.cpu) if s.cpu else None
             result = wrk.run(s.server.url + s.path, seconds=cfg.seconds,
                              connections=cfg.connections, method=s.method, body=s.body,
                              headers=s.headers)
             entry = result.as_dict()
+            if share is not None:
+                entry["cpu"] = share.stop()
             if queue is not None:
                 time.sleep(0.2)  # the answers wrk stopped waiting for
                 entry["accepted_jobs"] = int(queue.llen(WORK_QUEUE))
@@ -337,6 +348,7 @@ def _profile_gateway(gw: HttpServer, graphql: GraphQLSupport, poll_id: str,
                ("rest_poll", f"{API}/sum/{poll_id}", "GET", None)]
     if graphql.available:
         targets.append(("graphql_submit", "/graphql", "POST", graphql.body))
+        targets.append(("graphql_job", "/graphql", "POST", job_body(poll_id)))
     out: dict[str, Any] = {}
     for name, path, method, body in targets:
         holder: list[profiling.Profile] = []

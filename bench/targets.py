@@ -90,9 +90,11 @@ def _http_target(http: dict[str, Any], key: str, goal: str, num: str, den: str,
 
 
 REST_VS_REFERENCE = 5.0
-REST_VS_HELLO = 0.4
-GRAPHQL_VS_REFERENCE = 3.0
-POLL_VS_REFERENCE = 3.0
+REST_VS_HELLO = 0.6  # issue 17, part 3 (0.4 before)
+GRAPHQL_VS_REFERENCE = 5.0  # issue 17 (3 before)
+POLL_VS_REFERENCE = 5.0  # issue 17, part 3 (3 before)
+GRAPHQL_VS_REST = 0.8  # issue 17: submitSum against the REST submit, job(id) against the poll
+SCALING_2P = 1.6  # issue 17, part 4: 2 gateway processes over 1 on 2 cores
 WORKER_VS_BARE = 0.85
 LATENCY_P50_MS = 3.0
 REDIS_BYTES_PER_JOB = 2048
@@ -104,8 +106,6 @@ LISTING_SIZES = (1_000, 10_000, 100_000)  # jobs of one tenant (bench/listing.py
 LISTING_FLAT_MAX = 1.25  # the largest size's listing cost over the smallest's
 WEBHOOK_ISOLATION_P99_MS = 2000.0  # issue 14: a healthy receiver while another one hangs
 PROGRESS_OVERHEAD = 1.05  # issue 15: a job reporting progress, against the same loop without
-PERSISTED_VS_REST = 0.8  # issue 17: GraphQL submitSum by persisted hash, against REST submit
-PERSISTED_VS_REFERENCE = 5.0  # ... and against the reference's submit
 QUEUES_VS_BARE = 0.9  # issue 16: short jobs while a long job runs on the other queue
 
 
@@ -127,6 +127,15 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         _http_target(http, "poll_vs_reference",
                      f"REST poll >= {POLL_VS_REFERENCE:g}x the reference's poll",
                      "rest_poll_1p", "reference_poll_1p", POLL_VS_REFERENCE),
+        _http_target(http, "graphql_vs_rest",
+                     f"GraphQL submitSum >= {GRAPHQL_VS_REST:g}x the REST submit",
+                     "graphql_submit_1p", "rest_submit_1p", GRAPHQL_VS_REST, no_graphql),
+        _http_target(http, "graphql_job_vs_poll",
+                     f"GraphQL job(id) >= {GRAPHQL_VS_REST:g}x the REST poll",
+                     "graphql_job_1p", "rest_poll_1p", GRAPHQL_VS_REST, no_graphql),
+        *(scaling_target(http, prefix, label, no_graphql if "graphql" in prefix else "")
+          for prefix, label in (("rest_submit", "REST submit"),
+                                ("graphql_submit", "GraphQL submitSum"))),
     ]
     e2e = results.get("e2e", {})
     drain = e2e.get("drain", {})
@@ -190,9 +199,44 @@ def persisted_targets(http: dict[str, Any]) -> list[Target]:
                          f">= {threshold:g}x {what}", "graphql_persisted_submit_1p", den,
                          threshold, missing)
             for key, what, den, threshold in (
-                ("rest", "REST submit", "rest_submit_1p", PERSISTED_VS_REST),
+                ("rest", "REST submit", "rest_submit_1p", GRAPHQL_VS_REST),
                 ("reference", "the reference's submit", "reference_submit_1p",
-                 PERSISTED_VS_REFERENCE))]
+                 GRAPHQL_VS_REFERENCE))]
+
+
+def scaling_target(http: dict[str, Any], prefix: str, label: str,
+                   unavailable: str = "") -> Target:
+    """2 gateway processes behind NGINX over 1 behind the same NGINX; below the target,
+    the detail names what the 2-process runs ran out of, from the CPU they used
+    (bench/cpu_share.py): the machine's cores all busy means CPU, whoever used it."""
+    two, one = f"{prefix}_2p", f"{prefix}_nginx_1p"
+    if one not in http:
+        one = f"{prefix}_1p"
+    target = _http_target(http, f"{prefix}_scaling", f"{label}: 2 gateway processes >= "
+                          f"{SCALING_2P:g}x 1 (or the bench says what stops it)", two, one,
+                          SCALING_2P, unavailable)
+    shares = [r["cpu"] for r in http.get(two, {}).get("runs", []) if r.get("cpu")]
+    if target.unavailable or not shares:
+        return target
+
+    def median(values: list[float]) -> float:
+        return float(sorted(values)[len(values) // 2])
+
+    cores = float(shares[0]["cores"])
+    figures = {"cores": cores, "busy": median([c["busy"] for c in shares]),
+               "rest": median([c["rest"] for c in shares]),
+               **{role: median([c["roles"][role] for c in shares])
+                  for role in shares[0]["roles"]}}
+    detail = (target.detail + "; CPU during the 2-process runs, in cores: {busy:.2f} of "
+              "{cores:.0f} busy (gateways {gateways:.2f}, Redis {redis:.2f}, NGINX "
+              "{nginx:.2f}, wrk and the rest {rest:.2f})")
+    if figures["busy"] >= CPU_FULL * cores:
+        detail += ": every core full, CPU is the shared resource that stops the scaling"
+    return Target(target.key, target.goal, target.value, target.threshold, True, "x",
+                  detail, {**target.figures, **figures}, target.paired)
+
+
+CPU_FULL = 0.9  # of the machine's cores busy: no CPU left for another process
 
 
 def listing_target(listing: dict[str, Any] | None) -> Target:

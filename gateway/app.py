@@ -7,7 +7,6 @@ GraphQL: gateway/graphql/), and wraps them in the plain ASGI layers (gateway/asg
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from gateway import gc_tuning
 from gateway.asgi.body_limit import BodyLimitMiddleware
 from gateway.asgi.request_log import RequestLogMiddleware
 from gateway.asgi.ws_limit import WebSocketMessageLimit
@@ -89,10 +89,7 @@ def build_api(settings: Settings) -> FastAPI:
         if not settings.api_keys:
             log.warning("no API_KEYS configured: unless keys are stored in Redis "
                         "(python -m gateway.keys), the API is open to anyone who can reach it")
-        # Everything imported so far lives as long as the process: move it out of the
-        # collector's sight, so the frequent collections of request garbage stay cheap.
-        gc.collect()
-        gc.freeze()
+        gc_tuning.tune()  # what lives as long as the process, out of the collector's sight
         yield
         streams.close()
         restore_signals()

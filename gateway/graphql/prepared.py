@@ -90,12 +90,15 @@ def prepare(documents: ValidDocuments, content_type: str, body: bytes,
     return Prepared(document, variables, name)
 
 
-async def run(schema: GraphQLSchema, prepared: Prepared, context: Any) -> ExecutionResult:
+async def run(schema: GraphQLSchema, prepared: Prepared, context: Any,
+              middleware: Callable[..., Any] | None = None) -> ExecutionResult:
     """Execute as Strawberry's Schema.execute does (same schema, resolvers and
-    awaitable check), without its extension hooks."""
+    awaitable check), without its extension hooks. (`middleware`: compiled.py's answer
+    for a root field it already resolved.)"""
     result = execute(schema, prepared.document, context_value=context,
                      variable_values=prepared.variables,
                      operation_name=prepared.operation_name,
+                     middleware=None if middleware is None else [middleware],
                      is_awaitable=optimized_is_awaitable)  # type: ignore[arg-type]
     if isinstance(result, ExecutionResult):
         return result

@@ -21,7 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from gateway.asgi.errors import error_response
-from gateway.graphql import prepared
+from gateway.graphql import answers, compiled, prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
@@ -71,6 +71,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         # Known-good documents skip Strawberry's per-operation machinery (prepared.py),
         # unless an extension needs it.
         self.prepared_path = prepared.only_parse_and_validate(schema.extensions)
+        self.plans = compiled.Plans(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,6 +118,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
                                      self.persisted)  # persisted queries: known hashes
         if operation is None:
             return None
+        response = await answers.answer(self, operation, request)  # a compiled plan's
+        if response is not None:
+            return response
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
         result = await prepared.run(self.graphql_schema, operation, context)

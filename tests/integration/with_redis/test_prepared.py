@@ -15,7 +15,7 @@ import pytest
 from strawberry.extensions import SchemaExtension
 
 from gateway.app import build_api
-from gateway.graphql import prepared
+from gateway.graphql import answers, prepared
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewayErrors
 from gateway.graphql.limits import DocumentLimits
@@ -66,13 +66,13 @@ def test_prepared_and_full_path_answer_alike(own_redis: RedisServer,
     settings = Settings(_env_file=None, redis_url=own_redis.url, api_keys=f"acme:{KEY}")
     api = build_api(settings)
     ran: list[bool] = []
-    real_run = prepared.run
+    real_run = answers.answer
 
     async def counting_run(*args: Any) -> Any:
         ran.append(True)
         return await real_run(*args)
 
-    monkeypatch.setattr(prepared, "run", counting_run)
+    monkeypatch.setattr(answers, "answer", counting_run)
 
     async def compare() -> None:
         async with api.router.lifespan_context(api):

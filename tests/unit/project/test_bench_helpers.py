@@ -14,7 +14,7 @@ from bench.figure_check import unbacked
 from bench.profiling import summarize
 from bench.results_io import LATEST, dumps, load
 from bench.stats import flat_threshold, is_flat, paired, percentile, ratio, spread, tail_trend
-from bench.targets import Target, evaluate, progress_target
+from bench.targets import Target, evaluate, progress_target, scaling_target
 from bench.webhooks_adapter import last_json_object
 
 
@@ -115,7 +115,7 @@ def test_targets_from_results() -> None:
     results = {
         "http": {"graphql": {"available": False, "reason": "no /graphql (404)"},
                  "scenarios": {
-                     "hello_1p": _scenario([10000, 10000, 10000]),
+                     "hello_1p": _scenario([7000, 7000, 7000]),
                      "reference_submit_1p": _scenario([800, 1000, 900]),
                      "rest_submit_1p": _scenario([4500, 5000, 4000]),
                      "reference_poll_1p": _scenario([1500, 1500, 1500]),
@@ -132,7 +132,8 @@ def test_targets_from_results() -> None:
     assert targets["graphql_vs_reference"].held is None
     assert "not available" in targets["graphql_vs_reference"].unavailable
     assert targets["poll_vs_reference"].held is False
-    assert fmt.gap(targets["poll_vs_reference"]) == "2.67x of 3x needed"
+    assert fmt.gap(targets["poll_vs_reference"]) == "2.67x of 5x needed"
+    assert targets["graphql_job_vs_poll"].held is None  # GraphQL not available
     assert targets["e2e_c1"].held is False and targets["e2e_c2"].held is None
     assert targets["latency_p50"].value == 2.0 and targets["latency_p50"].held
     assert targets["redis_bytes"].held is None  # not measured
@@ -145,6 +146,23 @@ def test_targets_from_results() -> None:
     assert fmt.detail(again["rest_vs_reference"]) == \
         "4,500 vs 900 req/s (medians; ratio of medians 5.00x)"
     assert again["e2e_c1"].held is False and math.isnan(again["redis_bytes"].value)
+
+
+def _cpu(busy: float, gateways: float) -> dict[str, object]:
+    return {"cores": 2, "busy": busy, "rest": busy - gateways - 0.5,
+            "roles": {"gateways": gateways, "redis": 0.3, "nginx": 0.2}}
+
+
+@pytest.mark.parametrize("busy, named", [(1.96, True), (1.2, False)])
+def test_scaling_below_its_target_names_full_cores(busy: float, named: bool) -> None:
+    two = _scenario([5500, 5600, 5400])
+    two["runs"] = [{"rps": r, "cpu": _cpu(busy, 1.2)} for r in (5500, 5600, 5400)]
+    http = {"rest_submit_2p": two, "rest_submit_nginx_1p": _scenario([5000, 5000, 5000])}
+    target = scaling_target(http, "rest_submit", "REST submit")
+    assert target.held is False and target.value == pytest.approx(1.1)
+    text = fmt.detail(target)
+    assert f"{busy:.2f} of 2 busy (gateways 1.20, Redis 0.30, NGINX 0.20" in text
+    assert ("CPU is the shared resource" in text) is named
 
 
 def test_progress_target_is_the_median_of_the_rounds_ratios() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.stats import spread
-from bench.targets import PERSISTED_VS_REFERENCE, PERSISTED_VS_REST, persisted_targets
+from bench.targets import GRAPHQL_VS_REFERENCE, GRAPHQL_VS_REST, persisted_targets
 
 
 def _scenario(runs: list[float]) -> dict[str, Any]:
@@ -20,9 +20,9 @@ def test_persisted_targets_are_per_round_ratios() -> None:
         "reference_submit_1p": _scenario([100.0, 250.0, 200.0])}}
     rest, reference = persisted_targets(http)
     assert (rest.key, rest.value, rest.threshold) == ("persisted_vs_rest", 1.0,
-                                                      PERSISTED_VS_REST)
+                                                      GRAPHQL_VS_REST)
     assert rest.paired == (0.9, 1.1) and rest.held
-    assert (reference.value, reference.threshold) == (5.5, PERSISTED_VS_REFERENCE)
+    assert (reference.value, reference.threshold) == (5.5, GRAPHQL_VS_REFERENCE)
     assert reference.paired == (4.0, 9.0) and reference.held
 
 
