@@ -42,29 +42,26 @@ class NotProjected(Exception):
     """This result would be an error: the executor answers it."""
 
 
-def _leaf(serialize: Callable[[Any], Any], non_null: bool, attribute: str) -> Reader:
+def _field(convert: Reader, non_null: bool, attribute: str) -> Reader:
+    """A field's reader: its attribute, null where the type allows it, else converted."""
     def read(source: Any) -> Any:
         value = getattr(source, attribute)
         if value is None:
             if non_null:
                 raise NotProjected(attribute)
             return None
+        return convert(value)
+    return read
+
+
+def _serializer(serialize: Callable[[Any], Any], attribute: str) -> Reader:
+    """A leaf's conversion: its type's `serialize`; a value it refuses is an error."""
+    def convert(value: Any) -> Any:
         serialized = serialize(value)
         if serialized is None or serialized is Undefined:
             raise NotProjected(attribute)
         return serialized
-    return read
-
-
-def _object(fields: Projection, non_null: bool, attribute: str) -> Reader:
-    def read(source: Any) -> Any:
-        value = getattr(source, attribute)
-        if value is None:
-            if non_null:
-                raise NotProjected(attribute)
-            return None
-        return fields(value)
-    return read
+    return convert
 
 
 class Projection:
@@ -102,10 +99,11 @@ class Projection:
         if isinstance(kind, GraphQLScalarType | GraphQLEnumType):
             if node.selection_set is not None:
                 raise Unsupported("a leaf with a selection set")
-            return _leaf(kind.serialize, non_null, field.python_name)
+            return _field(_serializer(kind.serialize, field.python_name), non_null,
+                          field.python_name)
         if isinstance(kind, GraphQLObjectType):
-            return _object(Projection(schema, kind, node.selection_set), non_null,
-                           field.python_name)
+            return _field(Projection(schema, kind, node.selection_set), non_null,
+                          field.python_name)
         raise Unsupported(f"{parent.name}.{name}: lists, interfaces and unions take the "
                           "executor")
 
