@@ -9,14 +9,13 @@ interleave, the order alternating; each is a drain of a prefilled queue as in ph
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any
 
 import httpx
 
 from bench.config import Config
-from bench.procs import Processes, RedisHandle
+from bench.procs import Processes, RedisHandle, wait_until
 from bench.scenarios import (
     API,
     HOLD_QUEUE,
@@ -81,8 +80,5 @@ def queues_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
 
 def wait_started(redis: RedisHandle, job_id: str) -> None:
     client = redis.client()
-    deadline = time.monotonic() + 60
-    while client.hget(job_key(job_id), "status") != b"STARTED":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the long job {job_id} did not start within 60 s")
-        time.sleep(0.05)
+    if not wait_until(lambda: client.hget(job_key(job_id), "status") == b"STARTED", 60):
+        raise RuntimeError(f"the long job {job_id} did not start within 60 s")

@@ -67,7 +67,8 @@ def compile_plan(schema: Schema, operation: prepared.Prepared) -> Plan | None:
     field = schema.get_field_for_type(node.name.value, root.name)
     if resolver is None or field is None:
         return None
-    result_type = _named_object(root.fields[node.name.value].type)
+    root_field = root.fields[node.name.value]
+    result_type = _named_object(root_field.type)
     if result_type is None:
         return None
     try:
@@ -75,7 +76,6 @@ def compile_plan(schema: Schema, operation: prepared.Prepared) -> Plan | None:
     except Unsupported:
         return None
     key = node.alias.value if node.alias else node.name.value
-    root_field = root.fields[node.name.value]
     return Plan(key, isinstance(root_field.type, GraphQLNonNull),
                 RootArguments(schema, definition, root_field, node, field.arguments),
                 resolver, projection)

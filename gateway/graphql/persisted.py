@@ -77,19 +77,14 @@ class PersistedQueries:
         """The request the full path runs: a hash alone becomes its document, a document
         sent with a hash must match it, and an allow-list refuses what it does not list."""
         sha = requested_hash(data.extensions)
-        if sha is None:
-            if self.allow_list is not None and data.query is not None and (
-                    sha256_hex(data.query) not in self.allow_list):
-                raise not_listed(sha256_hex(data.query))
-            return data
-        if data.query is not None:
-            if sha256_hex(data.query) != sha:
-                raise hash_mismatch()
-            if self.allow_list is not None and sha not in self.allow_list:
-                raise not_listed(sha)
-            return data  # registered by `remember` once it has run
-        if self.allow_list is not None and sha not in self.allow_list:
-            raise not_listed(sha)
+        if sha is not None and data.query is not None and sha256_hex(data.query) != sha:
+            raise hash_mismatch()
+        if self.allow_list is not None:
+            listed = sha if sha is not None or data.query is None else sha256_hex(data.query)
+            if listed is not None and listed not in self.allow_list:
+                raise not_listed(listed)
+        if sha is None or data.query is not None:
+            return data  # a document sent with its hash is registered by `remember` once run
         query = self._known_locally(sha) or await self._fetch(sha, state)
         if query is None:
             NOT_FOUND.inc()
