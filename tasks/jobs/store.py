@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from tasks.batching import Batcher
 from tasks.jobs.record import JobRecord, JobStatus, record_from_fields
 from tasks.redis.clients import Outage, sync_client
+from tasks.redis.direct_script import DirectScript
 from tasks.redis.keys import (
     KOMBU_UNACKED_KEY,
     QUEUED_KEY,
@@ -128,9 +129,10 @@ class JobStore:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._transition = client.register_script(TRANSITION_LUA)
+        # Two transitions per job, and the progress reports: the direct way (direct_script.py).
+        self._transition = DirectScript(client, TRANSITION_LUA)
         self._recover = client.register_script(RECOVER_LUA)
-        self._progress = client.register_script(PROGRESS_LUA)
+        self._progress = DirectScript(client, PROGRESS_LUA)
 
     def requeue_lost(self, older_than: float, unacked_key: str = KOMBU_UNACKED_KEY,
                      most: int = 100) -> int:
@@ -175,7 +177,7 @@ class JobStore:
         record; False when refused (not STARTED, or no record). progress.lua also makes
         the job.progress webhooks, at most one per `webhook_interval_ms` (and the final)."""
         reply = self._progress(keys=[job_key(job_id), event_channel(job_id)],
-                               args=[report, "1" if final else "0", webhook_interval_ms])
+                               args=[report, "1" if final else "0", str(webhook_interval_ms)])
         return bool(reply)
 
 

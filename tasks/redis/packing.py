@@ -1,4 +1,5 @@
-"""Commands packed by hiredis (C) on asyncio connections.
+"""Commands packed by hiredis (C): on asyncio connections, and for the worker's own sends
+(`pack`: tasks/redis/direct_script.py, worker/jobs/pipelined_acks.py).
 
 redis-py's synchronous connections pack commands with hiredis when it is installed; its
 asyncio connections always use the pure-Python packer, which cost the gateway's submit
@@ -12,6 +13,13 @@ from typing import Any
 import hiredis
 import redis.asyncio as aioredis
 from redis.exceptions import DataError
+
+
+def pack(*args: str | bytes | int | float) -> bytes:
+    """One command in Redis's protocol."""
+    # hiredis's stub types the command as a 1-tuple; it takes any length.
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]
+    return packed
 
 
 class HiredisPacking:

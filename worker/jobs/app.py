@@ -17,6 +17,7 @@ from worker.jobs import kombu_compat, observe, tracing  # noqa: F401  (signal re
 from worker.jobs.heartbeat import Heartbeat
 from worker.jobs.hooks import JobHooks
 from worker.jobs.kombu_client_cache import install as install_kombu_client_cache
+from worker.jobs.pipelined_acks import install as install_pipelined_acks
 from worker.jobs.shutdown import GracefulShutdown
 from worker.jobs.worker_run import WorkerRun
 
@@ -34,6 +35,7 @@ def create_worker_app(settings: Settings) -> Celery:
     Heartbeat(settings, run).connect()
     kombu_compat.install()
     install_kombu_client_cache()
+    install_pipelined_acks()
     return app
 
 

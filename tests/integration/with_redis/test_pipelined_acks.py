@@ -1,0 +1,84 @@
+"""The worker's acks are sent without waiting for Redis's answer (worker/jobs/pipelined_acks.py):
+an acked message leaves kombu's unacked hash and index all the same, a closing channel
+settles them before it restores the messages not acked, and an ack whose connection broke
+goes kombu's own way. Every worker test runs through it too."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from kombu import Connection
+
+from tests.support.servers import RedisServer
+from worker.jobs import pipelined_acks
+
+QUEUE = "pipelined-acks-probe"
+
+
+@pytest.fixture()
+def client(sync_client: redis.Redis) -> redis.Redis:
+    pipelined_acks.install()
+    return sync_client
+
+
+def _unacked(client: redis.Redis) -> tuple[int, int]:
+    return int(client.hlen("unacked")), int(client.zcard("unacked_index"))
+
+
+def test_acked_messages_leave_the_unacked_set(own_redis: RedisServer,
+                                              client: redis.Redis) -> None:
+    with Connection(own_redis.url) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        for n in range(3):
+            queue.put({"n": n})
+        messages = [queue.get(timeout=5) for _ in range(3)]
+        assert _unacked(client) == (3, 3)
+        for message in messages:
+            message.ack()
+        pipelined_acks.ACKS.settle()
+        assert _unacked(client) == (0, 0)
+        queue.close()
+
+
+def test_closing_settles_acks_then_restores_the_rest(own_redis: RedisServer,
+                                                     client: redis.Redis) -> None:
+    with Connection(own_redis.url) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        queue.put({"n": "acked"})
+        queue.put({"n": "held"})
+        acked, _held = queue.get(timeout=5), queue.get(timeout=5)
+        acked.ack()  # sent, its answer not read
+        queue.close()
+    assert _unacked(client) == (0, 0)
+    # Only the message not acked went back to the queue.
+    with Connection(own_redis.url) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        assert queue.get(timeout=5).payload == {"n": "held"}
+        assert client.llen(QUEUE) == 0
+        queue.close()
+
+
+def test_an_ack_on_a_broken_connection_goes_kombus_way(
+        own_redis: RedisServer, client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    redone: list[int] = []
+    redo = pipelined_acks.PipelinedAcks._redo
+
+    def counted_redo(self: pipelined_acks.PipelinedAcks) -> None:
+        redone.append(len(self._unconfirmed))
+        redo(self)
+
+    monkeypatch.setattr(pipelined_acks.PipelinedAcks, "_redo", counted_redo)
+    with Connection(own_redis.url) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        for n in range(2):
+            queue.put({"n": n})
+        first, second = queue.get(timeout=5), queue.get(timeout=5)
+        first.ack()
+        pipelined_acks.ACKS.settle()
+        # The server drops every client connection but ours: the acks' one is gone.
+        client.client_kill_filter(_type="normal", skipme=True)
+        second.ack()  # its send or its replies fail: kombu's blocking ack instead
+        pipelined_acks.ACKS.settle()
+        assert redone == [1]
+        assert _unacked(client) == (0, 0)
+        queue.close()
