@@ -123,15 +123,17 @@ def _note_worker(results: Results) -> tuple[str, str, str]:
                   f"one pool process: {verdict}); ")
     return ("worker_main_c1",
             "Each job costs the worker's pool process two Lua transitions (STARTED, then "
-            "SUCCEEDED with the job's metrics in the same call) where bare Celery stores "
-            "one result, and the signal hooks around them; while Flower watches, task "
+            "SUCCEEDED with the job's metrics in the same call; each one EVALSHA on a "
+            "connection the process holds, tasks/redis/direct_script.py) where bare Celery "
+            "stores one result, and the signal hooks around them; while Flower watches, task "
             "events add three event publishes per job in the worker's main process (the "
             "table's task-events row). With one pool process the jobs run strictly one "
-            "after another, and acks_late with a prefetch multiplier of 1 puts the main "
-            f"process's ack and its next BRPOP (Redis round trips{measured}) between every "
-            "two jobs, where bare Celery (prefetch 4, early ack) has its next message at "
-            "hand. A larger prefetch (the table's WORKER_PREFETCH_MULTIPLIER=4 row) lets a "
-            "worker busy with long jobs hold messages that an idle worker could run, so it "
+            "after another. The late ack is sent without waiting for Redis "
+            "(worker/jobs/pipelined_acks.py), but with a prefetch multiplier of 1 the next "
+            f"message is fetched only once it is made (a BRPOP round trip{measured}) between "
+            "every two jobs, where bare Celery (prefetch 4, early ack) has its next message "
+            "at hand. A larger prefetch (the table's WORKER_PREFETCH_MULTIPLIER=4 row) lets "
+            "a worker busy with long jobs hold messages that an idle worker could run, so it "
             "is the short queue's default (4) and the long queue's stays 1.",
             f"{closes}one transition instead of two for short functions"
             + ("; with two pool processes the target held at prefetch 1 in this run, so "
@@ -144,8 +146,8 @@ def _note_queues(results: Results) -> tuple[str, str, str]:
             f"The long job costs the short queue little: beside it, the short queue's worker "
             f"drains {fmt.ratio(beside)} of what the same worker drains with no long queue at "
             "all. What is left is the cost of a job at prefetch 4, the worker rows' gap "
-            "(their note): two Lua transitions per job in the pool process and the late ack "
-            "in the main process, where bare Celery stores one result and acks early.",
+            "(their note): two Lua transitions per job in the pool process, each a round trip "
+            "the pool process waits for, where bare Celery stores one result.",
             "one transition instead of two for short functions (as for the worker rows).")
 
 

@@ -276,7 +276,7 @@ def test_no_secret_reaches_any_log(edge: EdgeStack) -> None:
         gateway writes its lines in order, in batches)."""
         logs = edge.logs()
         return (last in logs.get("edge-gateway", "") and last in logs.get("nginx-access", "")
-                and f"[{job_id}] succeeded" in logs.get("edge-worker", ""))
+                and f"job {job_id} SUCCEEDED" in logs.get("edge-worker", ""))
 
     wait_until(logged, 15, "the services to log these requests")
     logs = edge.logs()
