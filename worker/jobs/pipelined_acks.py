@@ -5,7 +5,7 @@ transport acknowledges on the worker's event loop with a blocking round trip (ZR
 of the message's entries in its unacked index and hash), which Celery makes between reading
 a job's result from the pool process and handing that process its next job: with one pool
 process, that round trip is on every job's path. Bare Celery, one pool process, trivial
-jobs: 0.87x of its own throughput with acks_late (3 paired 3,000-job drains, 2 cores).
+jobs: 0.86x of its own throughput with acks_late (3 paired 3,000-job drains, 2 cores).
 
 Here an ack sends the two commands on a connection kept for acks and returns; their replies
 are read at the next ack (they arrived long before) or before the channel restores its
