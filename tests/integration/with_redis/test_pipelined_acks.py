@@ -1,7 +1,8 @@
-"""The worker's acks are sent without waiting for Redis's answer (worker/jobs/pipelined_acks.py):
-an acked message leaves kombu's unacked hash and index all the same, a closing channel
-settles them before it restores the messages not acked, and an ack whose connection broke
-goes kombu's own way. Every worker test runs through it too."""
+"""The worker's writes to kombu's unacked set are sent without waiting for Redis's answer
+(worker/jobs/pipelined_acks.py): a delivered message is in kombu's unacked hash and index,
+an acked one leaves them, a closing channel settles its writes before it restores the
+messages not acked (from the entries written here), and a write whose connection broke is
+made again kombu's own way. Every worker test runs through it too."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def test_acked_messages_leave_the_unacked_set(own_redis: RedisServer,
         for n in range(3):
             queue.put({"n": n})
         messages = [queue.get(timeout=5) for _ in range(3)]
+        pipelined_acks.ACKS.settle()
         assert _unacked(client) == (3, 3)
         for message in messages:
             message.ack()
@@ -58,7 +60,20 @@ def test_closing_settles_acks_then_restores_the_rest(own_redis: RedisServer,
         queue.close()
 
 
-def test_an_ack_on_a_broken_connection_goes_kombus_way(
+def test_a_message_rejected_at_once_goes_back_to_its_queue(own_redis: RedisServer,
+                                                            client: redis.Redis) -> None:
+    """A reject with requeue restores the message from its unacked entry, which was only
+    sent: the reject waits for it (as a pool process lost while running its job)."""
+    with Connection(own_redis.url) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        queue.put({"n": "again"})
+        queue.get(timeout=5).reject(requeue=True)
+        assert _unacked(client) == (0, 0)
+        assert queue.get(timeout=5).payload == {"n": "again"}
+        queue.close()
+
+
+def test_writes_on_a_broken_connection_go_kombus_way(
         own_redis: RedisServer, client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
     redone: list[int] = []
     redo = pipelined_acks.PipelinedAcks._redo
@@ -67,18 +82,28 @@ def test_an_ack_on_a_broken_connection_goes_kombus_way(
         redone.append(len(self._unconfirmed))
         redo(self)
 
+    def kill_the_writes_connection() -> None:
+        """The server drops the connection the writes go on (kombu's stay)."""
+        host, port = pipelined_acks.ACKS._connection._sock.getsockname()[:2]
+        assert client.client_kill_filter(_id=None, addr=f"{host}:{port}") == 1
+
     monkeypatch.setattr(pipelined_acks.PipelinedAcks, "_redo", counted_redo)
     with Connection(own_redis.url) as conn:
         queue = conn.SimpleQueue(QUEUE)
         for n in range(2):
             queue.put({"n": n})
-        first, second = queue.get(timeout=5), queue.get(timeout=5)
-        first.ack()
+        first = queue.get(timeout=5)
         pipelined_acks.ACKS.settle()
-        # The server drops every client connection but ours: the acks' one is gone.
-        client.client_kill_filter(_type="normal", skipme=True)
-        second.ack()  # its send or its replies fail: kombu's blocking ack instead
+        kill_the_writes_connection()
+        second = queue.get(timeout=5)  # its entry's send or reply fails: redone
         pipelined_acks.ACKS.settle()
         assert redone == [1]
+        assert _unacked(client) == (2, 2)
+        first.ack()
+        pipelined_acks.ACKS.settle()
+        kill_the_writes_connection()
+        second.ack()  # its send or its reply fails: kombu's blocking ack instead
+        pipelined_acks.ACKS.settle()
+        assert redone == [1, 1]
         assert _unacked(client) == (0, 0)
         queue.close()
