@@ -85,7 +85,7 @@ def test_writes_on_a_broken_connection_go_kombus_way(
     def kill_the_writes_connection() -> None:
         """The server drops the connection the writes go on (kombu's stay)."""
         host, port = pipelined_acks.ACKS._connection._sock.getsockname()[:2]
-        assert client.client_kill_filter(_id=None, addr=f"{host}:{port}") == 1
+        assert client.client_kill_filter(addr=f"{host}:{port}") == 1
 
     monkeypatch.setattr(pipelined_acks.PipelinedAcks, "_redo", counted_redo)
     with Connection(own_redis.url) as conn:
