@@ -47,6 +47,12 @@ def json_error(status: int, body: bytes, headers: dict[str, str] | None = None) 
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+def internal_error(exc: BaseException) -> Response:
+    """A bug's answer: logged with its traceback, masked for the client."""
+    log.exception("unexpected error", exc_info=exc)
+    return json_error(500, error_body("INTERNAL", "internal error"))
+
+
 def error_response(exc: GatewayError) -> Response:
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 500)
     headers = None

@@ -1,13 +1,13 @@
-"""The HTTP answer of a request a compiled plan takes (compiled.py).
+"""The HTTP answer of an operation whose document is known good (prepared.py).
 
-What the view does per request around an operation (a sub-response for resolvers to set
-headers on, a context, Strawberry's result processing and response) is built here only
-when the executor has to write the answer: a plan's root resolvers (root_call.ROOT_FIELDS)
-set no headers, so a plan that answers alone needs the context and the encoded body, in
-a response made as the view's `create_response` makes it (same encoder, status 200,
-application/json). A result that is an error goes through the view's own steps, with the
-resolver's outcome (root_call.known_outcome), so its codes and masking are the full
-path's.
+A compiled plan (compiled.py) answers alone when its root resolver's value projects: a
+plan's root resolvers (root_call.ROOT_FIELDS) set no headers, so it needs the context and
+the encoded body, in a response made as the view's `create_response` makes it (same
+encoder, status 200, application/json). Otherwise the executor writes the answer, with
+what the view does per request around an operation (a sub-response for resolvers to set
+headers on, Strawberry's result processing and response): when no plan takes the
+operation, or with the resolver's outcome (root_call.known_outcome) when that is an
+error, so its codes and masking are the full path's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from strawberry.schema.base import BaseSchema
 
 from gateway.graphql import compiled, prepared
 from gateway.graphql.context import context_of
-from gateway.graphql.root_call import known_outcome
+from gateway.graphql.root_call import ContextOnly, Outcome, known_outcome
 
 JSON_TYPE = "application/json"
 
@@ -39,23 +39,30 @@ class View(Protocol):
     def create_response(self, response_data: Any, sub_response: Response) -> Response: ...
 
 
-async def answer(view: View, operation: prepared.Prepared,
-                 request: Request) -> Response | None:
-    """The answer, or None when no plan takes this request (the view runs it as
-    before; nothing has run yet)."""
+async def answer(view: View, operation: prepared.Prepared, request: Request) -> Response:
+    """A known-good operation's answer: a compiled plan's, or the executor's when no plan
+    takes it (nothing has run yet) or the plan's outcome is an error."""
     plan = view.plans.plan(operation)
     arguments = None if plan is None else plan.arguments.coerce(operation.variables)
-    if plan is None or arguments is None:
-        return None
     context = await context_of(request)  # the key, and a token of its rate limit
     context.request = request
-    outcome = await compiled.resolve(plan, arguments, context)
-    if isinstance(outcome, dict):
-        return Response(view.encode_json(outcome), media_type=JSON_TYPE)
+    outcome = None
+    if plan is not None and arguments is not None:
+        # The root resolver called here, not in a function of compiled.py: each
+        # coroutine between the request and Redis costs every request its resumption.
+        try:
+            value = await plan.resolver(None, info=ContextOnly(context), **arguments)
+        except Exception as exc:
+            outcome = Outcome(error=exc)
+        else:
+            projected = compiled.project(plan, value)
+            if isinstance(projected, dict):
+                return Response(view.encode_json(projected), media_type=JSON_TYPE)
+            outcome = projected
     sub_response = await view.get_sub_response(request)
     context.response = sub_response
     result = await prepared.run(view.graphql_schema, operation, context,
-                                known_outcome(outcome))
+                                None if outcome is None else known_outcome(outcome))
     if result.errors:
         view.schema.process_errors(result.errors)
     data = await view.process_result(request, result)

@@ -36,7 +36,7 @@ from strawberry import Schema
 from gateway.graphql import prepared
 from gateway.graphql.arguments import RootArguments
 from gateway.graphql.projection import Projection, Unsupported
-from gateway.graphql.root_call import ContextOnly, Outcome, Resolver, resolver_of
+from gateway.graphql.root_call import Outcome, Resolver, resolver_of
 
 MAX_PLANS = 256  # as many as the cache of valid documents holds documents
 
@@ -110,14 +110,10 @@ class Plans:
         return plan
 
 
-async def resolve(plan: Plan, arguments: dict[str, Any],
-                  context: Any) -> dict[str, Any] | Outcome:
-    """The response body's data ({"data": ...}) when the plan answers alone; else what
-    the resolver gave or raised, for the executor to write (root_call.known_outcome)."""
-    try:
-        value = await plan.resolver(None, info=ContextOnly(context), **arguments)
-    except Exception as exc:
-        return Outcome(error=exc)
+def project(plan: Plan, value: Any) -> dict[str, Any] | Outcome:
+    """The response body's data ({"data": ...}) from what the root resolver gave, when
+    the plan answers alone; else that value, for the executor to write
+    (root_call.known_outcome)."""
     if value is None:
         return Outcome(value) if plan.non_null else {"data": {plan.key: None}}
     try:

@@ -20,7 +20,9 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from gateway.asgi.errors import error_response
+from gateway.asgi.body import read_body, replay
+from gateway.asgi.errors import error_response, internal_error
+from gateway.asgi.headers import first_header
 from gateway.graphql import answers, compiled, prepared
 from gateway.graphql.context import GatewayContext, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
@@ -77,15 +79,21 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
         try:
             # No key (when keys are on): 401, before any body is read.
-            await request.app.state.authenticator.caller_for(scope)
+            await scope["app"].state.authenticator.caller_for(scope)
             response = None
             if self.prepared_path and scope["method"] == "POST":
-                response = await self._run_prepared(request)
+                body = await read_body(receive)
+                receive = replay(body, receive)  # for Strawberry's path, when it answers
+                content_type = first_header(scope, b"content-type") or b""
+                operation = prepared.prepare(self.documents, content_type.decode("latin-1"),
+                                             body, self.decode_json,
+                                             self.persisted)  # persisted queries: known hashes
+                if operation is not None:
+                    response = await answers.answer(self, operation, Request(scope, receive))
             if response is None:
-                response = await self.run(request)  # the body read above is kept for it
+                response = await self.run(Request(scope, receive))
         except HTTPException as exc:
             response = _request_error(exc.status_code, exc.reason)
         except InvalidJson as exc:
@@ -96,6 +104,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             response = not_found_response()
         except ClientDisconnect:
             return  # the client left, or its body was over the limit (answered 413)
+        except Exception as exc:  # a bug: logged, and a masked 500 (the express lane
+            response = internal_error(exc)  # hands POSTs here, past FastAPI's handlers)
         if scope["method"] == "GET":  # persisted queries: what caches may keep (get_caching.py)
             mark_get_answer(response)
         await response(scope, receive, send)
@@ -122,23 +132,6 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, f"expected a JSON object, got {_json_kind(decoded)}")
         return decoded
-
-    async def _run_prepared(self, request: Request) -> Response | None:
-        operation = prepared.prepare(self.documents, request.headers.get("content-type", ""),
-                                     await request.body(), self.decode_json,
-                                     self.persisted)  # persisted queries: known hashes
-        if operation is None:
-            return None
-        response = await answers.answer(self, operation, request)  # a compiled plan's
-        if response is not None:
-            return response
-        sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, sub_response)
-        result = await prepared.run(self.graphql_schema, operation, context)
-        if result.errors:
-            self.schema.process_errors(result.errors)
-        data = await self.process_result(request, result)  # type: ignore[arg-type]
-        return self.create_response(data, sub_response)
 
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket) -> GatewayContext:

@@ -4,21 +4,18 @@ gateway/asgi/errors.py; anything unexpected is a logged, masked 500."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 
-from gateway.asgi.errors import error_body, error_response, json_error
+from gateway.asgi.errors import error_body, error_response, internal_error, json_error
 from gateway.services.errors import GatewayError, InvalidInput
 from gateway.services.jobs import describe_errors
-
-log = logging.getLogger("gateway.errors")
 
 
 async def gateway_error(_: Request, exc: Exception) -> Response:
@@ -74,9 +71,7 @@ async def client_gone(_: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(_: Request, exc: Exception) -> Response:
-    log.exception("unexpected error", exc_info=exc)
-    return JSONResponse({"error": "INTERNAL", "message": "internal error",
-                         "detail": "internal error"}, status_code=500)
+    return internal_error(exc)
 
 
 def install(app: FastAPI) -> None:

@@ -33,8 +33,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.asgi.body import read_body, replay
 from gateway.asgi.headers import first_header
 from gateway.rest.deps import caller_of
 from gateway.rest.errors import unexpected_error
@@ -117,7 +118,8 @@ def _header_name(field: Any) -> str:
 class ExpressLane:
     """ASGI wrapper around the FastAPI app: serves the app's `@express` routes (POST with a
     body: submits; GET with the job id last: polls) and hands `posts` (path: ASGI app the
-    FastAPI app also routes there, i.e. GraphQL) their POSTs directly."""
+    FastAPI app also routes there, i.e. GraphQL) their POSTs directly: such an app answers
+    every case itself, a masked 500 for a bug included."""
 
     def __init__(self, app: FastAPI, posts: Mapping[str, ASGIApp], cors: bool) -> None:
         self.app = app
@@ -152,7 +154,8 @@ class ExpressLane:
                 app = self.posts.get(path)
                 if app is not None:
                     _SERVED_GRAPHQL.inc()
-                    await self._mounted(app, scope, receive, send)
+                    scope["app"] = self.app  # what request.app (the services) reads
+                    await app(scope, receive, send)
                     return
             elif method == "GET" and not scope.get("query_string"):
                 for prefix, lane in self.polls:
@@ -173,7 +176,7 @@ class ExpressLane:
             await self.app(scope, receive, send)
             return
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except ClientDisconnect:
             return
         assert lane.body_model is not None and lane.body_param is not None
@@ -181,7 +184,7 @@ class ExpressLane:
             params = lane.body_model.model_validate(orjson.loads(body))
         except (orjson.JSONDecodeError, ValidationError):
             # FastAPI's own answer (the documented 422 shape), from the same bytes.
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         _SERVED_SUBMIT.inc()
         await self._answer(scope, receive, send, lane, {lane.body_param: params})
@@ -217,47 +220,3 @@ class ExpressLane:
             if handler is not None:
                 return cast(HttpHandler, handler)
         return unexpected_error
-
-    async def _mounted(self, app: ASGIApp, scope: Scope, receive: Receive,
-                       send: Send) -> None:
-        scope["app"] = self.app
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await app(scope, receive, tracking_send)
-        except Exception as exc:
-            if started:
-                raise
-            # What FastAPI's error middleware would answer: a logged, masked 500.
-            response = await unexpected_error(Request(scope), exc)
-            await response(scope, receive, send)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands over the already-read body first, then defers to the server."""
-    pending = True
-
-    async def again() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again

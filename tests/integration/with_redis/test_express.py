@@ -6,6 +6,7 @@ answered itself and which it handed to the FastAPI app."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 import httpx
@@ -15,6 +16,7 @@ from fastapi import Depends, FastAPI, Header, Request, Response
 from pydantic import BaseModel
 
 from gateway.app import build_api, create_app
+from gateway.graphql import prepared
 from gateway.rest import API_PREFIX
 from gateway.rest.express import ExpressLane, express
 from gateway.services.auth import Authenticator
@@ -137,6 +139,48 @@ def test_the_lane_and_fastapi_answer_alike(own_redis: RedisServer) -> None:
                 assert served_by_lane(before) == {} and c.content == a.content
 
     asyncio.run(compare())
+
+
+def test_a_bug_in_graphql_is_a_logged_masked_500_both_ways(
+        own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lane hands GraphQL POSTs to Strawberry's app past FastAPI's handlers: the app
+    answers a bug itself, as FastAPI's last handler would (router.GatewayGraphQL)."""
+    settings = Settings(_env_file=None, redis_url=own_redis.url)
+    lane = create_app(settings)  # configures logging: the root's handlers are its own
+    api = lane_inner(lane)
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign,assignment]
+    logging.getLogger("gateway.errors").addHandler(handler)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a secret detail of the bug")
+
+    monkeypatch.setattr(prepared, "prepare", broken)
+
+    async def both() -> list[httpx.Response]:
+        async with api.router.lifespan_context(api):
+            answers = []
+            for app in (lane, api):
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                             base_url="http://gw") as client:
+                    before = lane_counts()
+                    answers.append(await client.post("/graphql", content=MUTATION, headers={
+                        "Content-Type": "application/json"}))
+                    assert served_by_lane(before) == ({"graphql": 1} if app is lane else {})
+            return answers
+
+    try:
+        answers = asyncio.run(both())
+    finally:
+        logging.getLogger("gateway.errors").removeHandler(handler)
+    for r in answers:
+        assert r.status_code == 500, r.text
+        assert r.json() == {"error": "INTERNAL", "message": "internal error",
+                            "detail": "internal error"}
+    assert [record.getMessage() for record in logged] == ["unexpected error"] * 2
+    assert all(record.exc_info and "a secret detail" in str(record.exc_info[1])
+               for record in logged)
 
 
 def lane_inner(app: Any) -> FastAPI:
