@@ -43,12 +43,13 @@ class GatewayContext:
 
 async def context_of(connection: HTTPConnection) -> GatewayContext:
     # HTTPConnection, not Request: the same getter serves WebSocket subscriptions.
+    # Each read of app.state is a Python-level __getattr__ (0.44 µs): one each.
     state = connection.app.state
+    service, authenticator = state.service, state.authenticator
     caller = None
     if connection.scope["type"] == "http":
         # Over HTTP the key is checked here: no key (when keys are on) is a 401 before any
         # GraphQL runs, and the request takes one token of the caller's rate limit.
-        caller = await state.authenticator.caller_for(connection.scope)  # checked already,
-        await state.service.rate_limit(caller)  # before the body was read
-    return GatewayContext(state.service, state.job_events, state.webhooks, state.authenticator,
-                          caller)
+        caller = await authenticator.caller_for(connection.scope)  # checked already,
+        await service.rate_limit(caller)  # before the body was read
+    return GatewayContext(service, state.job_events, state.webhooks, authenticator, caller)
