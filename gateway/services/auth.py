@@ -64,6 +64,10 @@ class Caller:
     key_id: str | None  # first 12 hex digits of the key's digest; None when auth is off
 
 
+# Everyone, while no API key is configured (one value: a Caller is immutable).
+PUBLIC_CALLER = Caller(PUBLIC_TENANT, None)
+
+
 class Authenticator:
     def __init__(self, api_keys: str, redis: aioredis.Redis) -> None:
         self._static = parse_api_keys(api_keys)
@@ -91,7 +95,7 @@ class Authenticator:
         """The caller a key names; Unauthorized when keys are required and this one is
         missing or unknown."""
         if not await self.required():
-            return Caller(PUBLIC_TENANT, None)
+            return PUBLIC_CALLER
         if not presented:
             raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' "
                                "or 'X-API-Key: <key>'")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
@@ -41,7 +41,7 @@ from gateway.services.listing import (
     decode_cursor,
     read_page,
 )
-from gateway.services.metrics import JOBS_SUBMITTED
+from gateway.services.metrics import count_submitted
 from gateway.services.publish import REQUEST_ID_HEADER, celery_message, redis_queue_key
 from tasks import metrics
 from tasks.ids import random_uuid
@@ -112,12 +112,27 @@ def parse_job_id(job_id: str) -> str | None:
         return None
 
 
+class Enqueued(NamedTuple):
+    """A submit done. `id` is the new job's, or with `replayed` an earlier job's (the same
+    Idempotency-Key and request); the rest is what a new job's record is built from."""
+
+    id: str
+    replayed: bool
+    input: dict[str, Any]
+    created_at: float
+    callback_url: str | None  # canonical (check_callback_url)
+
+
+def unavailable(exc: RedisError) -> Unavailable:
+    return Unavailable(f"the job store is unavailable ({type(exc).__name__})")
+
+
 @asynccontextmanager
 async def redis_guard() -> AsyncIterator[None]:
     try:
         yield
     except RedisError as exc:
-        raise Unavailable(f"the job store is unavailable ({type(exc).__name__})") from exc
+        raise unavailable(exc) from exc
 
 
 class JobService:
@@ -133,6 +148,7 @@ class JobService:
         self._broker_depths: dict[str, tuple[int, float]] = {}
         self.url_policy = UrlPolicy.from_settings(settings)
         self._traced = tracing.enabled()  # off: no trace work on the submit path at all
+        self._plain_admissions: dict[str, Admission] = {}  # by tenant
 
     # --- validation ---------------------------------------------------------------
 
@@ -143,13 +159,15 @@ class JobService:
             raise UnknownFunction(f"unknown function {name!r}; known functions: {known}")
         return spec
 
-    def validate_input(self, spec: FunctionSpec, raw: Any) -> BaseModel:
+    def validate_input(self, spec: FunctionSpec, raw: Any,
+                       from_attributes: bool = False) -> BaseModel:
+        """`from_attributes`: `raw` is a model carrying the input's fields (a REST body)."""
         if raw is None:
             raw = {}
-        if not isinstance(raw, Mapping):
+        if not (from_attributes or isinstance(raw, Mapping)):
             raise InvalidInput(f"input: expected a JSON object for {spec.name}")
         try:
-            return spec.input_model.model_validate(raw)
+            return spec.input_model.model_validate(raw, from_attributes=from_attributes)
         except ValidationError as exc:
             raise describe_errors(exc.errors(include_url=False)) from exc
 
@@ -171,25 +189,32 @@ class JobService:
         callback_url: str | None = None,
         idempotency_key: str | None = None,
     ) -> JobRecord:
+        """`raw_input` validated for `function` and enqueued, answered with the record."""
         spec = self.function(function)
-        return await self.submit_validated(caller, spec, self.validate_input(spec, raw_input),
-                                           callback_url, idempotency_key)
+        job = await self.enqueue(caller, spec, self.validate_input(spec, raw_input),
+                                 callback_url, idempotency_key)
+        if job.replayed:
+            return await self.get(caller, job.id)
+        return queued_record(job.id, spec.name, job.input, job.created_at, job.callback_url,
+                             caller.tenant)
 
-    async def submit_validated(
+    async def enqueue(
         self,
         caller: Caller,
         spec: FunctionSpec,
         params: BaseModel,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
-    ) -> JobRecord:
+    ) -> Enqueued:
+        """Admit, store and queue a job: the submit itself. The REST reference routes answer
+        with its id alone: no record to build, nor a replayed one to read back."""
         callback_url = check_callback_url(callback_url, self.url_policy)
         check_idempotency_key(idempotency_key)
         if not isinstance(params, spec.input_model):
             # A REST body (the function's input plus callback_url) is checked for its shape
-            # only: the bounds the settings give are the catalog's model's.
-            params = self.validate_input(spec, params.model_dump(
-                include=set(spec.input_model.model_fields)))
+            # only: the bounds the settings give are the catalog's model's. Its fields are
+            # read as attributes (half the cost of a dump and a validation of the dict).
+            params = self.validate_input(spec, params, from_attributes=True)
         job_id = random_uuid()
         kwargs = params.model_dump(mode="json")
         input_json = orjson.dumps(kwargs)
@@ -199,10 +224,11 @@ class JobService:
                                    caller.tenant, traceparent)
         max_age = spec.policy.max_age_seconds
         expires = None if max_age is None else datetime.fromtimestamp(now + max_age, UTC)
-        admission = self._admission(caller, idempotency_key,
-                                    fingerprint(spec.name, input_json, callback_url))
+        admission = (self._plain_admission(caller.tenant) if idempotency_key is None else
+                     self._admission(caller.tenant, idempotency_key,
+                                     fingerprint(spec.name, input_json, callback_url)))
         message = None
-        async with redis_guard():
+        try:  # redis_guard's mapping, without its context manager (3 µs per submit)
             if self._fast_publish:
                 message = (redis_queue_key(spec.policy.queue), celery_message(
                     spec.name, job_id, kwargs, spec.policy.queue,
@@ -213,7 +239,7 @@ class JobService:
             outcome, value = await self.store.create(fields, self.settings.job_ttl_seconds,
                                                      admission, message)
             if outcome is SubmitOutcome.REPLAY:
-                return await self.get(caller, value)
+                return Enqueued(value, True, kwargs, now, callback_url)
             if outcome is SubmitOutcome.NOT_REPLICATED:
                 withdrawn = message is None and value == job_id  # created, not yet published
                 if withdrawn:  # never a record without its message
@@ -224,14 +250,26 @@ class JobService:
             if message is None:
                 await self._publish_generic(spec.name, spec.policy.queue, job_id, kwargs,
                                             expires, admission, traceparent)
-        JOBS_SUBMITTED.labels(spec.name).inc()  # process-local: no Redis round trip
-        return queued_record(job_id, spec.name, kwargs, now, callback_url, caller.tenant)
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        count_submitted(spec.name)  # process-local: no Redis round trip
+        return Enqueued(job_id, False, kwargs, now, callback_url)
 
-    def _admission(self, caller: Caller, idempotency_key: str | None,
+    def _plain_admission(self, tenant: str) -> Admission:
+        """A submit's admission without an idempotency key never changes for a tenant:
+        built once (1.5 µs each, a frozen dataclass, and no SHA-256 fingerprint needed)."""
+        admission = self._plain_admissions.get(tenant)
+        if admission is None:
+            if len(self._plain_admissions) >= 10_000:  # tenants are few; bounded anyway
+                self._plain_admissions.clear()
+            admission = self._plain_admissions[tenant] = self._admission(tenant, None, "")
+        return admission
+
+    def _admission(self, tenant: str, idempotency_key: str | None,
                    request_fingerprint: str) -> Admission:
         s = self.settings
         return Admission(
-            tenant=caller.tenant,
+            tenant=tenant,
             rate_per_second=s.rate_limit_per_second,
             burst=s.rate_limit_burst,
             max_queue_depth=s.max_queue_depth if self._fast_publish else 0,

@@ -47,9 +47,25 @@ MIRRORED: tuple[tuple[Counter | Histogram, shared.RedisCounter | shared.RedisHis
     (PERSISTED_QUERIES, shared.GATEWAY_PERSISTED_QUERIES),
 )
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "WS"})
+# Each labelled series, looked up once: `labels()` costs 1.1 µs per call (it checks and
+# joins the values under a lock), the series' own `inc()` 0.4 µs.
+_REQUEST_SERIES: dict[tuple[str, int], Counter] = {}
+_SUBMITTED_SERIES: dict[str, Counter] = {}
 
 
 def observe_request(method: str, status: int, seconds: float) -> None:
-    # Methods are a fixed set, so a client cannot grow the label space.
-    HTTP_REQUESTS.labels(method if method in _METHODS else "OTHER", str(status)).inc()
+    # Methods are a fixed set, so a client cannot grow the label space (nor this cache).
+    label = method if method in _METHODS else "OTHER"
+    series = _REQUEST_SERIES.get((label, status))
+    if series is None:
+        series = _REQUEST_SERIES[(label, status)] = HTTP_REQUESTS.labels(label, str(status))
+    series.inc()
     HTTP_SECONDS.observe(seconds)
+
+
+def count_submitted(function: str) -> None:
+    """One job of `function` (a catalog name: a bounded label space) submitted."""
+    series = _SUBMITTED_SERIES.get(function)
+    if series is None:
+        series = _SUBMITTED_SERIES[function] = JOBS_SUBMITTED.labels(function)
+    series.inc()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import socket
 import uuid
 from typing import Any
@@ -37,6 +38,61 @@ def redis_queue_key(queue: str) -> str:
 REQUEST_ID_HEADER = "gw_request_id"
 
 
+def _layout(body: str, task: str, task_id: str, expires: str, kwargsrepr: str,
+            queue: str, tag: str) -> dict[str, Any]:
+    """The message, as kombu's Redis transport stores a protocol 2 task message."""
+    return {
+        "body": body,
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {
+            "lang": "py",
+            "task": task,
+            "id": task_id,
+            "shadow": None,
+            "eta": None,
+            "expires": expires,
+            "group": None,
+            "group_index": None,
+            "retries": 0,
+            "timelimit": [None, None],
+            "root_id": task_id,
+            "parent_id": None,
+            "argsrepr": "()",
+            "kwargsrepr": kwargsrepr,
+            "origin": _ORIGIN,
+            "ignore_result": None,
+            "replaced_task_nesting": 0,
+            "stamped_headers": None,
+            "stamps": {},
+            _MORE_HEADERS: None,  # the optional headers go here (or nothing)
+        },
+        "properties": {
+            "correlation_id": task_id,
+            "reply_to": _REPLY_TO,
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": tag,
+        },
+    }
+
+
+# The layout serialized once with markers, cut where each message's values go: a message
+# is then its few values serialized and joined with the fixed parts, 1.8 µs where
+# serializing the whole dictionary each time took 4.5 µs.
+_MORE_HEADERS = "@@more@@"
+_SLOTS = ("body", "task", "task_id", "expires", "kwargsrepr", "queue", "tag")
+_MARKED = orjson.dumps(_layout(*(f"@@{slot}@@" for slot in _SLOTS)))
+_PARTS = re.split(rb',"@@(more)@@":null|"@@(\w+)@@"', _MARKED)
+_FIXED, _ORDER = _PARTS[::3], [(a or b).decode() for a, b in zip(_PARTS[1::3], _PARTS[2::3],
+                                                                 strict=True)]
+assert _ORDER == ["body", "task", "task_id", "expires", "task_id", "kwargsrepr", "more",
+                  "task_id", "queue", "tag"], _ORDER  # the order celery_message joins in
+(_F0, _F1, _F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10) = _FIXED
+
+
 def celery_message(
     task_name: str,
     task_id: str,
@@ -49,42 +105,14 @@ def celery_message(
     """`expires` (ISO 8601): a worker that receives the message later revokes it as expired.
     `traceparent`: the trace the worker's run continues (a header, as Celery's OpenTelemetry
     instrumentation reads it)."""
-    body = orjson.dumps([[], kwargs, _EMBED])
-    message = {
-        "body": base64.b64encode(body).decode(),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {
-            "lang": "py",
-            "task": task_name,
-            "id": task_id,
-            "shadow": None,
-            "eta": None,
-            "expires": expires,
-            "group": None,
-            "group_index": None,
-            "retries": 0,
-            "timelimit": [None, None],
-            "root_id": task_id,
-            "parent_id": None,
-            "argsrepr": "()",
-            "kwargsrepr": repr(kwargs),
-            "origin": _ORIGIN,
-            "ignore_result": None,
-            "replaced_task_nesting": 0,
-            "stamped_headers": None,
-            "stamps": {},
-            **({REQUEST_ID_HEADER: request_id} if request_id else {}),
-            **({TRACEPARENT: traceparent} if traceparent else {}),
-        },
-        "properties": {
-            "correlation_id": task_id,
-            "reply_to": _REPLY_TO,
-            "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": queue},
-            "priority": 0,
-            "body_encoding": "base64",
-            "delivery_tag": random_uuid(),
-        },
-    }
-    return orjson.dumps(message)
+    dumps = orjson.dumps
+    body = base64.b64encode(dumps([[], kwargs, _EMBED]))
+    more = b""
+    if request_id:
+        more += b',"' + REQUEST_ID_HEADER.encode() + b'":' + dumps(request_id)
+    if traceparent:
+        more += b',"' + TRACEPARENT.encode() + b'":' + dumps(traceparent)
+    task_id_json = dumps(task_id)
+    return b"".join((_F0, b'"', body, b'"', _F1, dumps(task_name), _F2, task_id_json, _F3,
+                     dumps(expires), _F4, task_id_json, _F5, dumps(repr(kwargs)), _F6, more,
+                     _F7, task_id_json, _F8, dumps(queue), _F9, dumps(random_uuid()), _F10))

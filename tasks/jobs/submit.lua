@@ -10,6 +10,15 @@
 --   idempotency ttl, job id, record field/value pairs...
 -- Returns per job {outcome, value}, flattened: created/job id, replay/job id,
 -- conflict/job id, rate_limited/seconds to wait, queue_full/depth.
+-- The indexes this call has trimmed: each once per call, not once per job of the batch.
+local trimmed = {}
+local function trim(key, cutoff)
+  if not trimmed[key] then
+    trimmed[key] = true
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+  end
+end
+
 local function submit(k, a)
   local now = tonumber(a[2])
   if a[7] ~= '' then
@@ -37,24 +46,32 @@ local function submit(k, a)
       return {'queue_full', tostring(depth)}
     end
   end
-  redis.call('HSET', k[1], unpack(a, 10))
+  local fields = {unpack(a, 10)}
+  local job = {}  -- the record's fields by name (Redis calls cost more than this loop)
+  for i = 1, #fields - 1, 2 do
+    job[fields[i]] = fields[i + 1]
+  end
+  if a[3] ~= '' then
+    -- A copy of the message while the job waits: a worker killed between taking it off
+    -- the queue and recording it as unacknowledged would otherwise lose it for good.
+    for _, v in ipairs({'message', a[3], 'queue', k[3]}) do
+      fields[#fields + 1] = v
+    end
+  end
+  redis.call('HSET', k[1], unpack(fields))
   redis.call('EXPIRE', k[1], tonumber(a[1]))
   -- Scored by the creation time as written (a[2]), as transition.lua re-scores from the record:
   -- a Lua number would keep only 14 digits.
+  local tenant = job.tenant or 'public'
   redis.call('ZADD', k[2], a[2], a[9])
-  local job = redis.call('HMGET', k[1], 'tenant', 'status', 'function')
-  index_job(job[1] or 'public', job[2], job[3], a[2], a[9])
+  index_job(tenant, job.status, job['function'], a[2], a[9])
   -- Entries of records that expired leave the indexes every job is in here (amortized: each
   -- once); the status indexes shed theirs in transition.lua, and any index when listed.
   local cutoff = '(' .. (now - tonumber(a[1]))
-  redis.call('ZREMRANGEBYSCORE', k[2], '-inf', cutoff)
-  redis.call('ZREMRANGEBYSCORE', NAME.job_index .. (job[1] or 'public') .. NAME.function_index
-             .. job[3], '-inf', cutoff)
+  trim(k[2], cutoff)
+  trim(NAME.job_index .. tenant .. NAME.function_index .. job['function'], cutoff)
   if a[3] ~= '' then
     redis.call('LPUSH', k[3], a[3])
-    -- A copy of the message while the job waits: a worker killed between taking it off
-    -- the queue and recording it as unacknowledged would otherwise lose it for good.
-    redis.call('HSET', k[1], 'message', a[3], 'queue', k[3])
     redis.call('ZADD', k[6], now, a[9])
   end
   if a[7] ~= '' then

@@ -90,9 +90,9 @@ async def poll_sum(request: Request, job_id: str, wait: Wait = None) -> Response
 async def queue(request: Request, function: str, params: BaseModel, callback_url: str | None,
                 idempotency_key: str | None) -> Response:
     service = await service_of(request)
-    record = await service.submit_validated(await caller_of(request), service.function(function),
-                                            params, callback_url, idempotency_key)
-    return published_response(record.id)
+    job = await service.enqueue(await caller_of(request), service.function(function), params,
+                                callback_url, idempotency_key)
+    return published_response(job.id)
 
 
 async def poll(request: Request, job_id: str, function: str, wait: float | None) -> Response:

@@ -7,7 +7,13 @@ import json
 import logging
 import sys
 
-from tasks.logs import BatchingStreamHandler, JsonFormatter, mask_secrets, request_id_var
+from tasks.logs import (
+    BatchingStreamHandler,
+    JsonFormatter,
+    log_direct,
+    mask_secrets,
+    request_id_var,
+)
 from tests.support.servers import wait_until
 
 
@@ -57,3 +63,47 @@ def test_log_lines_are_written_in_batches_and_warnings_at_once() -> None:
     for n in range(BatchingStreamHandler.MAX_LINES):
         logger.info("line %s", n)
     assert f"INFO line {BatchingStreamHandler.MAX_LINES - 1}\n" in stream.getvalue()
+
+
+def _json_logger(name: str) -> tuple[logging.Logger, BatchingStreamHandler, io.StringIO]:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger(name)
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    return logger, handler, stream
+
+
+def test_a_direct_line_is_the_line_logging_writes() -> None:
+    logger, handler, stream = _json_logger("test.direct")
+    fields = {"method": "POST", "path": "/p", "status": 200, "duration_ms": 1.5}
+    token = request_id_var.set("rid-2")
+    try:
+        logger.info("POST /p 200", extra=fields)
+        log_direct(logger, logging.INFO, "POST /p 200", fields)
+        log_direct(logger, logging.DEBUG, "not enabled", fields)
+    finally:
+        request_id_var.reset(token)
+    handler.flush()
+    by_logging, direct = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert by_logging.pop("time")[:16] == direct.pop("time")[:16]  # the same minute
+    assert by_logging == direct == {"level": "INFO", "logger": "test.direct",
+                                    "message": "POST /p 200", "request_id": "rid-2", **fields}
+
+
+def test_a_filter_or_another_handler_gets_the_direct_line_as_a_record() -> None:
+    logger, handler, stream = _json_logger("test.direct.capture")
+    seen: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger.addHandler(Capture())  # as a test's log capture does
+    log_direct(logger, logging.INFO, "captured", {"status": 200})
+    assert [(r.getMessage(), r.status) for r in seen] == [("captured", 200)]
+    logger.handlers = [handler]
+    logger.addFilter(lambda record: False)
+    log_direct(logger, logging.INFO, "filtered out", {})
+    handler.flush()
+    assert json.loads(stream.getvalue())["message"] == "captured"
