@@ -92,7 +92,7 @@ def write_outputs(results: dict[str, Any], out_dir: Path,
     data = load(out_dir / "results.json")
     written = []
     if data.get("http", {}).get("scenarios"):
-        charts.throughput(data["http"], cfg.runs, cfg.connections, out_dir / "throughput.png")
+        charts.throughput(data["http"], cfg.http_runs, cfg.connections, out_dir / "throughput.png")
         charts.latency_percentiles(data["http"], cfg.connections, out_dir / "latency_http.png")
         written += ["throughput.png", "latency_http.png"]
     if data.get("e2e"):

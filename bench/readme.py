@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import fmt, report
+from bench.config import http_runs
 from bench.results_io import LATEST, ROOT, load
 from bench.targets import Target
 
@@ -51,7 +52,8 @@ def _run_line(results: Results) -> str:
     line = (f"From `make bench` on {meta['started']} (commit `{meta['commit']}`, "
             f"{meta['cpus']} CPUs, load average {fmt.load(meta['load_start'])} at the start "
             f"and {fmt.load(meta.get('load_end'))} at the end, {fmt.figure(meta['seconds'])} s; "
-            f"median of {cfg['runs']} runs, {cfg['latency_runs']} for latency, min-max in "
+            f"median of {cfg['runs']} runs, {http_runs(cfg)} for HTTP throughput, "
+            f"{cfg['latency_runs']} for latency, min-max in "
             "brackets; a ratio is the median of the per-round ratios of contenders measured "
             "side by side)")
     load_start = meta["load_start"][0]

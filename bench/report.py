@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import fmt
+from bench.config import http_runs
 from bench.profiling import Profile
 from bench.results_io import load
 from bench.targets import Target
@@ -230,9 +231,10 @@ def render(results: Results) -> str:
       f"{meta.get('redis', 'redis-server')}; load average {fmt.load(meta['load_start'])} at "
       f"the start and {fmt.load(meta.get('load_end'))} at the end; commit `{meta['commit']}`; "
       f"the run took {fmt.figure(meta.get('seconds'))} s. Every figure is the median of "
-      f"{cfg['runs']} runs with the min-max in brackets; contenders ran side by side in the "
-      "same run, rounds interleaved. All traffic on loopback; every server had its own "
-      "redis-server (no persistence). The data behind every figure: results.json.")
+      f"{cfg['runs']} runs ({http_runs(cfg)} for HTTP throughput) with the min-max in "
+      "brackets; contenders ran side by side in the same run, rounds interleaved. All "
+      "traffic on loopback; every server had its own redis-server (no persistence). The "
+      "data behind every figure: results.json.")
     load_start = meta["load_start"][0]
     if load_start / meta["cpus"] > BUSY_LOAD:
         w("")
@@ -281,7 +283,7 @@ def _http(results: Results, w: Callable[[str], None]) -> None:
     if not scen:
         return
     w(f"## HTTP: requests/s and latency (wrk, {cfg['connections']} connections, "
-      f"{cfg['runs']} runs of {cfg['seconds']} s)")
+      f"{http_runs(cfg)} runs of {cfg['seconds']} s)")
     w("")
     if "rest_submit_nginx_1p" in scen:
         w("Each server ran under uvicorn with the same flags (uvloop, httptools, no access "

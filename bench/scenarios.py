@@ -268,7 +268,7 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
         wrk.run(s.server.url + s.path, seconds=1, connections=cfg.connections,
                 method=s.method, body=s.body, headers=s.headers)
     runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in scenarios}
-    for round_no in range(cfg.runs):
+    for round_no in range(cfg.http_runs):
         # Rounds interleave the contenders, so a noisy moment hits them alike.
         for s in scenarios:
             queue = s.queue.client() if s.queue else None
@@ -285,7 +285,7 @@ def http_phase(procs: Processes, cfg: Config, log: Log) -> dict[str, Any]:
                 time.sleep(0.2)  # the answers wrk stopped waiting for
                 entry["accepted_jobs"] = int(queue.llen(WORK_QUEUE))
             runs[s.name].append(entry)
-            log(f"  round {round_no + 1}/{cfg.runs} {s.label}: {result.rps:,.0f} req/s, "
+            log(f"  round {round_no + 1}/{cfg.http_runs} {s.label}: {result.rps:,.0f} req/s, "
                 f"p50 {result.latency_ms['50']:.1f} ms, p99 {result.latency_ms['99']:.1f} ms"
                 + (f", errors {result.errors}" if result.error_count else ""))
 

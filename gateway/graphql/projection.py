@@ -64,6 +64,21 @@ def _serializer(serialize: Callable[[Any], Any], attribute: str) -> Reader:
     return convert
 
 
+def _enum_serializer(kind: GraphQLEnumType, attribute: str) -> Reader:
+    """An enum's conversion: a member of the enum's Python class by a table built once
+    (Strawberry's enum `serialize` compares the value with each member's in turn: 2 µs
+    for a SUCCEEDED job); anything else by `serialize`, as before."""
+    serialize = _serializer(kind.serialize, attribute)
+    members: Any = getattr(kind, "wrapped_cls", None)
+    if members is None:
+        return serialize
+    names = {member: kind.serialize(member) for member in members}
+
+    def convert(value: Any) -> Any:
+        return names[value] if type(value) is members else serialize(value)
+    return convert
+
+
 class Projection:
     """Response keys, in the document's order, each with its reader."""
 
@@ -99,8 +114,10 @@ class Projection:
         if isinstance(kind, GraphQLScalarType | GraphQLEnumType):
             if node.selection_set is not None:
                 raise Unsupported("a leaf with a selection set")
-            return _field(_serializer(kind.serialize, field.python_name), non_null,
-                          field.python_name)
+            convert = (_enum_serializer(kind, field.python_name)
+                       if isinstance(kind, GraphQLEnumType)
+                       else _serializer(kind.serialize, field.python_name))
+            return _field(convert, non_null, field.python_name)
         if isinstance(kind, GraphQLObjectType):
             return _field(Projection(schema, kind, node.selection_set), non_null,
                           field.python_name)

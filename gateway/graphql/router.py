@@ -24,7 +24,7 @@ from gateway.asgi.body import read_body, replay
 from gateway.asgi.errors import error_response, internal_error
 from gateway.asgi.headers import first_header
 from gateway.graphql import answers, compiled, prepared
-from gateway.graphql.context import GatewayContext, context_of
+from gateway.graphql.context import GatewayContext, app_state, context_of
 from gateway.graphql.document_cache import DocumentCache, ValidDocuments
 from gateway.graphql.errors import GatewaySchema
 from gateway.graphql.get_caching import mark_get_answer
@@ -81,7 +81,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             return
         try:
             # No key (when keys are on): 401, before any body is read.
-            await scope["app"].state.authenticator.caller_for(scope)
+            await app_state(scope["app"])["authenticator"].caller_for(scope)
             response = None
             if self.prepared_path and scope["method"] == "POST":
                 body = await read_body(receive)

@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.services.errors import InvalidJson
-from gateway.services.json_input import MAX_DEPTH, MAX_INT_DIGITS, loads, nested_deeper
+from gateway.services.json_input import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    _standard_loads,
+    loads,
+    nested_deeper,
+)
 
 # Keys and strings full of what could confuse a bracket count: brackets, quotes, escapes.
 TRICKY_TEXT = st.text(alphabet='[]{}"\\ ab:,', max_size=6)
@@ -91,3 +97,26 @@ def test_the_refusal_is_bad_input_with_details() -> None:
     assert refused.value.code == "BAD_USER_INPUT"
     assert refused.value.details == [{"loc": ["body"], "msg": refused.value.message,
                                       "type": "json_invalid"}]
+
+
+NUMBERS_AND_TEXT = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=NUMBERS_AND_TEXT)
+def test_the_fast_way_answers_as_the_standard_way(value: Any) -> None:
+    """orjson takes what it decodes as the standard library does; big integers, lone
+    surrogates, NaN and the rest go the standard way (floats compared by their repr)."""
+    text = json.dumps(value).encode()
+    assert repr(loads(text)) == repr(_standard_loads(text))
+
+
+@pytest.mark.parametrize("text", [b"123456789012345678901234567890", b"[-9223372036854775809]",
+                                  b"[NaN, Infinity]", b"[1e400]", b'"\\ud800"', b"1e-400"])
+def test_what_orjson_would_change_goes_the_standard_way(text: bytes) -> None:
+    assert repr(loads(text)) == repr(json.loads(text))
