@@ -125,7 +125,7 @@ def log_direct(logger: logging.Logger, level: int, message: str,
     """`logger.log(level, message, extra=fields)`, the same line, without a LogRecord when
     nothing on the way but configure_logging's handler would see one (no filter, no other
     handler: a test's log capture takes the usual way). For the request log, a line per
-    request: a LogRecord, its formatting and dispatch cost 8.6 µs, this 2.5 µs."""
+    request: a LogRecord, its formatting and dispatch cost 9.6 µs, this 3.2 µs."""
     handler = _only_handler(logger, level)
     if handler is None:
         logger.log(level, message, extra=fields)

@@ -4,7 +4,7 @@ A client's (or NGINX's) `X-Request-ID` is kept when it looks like an id, else on
 it is echoed in the response, set as the logging context of everything the request does
 (so the job service can hand it on to the worker), and logged with method, path, status
 and duration. A pure ASGI middleware; the line skips logging's LogRecord when it can
-(tasks/logs.py `log_direct`): about 8 µs per request in all, from 15.
+(tasks/logs.py `log_direct`): about 9 µs per request in all, from 16.
 """
 
 from __future__ import annotations

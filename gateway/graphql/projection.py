@@ -66,7 +66,7 @@ def _serializer(serialize: Callable[[Any], Any], attribute: str) -> Reader:
 
 def _enum_serializer(kind: GraphQLEnumType, attribute: str) -> Reader:
     """An enum's conversion: a member of the enum's Python class by a table built once
-    (Strawberry's enum `serialize` compares the value with each member's in turn: 2 µs
+    (Strawberry's enum `serialize` compares the value with each member's in turn: 1.0 µs
     for a SUCCEEDED job); anything else by `serialize`, as before."""
     serialize = _serializer(kind.serialize, attribute)
     members: Any = getattr(kind, "wrapped_cls", None)

@@ -28,7 +28,7 @@ ROOT_FIELDS = {
 }
 
 
-@dataclass(slots=True)  # one per request: not frozen, 0.2 µs less
+@dataclass(slots=True)  # one per request: not frozen, 0.1 µs less
 class ContextOnly:
     context: Any
 

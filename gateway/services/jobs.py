@@ -228,7 +228,7 @@ class JobService:
                      self._admission(caller.tenant, idempotency_key,
                                      fingerprint(spec.name, input_json, callback_url)))
         message = None
-        try:  # redis_guard's mapping, without its context manager (3 µs per submit)
+        try:  # redis_guard's mapping, without its context manager (1.1 µs per submit)
             if self._fast_publish:
                 message = (redis_queue_key(spec.policy.queue), celery_message(
                     spec.name, job_id, kwargs, spec.policy.queue,

@@ -80,8 +80,8 @@ def _layout(body: str, task: str, task_id: str, expires: str, kwargsrepr: str,
 
 
 # The layout serialized once with markers, cut where each message's values go: a message
-# is then its few values serialized and joined with the fixed parts, 1.8 µs where
-# serializing the whole dictionary each time took 4.5 µs.
+# is then its few values serialized and joined with the fixed parts, 3.1 µs where
+# serializing the whole dictionary each time took 4.6 µs.
 _MORE_HEADERS = "@@more@@"
 _SLOTS = ("body", "task", "task_id", "expires", "kwargsrepr", "queue", "tag")
 _MARKED = orjson.dumps(_layout(*(f"@@{slot}@@" for slot in _SLOTS)))
