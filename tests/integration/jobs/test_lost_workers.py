@@ -61,6 +61,16 @@ class LostStack:
             by_job.setdefault(entry["job"], []).append(entry)
         return by_job
 
+    def wait_running(self, job_ids: list[str], log_key: str, timeout: float) -> None:
+        """Until each job's function has logged its start: STARTED alone is written before
+        the function runs, and a worker killed in between leaves a run the function never
+        counted (the next run would then sleep `first_seconds`, as if it were the first)."""
+        def logged() -> bool:
+            runs = self.runs(log_key)
+            return all(runs.get(job_id) for job_id in job_ids)
+
+        wait_until(logged, timeout, f"{len(job_ids)} jobs' functions to start")
+
     def recovered(self) -> dict[str, int]:
         counts = self.redis.hgetall(metrics.JOBS_RECOVERED.key)
         return {as_text(k): int(v) for k, v in counts.items()}
@@ -135,6 +145,7 @@ def killed(stack: LostStack, module_launch: Launcher) -> Killed:
                          first_seconds=CUT_SHORT_SECONDS) for _ in range(JOBS)]
     spent = stack.submit("wait_and_return", seconds=30)
     stack.wait_all([*jobs, spent], {"STARTED"}, STARTUPS * startup)
+    stack.wait_running(jobs, "killed", STARTUPS * startup)
     victim_name = hostname_of(stack, spent)
     rescuer, startup_again = start_ready_worker(module_launch, env, "lost-rescuer")
     before = stack.recovered()
@@ -227,6 +238,7 @@ def test_worker_started_again_under_its_hostname(stack: LostStack, launch: Launc
     job_id = stack.submit("logged_wait", log_key="again", seconds=RUN_SECONDS,
                           first_seconds=CUT_SHORT_SECONDS)
     stack.wait_all([job_id], {"STARTED"}, STARTUPS * startup)
+    stack.wait_running([job_id], "again", STARTUPS * startup)
     name = hostname_of(stack, job_id)
     dead_at = kill_whole(first)
     _, startup_again = start_ready_worker(launch, env, "lost-again-2", hostname)
