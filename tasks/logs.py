@@ -131,10 +131,14 @@ def log_direct(logger: logging.Logger, level: int, message: str,
         logger.log(level, message, extra=fields)
         return
     formatter = cast(JsonFormatter, handler.formatter)
-    line = formatter.line(time.time(), logging.getLevelName(level), logger.name, message,
-                          fields)
-    with handler.lock:  # type: ignore[union-attr]
-        handler.append(line, level)
+    try:
+        line = formatter.line(time.time(), logging.getLevelName(level), logger.name, message,
+                              fields)
+        with handler.lock:  # type: ignore[union-attr]
+            handler.append(line, level)
+    except Exception:  # as Handler.emit does: a failed log line never fails its caller
+        handler.handleError(logger.makeRecord(logger.name, level, "(direct)", 0, message,
+                                              (), None, extra=fields))
 
 
 def _only_handler(logger: logging.Logger, level: int) -> BatchingStreamHandler | None:

@@ -107,3 +107,17 @@ def test_a_filter_or_another_handler_gets_the_direct_line_as_a_record() -> None:
     log_direct(logger, logging.INFO, "filtered out", {})
     handler.flush()
     assert json.loads(stream.getvalue())["message"] == "captured"
+
+
+def test_a_direct_line_that_cannot_be_written_does_not_fail_its_caller() -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    logger, handler, _ = _json_logger("test.direct.broken")
+    handler.setStream(Broken())
+    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
+    try:
+        log_direct(logger, logging.WARNING, "written at once", {"status": 500})
+    finally:
+        logging.raiseExceptions = raise_exceptions
