@@ -43,7 +43,6 @@ def loads(data: bytes | str) -> Any:
                 return orjson.loads(data)
             except orjson.JSONDecodeError:
                 pass  # not UTF-8, NaN, 1e400, a lone surrogate, not JSON: the standard way
-        return _standard_loads(data)
     return _standard_loads(data)
 
 

@@ -91,6 +91,9 @@ _FIXED, _ORDER = _PARTS[::3], [(a or b).decode() for a, b in zip(_PARTS[1::3], _
 assert _ORDER == ["body", "task", "task_id", "expires", "task_id", "kwargsrepr", "more",
                   "task_id", "queue", "tag"], _ORDER  # the order celery_message joins in
 (_F0, _F1, _F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10) = _FIXED
+# The optional headers' keys, as they follow another header.
+_REQUEST_ID_KEY, _TRACEPARENT_KEY = (b"," + orjson.dumps(key) + b":"
+                                     for key in (REQUEST_ID_HEADER, TRACEPARENT))
 
 
 def celery_message(
@@ -109,9 +112,9 @@ def celery_message(
     body = base64.b64encode(dumps([[], kwargs, _EMBED]))
     more = b""
     if request_id:
-        more += b',"' + REQUEST_ID_HEADER.encode() + b'":' + dumps(request_id)
+        more += _REQUEST_ID_KEY + dumps(request_id)
     if traceparent:
-        more += b',"' + TRACEPARENT.encode() + b'":' + dumps(traceparent)
+        more += _TRACEPARENT_KEY + dumps(traceparent)
     task_id_json = dumps(task_id)
     return b"".join((_F0, b'"', body, b'"', _F1, dumps(task_name), _F2, task_id_json, _F3,
                      dumps(expires), _F4, task_id_json, _F5, dumps(repr(kwargs)), _F6, more,
