@@ -17,10 +17,11 @@ from typing import Any, Protocol
 from graphql import GraphQLSchema
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 from strawberry.schema.base import BaseSchema
 
 from gateway.graphql import compiled, prepared
-from gateway.graphql.context import context_of
+from gateway.graphql.context import http_context
 from gateway.graphql.root_call import ContextOnly, Outcome, known_outcome
 
 JSON_TYPE = "application/json"
@@ -39,13 +40,14 @@ class View(Protocol):
     def create_response(self, response_data: Any, sub_response: Response) -> Response: ...
 
 
-async def answer(view: View, operation: prepared.Prepared, request: Request) -> Response:
+async def answer(view: View, operation: prepared.Prepared, scope: Scope,
+                 receive: Receive) -> Response:
     """A known-good operation's answer: a compiled plan's, or the executor's when no plan
-    takes it (nothing has run yet) or the plan's outcome is an error."""
+    takes it (nothing has run yet) or the plan's outcome is an error. (A plan's answer
+    needs no Starlette Request: only the executor's way builds one.)"""
     plan = view.plans.plan(operation)
     arguments = None if plan is None else plan.arguments.coerce(operation.variables)
-    context = await context_of(request)  # the key, and a token of its rate limit
-    context.request = request
+    context = await http_context(scope)  # the key, and a token of its rate limit
     outcome = None
     if plan is not None and arguments is not None:
         # The root resolver called here, not in a function of compiled.py: each
@@ -59,6 +61,8 @@ async def answer(view: View, operation: prepared.Prepared, request: Request) -> 
             if isinstance(projected, dict):
                 return Response(view.encode_json(projected), media_type=JSON_TYPE)
             outcome = projected
+    request = Request(scope, receive)
+    context.request = request
     sub_response = await view.get_sub_response(request)
     context.response = sub_response
     result = await prepared.run(view.graphql_schema, operation, context,

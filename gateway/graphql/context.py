@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.types import Scope
 
 from gateway.services.auth import Authenticator, Caller, presented_key
 from gateway.services.errors import Unauthorized
@@ -51,12 +52,19 @@ def app_state(app: Any) -> dict[str, Any]:
 
 async def context_of(connection: HTTPConnection) -> GatewayContext:
     # HTTPConnection, not Request: the same getter serves WebSocket subscriptions.
-    state = app_state(connection.app)
-    service, authenticator = state["service"], state["authenticator"]
-    caller = None
     if connection.scope["type"] == "http":
-        # Over HTTP the key is checked here: no key (when keys are on) is a 401 before any
-        # GraphQL runs, and the request takes one token of the caller's rate limit.
-        caller = await authenticator.caller_for(connection.scope)  # checked already,
-        await service.rate_limit(caller)  # before the body was read
+        return await http_context(connection.scope)
+    state = app_state(connection.app)  # a WebSocket's caller comes with connection_init
+    return GatewayContext(state["service"], state["job_events"], state["webhooks"],
+                          state["authenticator"], None)
+
+
+async def http_context(scope: Scope) -> GatewayContext:
+    """An HTTP request's context, from its scope alone (a compiled plan's answer builds no
+    Request). The key is checked here: no key (when keys are on) is a 401 before any
+    GraphQL runs, and the request takes one token of the caller's rate limit."""
+    state = app_state(scope["app"])
+    service, authenticator = state["service"], state["authenticator"]
+    caller = await authenticator.caller_for(scope)  # checked already, before the body
+    await service.rate_limit(caller)  # was read
     return GatewayContext(service, state["job_events"], state["webhooks"], authenticator, caller)

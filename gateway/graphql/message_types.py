@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import strawberry
 
+from gateway.graphql.timestamps import Timestamp, timestamp
 from gateway.graphql.types import PageInfo
 from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
 from gateway.services import message_filters
@@ -39,8 +38,8 @@ class DeliveryConnection:
 @strawberry.type(description="What recoverWebhook did.")
 class WebhookRecovery:
     endpoint: WebhookEndpoint
-    since: datetime
-    until: datetime | None
+    since: Timestamp
+    until: Timestamp | None
     recovered: int = strawberry.field(
         description="Failed or dead-lettered messages sent again now (same webhook-ids).")
     already_pending: int = strawberry.field(
@@ -50,8 +49,6 @@ class WebhookRecovery:
     @classmethod
     def of(cls, recovery: Recovery) -> WebhookRecovery:
         return cls(endpoint=WebhookEndpoint.of(recovery.endpoint),
-                   since=datetime.fromtimestamp(recovery.since, UTC),
-                   until=None if recovery.until is None
-                   else datetime.fromtimestamp(recovery.until, UTC),
+                   since=Timestamp(recovery.since), until=timestamp(recovery.until),
                    recovered=recovery.recovered, already_pending=recovery.already_pending,
                    in_flight=recovery.in_flight)

@@ -85,13 +85,14 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             response = None
             if self.prepared_path and scope["method"] == "POST":
                 body = await read_body(receive)
-                receive = replay(body, receive)  # for Strawberry's path, when it answers
                 content_type = first_header(scope, b"content-type") or b""
                 operation = prepared.prepare(self.documents, content_type.decode("latin-1"),
                                              body, self.decode_json,
                                              self.persisted)  # persisted queries: known hashes
                 if operation is not None:
-                    response = await answers.answer(self, operation, Request(scope, receive))
+                    response = await answers.answer(self, operation, scope, receive)
+                else:
+                    receive = replay(body, receive)  # Strawberry's path reads it again
             if response is None:
                 response = await self.run(Request(scope, receive))
         except HTTPException as exc:

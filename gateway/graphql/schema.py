@@ -20,6 +20,7 @@ from gateway.graphql.context import GatewayContext
 from gateway.graphql.errors import GatewayErrors, GatewaySchema
 from gateway.graphql.message_types import DeliveryConnection, MessageStatus, WebhookRecovery
 from gateway.graphql.scalars import BIG_INT, BigInt
+from gateway.graphql.timestamps import DATE_TIME, Timestamp
 from gateway.graphql.types import FunctionInfo, Job, JobConnection, JobStatus
 from gateway.graphql.webhook_types import Delivery, WebhookEndpoint
 from gateway.services.errors import NotFound
@@ -227,7 +228,9 @@ def build_schema(extensions: list[Callable[[], SchemaExtension]] | None = None,
         query=Query, mutation=Mutation, subscription=Subscription,
         # GatewayErrors last: it sees what the others did (a cached document, added rules).
         extensions=[*(extensions or []), GatewayErrors],
-        config=StrawberryConfig(scalar_map={BigInt: BIG_INT},
+        # One DateTime: `datetime` in, `Timestamp` (epoch seconds) out.
+        config=StrawberryConfig(scalar_map={BigInt: BIG_INT, datetime: DATE_TIME,
+                                            Timestamp: DATE_TIME},
                                 # Suggestions ("did you mean ...") reveal the schema.
                                 disable_field_suggestions=not introspection),
     )

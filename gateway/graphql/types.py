@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.graphql.timestamps import Timestamp, timestamp
 from gateway.graphql.webhook_types import Delivery
 from gateway.services.listing import JobPage
 from tasks.jobs.catalog import FunctionSpec
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 JobStatus = strawberry.enum(
     StoreJobStatus, name="JobStatus",
     description="Where a job is. SUCCEEDED, FAILED, CANCELLED and EXPIRED are final.")
-
-
-def _time(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 @strawberry.type(description="Why a job failed: the exception's type and message.")
@@ -41,14 +37,12 @@ class JobProgress:
     total: float
     fraction: float = strawberry.field(description="done / total, from 0 to 1.")
     message: str | None
-    updated_at: datetime
+    updated_at: Timestamp
 
     @classmethod
     def of(cls, progress: StoreJobProgress) -> JobProgress:
-        updated = _time(progress.updated_at)
-        assert updated is not None
         return cls(done=progress.done, total=progress.total, fraction=progress.fraction,
-                   message=progress.message, updated_at=updated)
+                   message=progress.message, updated_at=Timestamp(progress.updated_at))
 
 
 @strawberry.type(description="One call of a catalog function, and what became of it.")
@@ -60,9 +54,9 @@ class Job:
     result: JSON | None = strawberry.field(description="The return value, once SUCCEEDED.")
     error: JobError | None = strawberry.field(description="Set when the job FAILED.")
     attempts: int = strawberry.field(description="How many times a worker started it.")
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     callback_url: str | None = strawberry.field(
         description="Where the job's webhook is delivered.")
     progress: JobProgress | None = strawberry.field(
@@ -79,14 +73,12 @@ class Job:
     @classmethod
     def of(cls, record: JobRecord) -> Job:
         error = record.error
-        created = _time(record.created_at)
-        assert created is not None
         return cls(
             id=strawberry.ID(record.id), function=record.function, status=record.status,
             input=JSON(record.input), result=record.result,
             error=None if error is None else JobError(type=error.type, message=error.message),
-            attempts=record.attempts, created_at=created,
-            started_at=_time(record.started_at), finished_at=_time(record.finished_at),
+            attempts=record.attempts, created_at=Timestamp(record.created_at),
+            started_at=timestamp(record.started_at), finished_at=timestamp(record.finished_at),
             callback_url=record.callback_url,
             progress=None if record.progress is None else JobProgress.of(record.progress),
         )

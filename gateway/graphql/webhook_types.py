@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import strawberry
 
+from gateway.graphql.timestamps import Timestamp, timestamp
 from gateway.services.errors import NotFound
 from tasks.webhooks import flow, model
 
@@ -26,24 +26,21 @@ BreakerState = strawberry.enum(
                 "next probe; HALF_OPEN: one probe is going out.")
 
 
-def _time(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
-
-
 @strawberry.type(description="A destination's circuit breaker: it opens after consecutive "
                  "failures (timeouts, connection errors, 5xx) and probes after a cool-down.")
 class DestinationBreaker:
     state: BreakerState  # type: ignore[valid-type]
     consecutive_failures: int
-    opened_at: datetime | None = strawberry.field(
+    opened_at: Timestamp | None = strawberry.field(
         description="When this failing streak opened it (null while closed).")
-    next_probe_at: datetime | None = strawberry.field(
+    next_probe_at: Timestamp | None = strawberry.field(
         description="While OPEN: when the cool-down ends and a probe may go.")
 
     @classmethod
     def of(cls, breaker: flow.BreakerState) -> DestinationBreaker:
         return cls(state=breaker.state, consecutive_failures=breaker.consecutive_failures,
-                   opened_at=_time(breaker.opened_at), next_probe_at=_time(breaker.next_probe_at))
+                   opened_at=timestamp(breaker.opened_at),
+                   next_probe_at=timestamp(breaker.next_probe_at))
 
 
 @strawberry.type(description="An endpoint that receives the events it subscribed to, for "
@@ -59,8 +56,8 @@ class WebhookEndpoint:
     description: str
     enabled: bool
     disabled_reason: str | None = strawberry.field(description="Why it was disabled (a 410).")
-    created_at: datetime
-    secret_rotated_at: datetime | None
+    created_at: Timestamp
+    secret_rotated_at: Timestamp | None
     rate_limit: int | None = strawberry.field(
         description="Most deliveries per second to it; null: no limit of its own.")
     breaker: DestinationBreaker
@@ -70,14 +67,13 @@ class WebhookEndpoint:
 
     @classmethod
     def of(cls, endpoint: model.WebhookEndpoint, secret: str | None = None) -> WebhookEndpoint:
-        created = _time(endpoint.created_at)
-        assert created is not None
         return cls(
             id=strawberry.ID(endpoint.id), url=endpoint.url,
             events=list(endpoint.events) if endpoint.events is not None else list(model.EVENTS),
             all_events=endpoint.events is None, description=endpoint.description,
             enabled=endpoint.enabled, disabled_reason=endpoint.disabled_reason,
-            created_at=created, secret_rotated_at=_time(endpoint.secret_rotated_at),
+            created_at=Timestamp(endpoint.created_at),
+            secret_rotated_at=timestamp(endpoint.secret_rotated_at),
             rate_limit=endpoint.rate_limit, breaker=DestinationBreaker.of(endpoint.breaker),
             secret=secret,
         )
@@ -86,7 +82,7 @@ class WebhookEndpoint:
 @strawberry.type(description="One attempt to deliver a message.")
 class DeliveryAttempt:
     number: int
-    at: datetime
+    at: Timestamp
     duration_ms: float
     status_code: int | None = strawberry.field(description="The HTTP status, if one came.")
     error: str | None = strawberry.field(
@@ -97,9 +93,8 @@ class DeliveryAttempt:
 
     @classmethod
     def of(cls, attempt: model.DeliveryAttempt) -> DeliveryAttempt:
-        at = _time(attempt.at)
-        assert at is not None
-        return cls(number=attempt.number, at=at, duration_ms=attempt.duration_ms,
+        return cls(number=attempt.number, at=Timestamp(attempt.at),
+                   duration_ms=attempt.duration_ms,
                    status_code=attempt.status_code, error=attempt.error,
                    response_body=attempt.response_body, detail=attempt.detail)
 
@@ -117,8 +112,8 @@ class Delivery:
     status: DeliveryStatus  # type: ignore[valid-type]
     attempt_count: int
     attempts: list[DeliveryAttempt]
-    next_attempt_at: datetime | None = strawberry.field(description="Only while PENDING.")
-    created_at: datetime
+    next_attempt_at: Timestamp | None = strawberry.field(description="Only while PENDING.")
+    created_at: Timestamp
     last_error: str | None
     destination: str | None = strawberry.field(
         description="tenant|target: the endpoint's id, or the callback URL's origin.")
@@ -140,8 +135,6 @@ class Delivery:
 
     @classmethod
     def of(cls, delivery: model.Delivery) -> Delivery:
-        created = _time(delivery.created_at)
-        assert created is not None
         return cls(
             id=strawberry.ID(delivery.id), job_id=strawberry.ID(delivery.job_id),
             event=delivery.event,
@@ -149,7 +142,8 @@ class Delivery:
                 delivery.endpoint_id),
             url=delivery.url, status=delivery.status, attempt_count=delivery.attempt_count,
             attempts=[DeliveryAttempt.of(a) for a in delivery.attempts],
-            next_attempt_at=_time(delivery.next_attempt_at), created_at=created,
+            next_attempt_at=timestamp(delivery.next_attempt_at),
+            created_at=Timestamp(delivery.created_at),
             last_error=delivery.last_error, destination=delivery.destination,
             breaker=DestinationBreaker.of(delivery.breaker),
         )

@@ -102,7 +102,12 @@ class JobRecord:
 
 
 def iso_time(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+    return None if ts is None else iso_seconds(ts)
+
+
+def iso_seconds(ts: float) -> str:
+    """Unix seconds as every face writes a time: ISO 8601 in UTC."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 # --- the Redis hash codec -------------------------------------------------------------
