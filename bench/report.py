@@ -96,7 +96,8 @@ def _note_graphql_job(_: Results) -> tuple[str, str, str]:
             "job(id) is a compiled plan (gateway/graphql/compiled.py) over the same job "
             "service call as the REST poll; on top of the poll it reads and decodes a POST "
             "body, looks the document up, coerces the id, and builds the typed Job the "
-            "resolver returns before projecting the selected fields.",
+            "resolver returns before projecting the selected fields (times are written only "
+            "when selected: gateway/graphql/timestamps.py).",
             "More gateway processes; persisted queries (a smaller body).")
 
 
