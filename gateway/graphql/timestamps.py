@@ -20,10 +20,11 @@ from strawberry.types.scalar import ScalarDefinition
 from tasks.jobs.record import iso_seconds
 
 Timestamp = NewType("Timestamp", float)  # Unix seconds
+_SECONDS = (float, int)  # a tuple: a union in isinstance is built again on every call
 
 
 def serialize(value: object) -> str:
-    if isinstance(value, float | int) and not isinstance(value, bool):
+    if isinstance(value, _SECONDS) and not isinstance(value, bool):
         return iso_seconds(value)
     if isinstance(value, datetime):
         return value.isoformat()
