@@ -75,9 +75,11 @@ class SubmitOutcome(enum.StrEnum):
 
 CONFIRMED_BY_REPLICAS = (SubmitOutcome.CREATED, SubmitOutcome.REPLAY)
 # Most jobs one submit.lua call writes (bounds how long one call holds Redis, about 1 ms),
-# and most records one pipelined read fetches: concurrent calls share a round trip.
+# and most records (or rate-limit tokens) one read fetches: concurrent calls share a
+# round trip.
 CREATE_BATCH_MAX = 256
 GET_BATCH_MAX = 256
+TOKEN_BATCH_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,7 @@ class AsyncJobStore:
         self._get_records = client.register_script(GET_RECORDS_LUA)
         self._creates = Batcher(self._create_many, CREATE_BATCH_MAX)
         self._gets = Batcher(self._get_many, GET_BATCH_MAX)
+        self._tokens = Batcher(self._take_tokens, TOKEN_BATCH_MAX)
 
     async def get(self, job_id: str) -> JobRecord | None:
         """The record (concurrent gets share one pipelined round trip)."""
@@ -271,10 +274,17 @@ class AsyncJobStore:
                 else (outcome, value) for outcome, value in outcomes]
 
     async def take_token(self, tenant: str, rate_per_second: float, burst: int) -> int:
-        """0 when the tenant may make a call now, else whole seconds to wait."""
-        wait = await self._rate_limit(keys=[rate_bucket_key(tenant)],
-                                      args=[time.time(), rate_per_second, burst])
-        return int(wait)
+        """0 when the tenant may make a call now, else whole seconds to wait (concurrent
+        calls share one script call, as gets do)."""
+        return await self._tokens((tenant, rate_per_second, burst))
+
+    async def _take_tokens(self, batch: list[tuple[str, float, int]]) -> list[int]:
+        args: list[Any] = [time.time()]
+        for _, rate_per_second, burst in batch:
+            args += [rate_per_second, burst]
+        waits = await self._rate_limit(keys=[rate_bucket_key(t) for t, _, _ in batch],
+                                       args=args)
+        return [int(wait) for wait in waits]
 
     async def delete(self, job_id: str, tenant: str, function: str,
                      idempotency: str | None = None) -> None:

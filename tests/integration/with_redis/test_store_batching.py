@@ -84,3 +84,21 @@ async def test_a_batch_refused_for_memory_writes_nothing_and_fails_every_caller(
     assert sync.llen(QUEUE) == 0 and sync.zcard(tenant_index_key("public")) == 0
     assert not any(sync.exists(job_key(i)) for i in ids)
     await client.aclose()
+
+
+async def test_concurrent_tokens_share_a_call_and_each_bucket_counts_every_one(
+        redis_server: RedisServer) -> None:
+    """Five calls of one tenant on a burst of 3 and two of another in one loop turn: one
+    script call, the first three and the other tenant's served, the rest told to wait."""
+    sync = redis_server.client()
+    client = aioredis.Redis.from_url(redis_server.url)
+    store = AsyncJobStore(client)
+    busy, calm = f"busy-{uuid.uuid4().hex[:8]}", f"calm-{uuid.uuid4().hex[:8]}"
+    await store.take_token(calm, 0.5, 2)  # the script loaded: the next count is exact
+    before = _evalsha_calls(sync)
+    waits = await asyncio.gather(*(store.take_token(busy, 0.5, 3) for _ in range(5)),
+                                 store.take_token(calm, 0.5, 2))
+    assert _evalsha_calls(sync) - before == 1
+    assert waits == [0, 0, 0, 2, 2, 0]  # 1 token at 0.5/s: 2 s to wait
+    assert await store.take_token(calm, 0.5, 2) == 2  # its burst of 2 is now used
+    await client.aclose()
