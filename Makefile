@@ -73,7 +73,7 @@ $(BENCH_STAMP): requirements/bench.txt $(STAMP)
 	bash infra/install.sh bench
 	touch $(BENCH_STAMP)
 
-## bench: the side-by-side benchmark, about 10 minutes on loopback; writes
+## bench: the side-by-side benchmark, about 14 minutes on loopback; writes
 ## bench/results/<date-time>/ (results.json and, from it, summary.md and charts), then
 ## refreshes bench/latest/ and the README's and docs/SCALING.md's tables from it
 ## (BENCH_QUICK=1: a short check of the harness, which leaves bench/latest and the README alone)

@@ -1,5 +1,5 @@
 """The benchmark's knobs, from BENCH_* environment variables (defaults: the full run,
-about 10 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness, which
+about 14 minutes on 2 cores; BENCH_QUICK=1: a small run to check the harness, which
 never replaces bench/latest)."""
 
 from __future__ import annotations
